@@ -1,0 +1,181 @@
+"""The `syncd` command line. Exit codes: 0 done, 1 some audience failed, 2 bad config or usage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from syncd import __version__
+from syncd.config import ConfigError, SyncdConfig, load_config
+from syncd.config.models import Audience
+from syncd.demo.command import demo, sandbox
+from syncd.identity import IdentifierKind, InvalidIdentifier, Network, normalize_country, send_value
+from syncd.logs import configure_logging
+from syncd.pipeline import AudienceResult, sync_all
+from syncd.sources import SourceError
+from syncd.summary import format_results
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+config_argument = click.argument(
+    "config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path)
+)
+audience_option = click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    metavar="NAME",
+    help="Only this audience (segment->destination, or a segment name); repeatable.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="syncd")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="warning",
+    show_default=True,
+    help="How much to log on stderr. Logs carry counts and hashes, never raw identifiers.",
+)
+def main(log_level: str) -> None:
+    """Keep Google Ads and Meta custom audiences equal to your warehouse segments.
+
+    Start with `syncd demo`: it builds a demo shop in DuckDB, starts local emulators of
+    both networks and syncs every segment, with no credentials. Then write your own YAML
+    (see config/example.yaml), check it with `syncd validate`, preview with `syncd plan`,
+    and apply with `syncd sync --once`.
+    """
+    configure_logging(log_level)
+
+
+@main.command()
+@config_argument
+def validate(config_path: Path) -> None:
+    """Check a config file and report every problem, with its line and a hint."""
+    config = _load(config_path)
+    click.echo(
+        f"{config_path}: ok ({len(config.segments)} segments, "
+        f"{len(config.destinations)} destinations, {len(config.audiences)} audiences)"
+    )
+
+
+@main.command()
+@config_argument
+@audience_option
+def plan(config_path: Path, audiences: tuple[str, ...]) -> None:
+    """Show what a sync would add and remove, and how many requests; sends nothing."""
+    config = _load(config_path)
+    results = _run(config, audiences, apply=False)
+    click.echo(format_results(results, planned=True))
+
+
+@main.command()
+@config_argument
+@audience_option
+@click.option(
+    "--once",
+    is_flag=True,
+    default=True,
+    help="One pass over every audience, then exit (the only mode of this command).",
+)
+def sync(config_path: Path, audiences: tuple[str, ...], once: bool) -> None:
+    """Make every audience equal to its segment: one pass, then exit.
+
+    Only changes are sent, in as few requests as the networks allow; a second pass with no
+    segment change sends nothing. Exits 1 if any audience failed (the others still sync).
+    """
+    config = _load(config_path)
+    results = _run(config, audiences, apply=True)
+    click.echo(format_results(results))
+    if any(result.status == "failed" for result in results):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+def schema() -> None:
+    """Print the config's JSON schema, with every field's description.
+
+    Point your editor's YAML language server at it for completion and inline docs, e.g.
+    `syncd schema > syncd.schema.json` and `# yaml-language-server: $schema=syncd.schema.json`.
+    """
+    click.echo(json.dumps(SyncdConfig.model_json_schema(), indent=2))
+
+
+@main.command(name="hash")
+@click.option(
+    "--network", type=click.Choice([n.value for n in Network]), required=True, help="Whose rules."
+)
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in IdentifierKind]),
+    required=True,
+    help="What each input line is.",
+)
+@click.option(
+    "--default-country",
+    metavar="CC",
+    help="ISO country for phones written without +country code (and for US zips).",
+)
+def hash_command(network: str, kind: str, default_country: str | None) -> None:
+    """Print what syncd would send for each raw value read on stdin, one per line.
+
+    For debugging match rates: hash your own list the way syncd does and compare. Prints the
+    lowercase hex SHA-256 (or the normalized value for kinds a network takes in clear, like
+    Google's country and postal code, or a MADID), and an empty line for an invalid value.
+    """
+    country = None
+    if default_country:
+        try:
+            country = normalize_country(default_country)
+        except InvalidIdentifier:
+            raise click.BadParameter(
+                f"{default_country!r} is not an ISO 3166-1 alpha-2 code",
+                param_hint="--default-country",
+            ) from None
+    for line in sys.stdin.buffer:
+        raw = line.rstrip(b"\r\n")
+        try:
+            click.echo(send_value(Network(network), IdentifierKind(kind), raw, country))
+        except InvalidIdentifier:
+            click.echo("")
+
+
+def _load(config_path: Path) -> SyncdConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        count = len(error.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} in {config_path}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _run(config: SyncdConfig, names: tuple[str, ...], *, apply: bool) -> list[AudienceResult]:
+    try:
+        return sync_all(config, apply=apply, only=_selector(config, names))
+    except SourceError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _selector(config: SyncdConfig, names: tuple[str, ...]) -> Callable[[Audience], bool]:
+    if not names:
+        return lambda audience: True
+    known = {a.name for a in config.audiences} | {a.segment for a in config.audiences}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise click.BadParameter(
+            f"no audience {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            param_hint="--audience",
+        )
+    return lambda audience: audience.name in names or audience.segment in names
+
+
+main.add_command(demo)
+main.add_command(sandbox)

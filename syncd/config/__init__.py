@@ -1,0 +1,23 @@
+"""The YAML config: its models and its loader."""
+
+from syncd.config.loader import ConfigError, ConfigProblem, load_config
+from syncd.config.models import (
+    Audience,
+    DuckDBWarehouse,
+    GoogleDataManagerDestination,
+    MetaDestination,
+    Segment,
+    SyncdConfig,
+)
+
+__all__ = [
+    "Audience",
+    "ConfigError",
+    "ConfigProblem",
+    "DuckDBWarehouse",
+    "GoogleDataManagerDestination",
+    "MetaDestination",
+    "Segment",
+    "SyncdConfig",
+    "load_config",
+]

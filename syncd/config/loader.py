@@ -1,0 +1,319 @@
+"""Read a YAML file into a validated SyncdConfig, or into every problem it has at once.
+
+A person fixing a config wants all the problems in one pass, each with the file, the line,
+the key path and what to write instead; this module turns YAML and pydantic errors into
+exactly that. `${VAR}`, `${VAR:-default}` and `${file:/path}` are expanded before
+validation, so secrets live in the environment or in mounted files, never in the YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from syncd.config.models import SyncdConfig
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config, said so that a person can fix it."""
+
+    path: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        text = f"{where}: {self.path or '(top level)'}: {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` lists every reason found."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(problem.render(source) for problem in problems))
+
+
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> SyncdConfig:
+    """Load and validate; relative paths in the result are resolved against the file's folder."""
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        problem = ConfigProblem("", f"cannot read the file: {exc.strerror}")
+        raise ConfigError(source, [problem]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            source, [ConfigProblem("", f"not UTF-8 (byte {exc.start})", "save the file as UTF-8")]
+        ) from None
+    raw, lines = _parse_yaml(text, source)
+    problems: list[ConfigProblem] = []
+    data = _expand(raw, (), environ, path.parent, problems)
+    reported = {problem.path for problem in problems}
+    config = None
+    try:
+        config = SyncdConfig(**data)
+    except ValidationError as exc:
+        explained = (_explain(error, data) for error in exc.errors())
+        problems.extend(p for p in explained if p.path not in reported)
+    problems.extend(_reference_problems(data))
+    if problems:
+        located = [
+            ConfigProblem(p.path, p.message, p.hint, p.line or _line_of(p.path, lines))
+            for p in problems
+        ]
+        raise ConfigError(source, located)
+    assert config is not None
+    return _resolve_paths(config, path.parent)
+
+
+def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[str, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            source,
+            [ConfigProblem("", f"not valid YAML: {problem}", "check indentation and quotes", line)],
+        ) from None
+    if not isinstance(raw, dict) or not all(isinstance(key, str) for key in raw):
+        raise ConfigError(
+            source,
+            [ConfigProblem("", "the file must be a mapping", "start with `warehouse:`", 1)],
+        )
+    lines: dict[str, int] = {}
+    _index_lines(node, (), lines)
+    return raw, lines
+
+
+def _index_lines(node: yaml.Node | None, path: KeyPath, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            lines[format_path(child)] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines[format_path(child)] = item.start_mark.line + 1
+            _index_lines(item, child, lines)
+
+
+def _line_of(path: str, lines: dict[str, int]) -> int | None:
+    """The line of the key, or of its nearest parent that is written in the file."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[: max(path.rfind("."), path.rfind("["), 0)]
+    return None
+
+
+def format_path(path: KeyPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _expand(
+    value: Any, path: KeyPath, environ: Mapping[str, str], base: Path, problems: list
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, (*path, str(k)), environ, base, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, (*path, i), environ, base, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        reference = match.group(1)
+        if reference.startswith("file:"):
+            return _read_secret_file(reference[5:], path, base, problems)
+        name, has_default, default = reference.partition(":-")
+        if name in environ:
+            return environ[name]
+        if has_default:
+            return default
+        problems.append(
+            ConfigProblem(
+                format_path(path),
+                f"environment variable {name} is not set",
+                f"export {name}=..., or write ${{{name}:-default}}, or ${{file:/path}}",
+            )
+        )
+        return ""
+
+    return _REFERENCE.sub(substitute, value)
+
+
+def _read_secret_file(name: str, path: KeyPath, base: Path, problems: list) -> str:
+    secret_path = base / name
+    try:
+        return secret_path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        problems.append(
+            ConfigProblem(
+                format_path(path),
+                f"cannot read secret file {name}: {reason}",
+                "mount the secret there, or fix the path (relative to the config file)",
+            )
+        )
+        return ""
+
+
+def _explain(error: Any, data: dict[str, Any]) -> ConfigProblem:
+    path, model, field_name = _locate(error["loc"], data)
+    kind = error["type"]
+    described = model.model_fields.get(field_name) if model and field_name else None
+    hint = (described.description or "") if described else ""
+    if kind == "extra_forbidden":
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(field_name), allowed, n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}"
+        return ConfigProblem(path, "unknown key", hint)
+    if kind == "missing":
+        return ConfigProblem(path, "required key is missing", hint)
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and kind not in ("union_tag_invalid", "union_tag_not_found"):
+        is_secret = "secret" in str(hint).lower() or "token" in path
+        if not is_secret and isinstance(error["input"], str | int | float | bool):
+            message += f" (got {error['input']!r})"
+    return ConfigProblem(path, message, hint)
+
+
+def _locate(
+    loc: tuple[str | int, ...], data: Any
+) -> tuple[str, type[BaseModel] | None, str | None]:
+    """Walk pydantic's error location through the data and the models together, dropping
+    the discriminator tags pydantic inserts, so the path is the one written in the YAML."""
+    clean: list[str | int] = []
+    model: type[BaseModel] | None = SyncdConfig
+    annotation: Any = SyncdConfig
+    field_name: str | None = None
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(data, dict) and part not in data and data.get("kind") == part:
+            annotation = _union_member(annotation, part)
+            continue
+        clean.append(part)
+        data = data.get(part) if isinstance(data, dict) else _index(data, part)
+        annotation, model, field_name = _step(annotation, part, model, field_name)
+    return format_path(tuple(clean)), model, field_name
+
+
+def _index(data: Any, part: str | int) -> Any:
+    if isinstance(data, list) and isinstance(part, int) and part < len(data):
+        return data[part]
+    return None
+
+
+def _step(
+    annotation: Any, part: str | int, model: type[BaseModel] | None, field_name: str | None
+) -> tuple[Any, type[BaseModel] | None, str | None]:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return (field.annotation if field else None), annotation, str(part)
+    origin = typing.get_origin(annotation)
+    if origin in (dict, list):
+        return typing.get_args(annotation)[-1], model, field_name
+    return None, model, field_name
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _union_member(annotation: Any, tag: str | int) -> Any:
+    for member in _union_members(_unwrap(annotation)):
+        field = member.model_fields.get("kind")
+        if field is not None and tag in typing.get_args(field.annotation):
+            return member
+    return annotation
+
+
+def _union_members(annotation: Any) -> Iterator[type[BaseModel]]:
+    members = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
+    yield from (m for m in members if isinstance(m, type) and issubclass(m, BaseModel))
+
+
+def _reference_problems(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Audiences must name a segment and a destination that exist, each audience once.
+    Checked on the raw data so these show up beside any type errors, not after them."""
+    segments = data.get("segments") if isinstance(data.get("segments"), dict) else {}
+    destinations = data.get("destinations")
+    destinations = destinations if isinstance(destinations, dict) else {}
+    audiences = data.get("audiences") if isinstance(data.get("audiences"), list) else []
+    problems = []
+    fed_by: dict[tuple[str, str], int] = {}
+    for index, audience in enumerate(audiences):
+        if not isinstance(audience, dict):
+            continue
+        for key, known in (("segment", segments), ("destination", destinations)):
+            name = audience.get(key)
+            if isinstance(name, str) and name not in known:
+                problems.append(
+                    ConfigProblem(
+                        f"audiences[{index}].{key}",
+                        f"no {key} named {name!r}",
+                        f"{key}s: {', '.join(sorted(known)) or '(none)'}",
+                    )
+                )
+        target = (str(audience.get("destination")), str(audience.get("audience_id")))
+        if target in fed_by:
+            problems.append(
+                ConfigProblem(
+                    f"audiences[{index}].audience_id",
+                    f"audience {target[1]} on {target[0]!r} is already fed by "
+                    f"audiences[{fed_by[target]}]",
+                    "one network audience follows exactly one segment; remove one mapping",
+                )
+            )
+        fed_by.setdefault(target, index)
+    return problems
+
+
+def _resolve_paths(config: SyncdConfig, base: Path) -> SyncdConfig:
+    warehouse = config.warehouse.model_copy(update={"path": base / config.warehouse.path})
+    state = config.state.model_copy(update={"path": base / config.state.path})
+    destinations = {
+        name: destination.model_copy(
+            update={"credentials_file": base / destination.credentials_file}
+        )
+        if getattr(destination, "credentials_file", None)
+        else destination
+        for name, destination in config.destinations.items()
+    }
+    return config.model_copy(
+        update={"warehouse": warehouse, "state": state, "destinations": destinations}
+    )

@@ -1,0 +1,200 @@
+"""The shape of a syncd YAML file, with each field documented where it is declared.
+
+Field descriptions are not decoration: `syncd validate` prints them as the hint beside an
+error, and `syncd schema` exports them as JSON schema for editors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
+from syncd.members import SegmentShape
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must never silently turn a setting off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class DuckDBWarehouse(StrictModel):
+    kind: Literal["duckdb"] = Field(description="The embedded warehouse: a DuckDB file.")
+    path: Path = Field(
+        description="DuckDB database file, relative to the config file's folder. "
+        "It is opened read-only."
+    )
+
+
+Warehouse = Annotated[DuckDBWarehouse, Field(discriminator="kind")]
+
+
+class Segment(StrictModel):
+    sql: str = Field(
+        min_length=1, description="A query returning one row per person, in the warehouse's SQL."
+    )
+    identifiers: dict[IdentifierKind, str] = Field(
+        min_length=1,
+        description="Which result column holds each identifier, e.g. {email: email, phone: "
+        "phone}. Kinds: " + ", ".join(kind.value for kind in IdentifierKind) + ".",
+    )
+    country_column: str | None = Field(
+        default=None,
+        description="Column with each row's ISO country, used to read national phone numbers "
+        "and US zips. Defaults to the `country` identifier's column when one is mapped.",
+    )
+    default_country: str | None = Field(
+        default=None,
+        description="ISO country (e.g. US) for rows whose country is missing.",
+    )
+    description: str = Field(default="", description="What the segment is for, for people.")
+
+    @field_validator("default_country")
+    @classmethod
+    def _iso_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalize_country(value)
+        except InvalidIdentifier:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code") from None
+
+    def shape(self) -> SegmentShape:
+        return SegmentShape(self.identifiers, self.country_column, self.default_country)
+
+
+class MetaDestination(StrictModel):
+    kind: Literal["meta"] = Field(description="Meta Custom Audiences through the Graph API.")
+    ad_account_id: str = Field(
+        pattern=r"^act_\d+$", description="The ad account, written act_<digits>."
+    )
+    access_token: SecretStr = Field(
+        description="A system-user token with ads_management; use ${META_ACCESS_TOKEN} or "
+        "${file:/path/to/token}, never the token itself."
+    )
+    endpoint: str = Field(
+        default="https://graph.facebook.com",
+        description="Graph API base URL; point it at the sandbox for tests and demos.",
+    )
+    api_version: str | None = Field(
+        default=None,
+        pattern=r"^v\d+\.\d+$",
+        description="Graph API version, e.g. v26.0; defaults to the facebook-business SDK's.",
+    )
+
+
+class Consent(StrictModel):
+    ad_user_data: Literal["granted", "denied"] = Field(
+        default="granted", description="Consent to use the members' data for ads (EU)."
+    )
+    ad_personalization: Literal["granted", "denied"] = Field(
+        default="granted", description="Consent to personalized ads (EU)."
+    )
+
+
+class GoogleDataManagerDestination(StrictModel):
+    kind: Literal["google_data_manager"] = Field(
+        description="Google Customer Match through the Data Manager API."
+    )
+    operating_account_id: str = Field(
+        description="The Google Ads customer id that owns the lists (digits, dashes allowed)."
+    )
+    login_account_id: str | None = Field(
+        default=None, description="The manager (MCC) account the credentials log in through."
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="An OAuth access token with the datamanager scope, e.g. "
+        "${GOOGLE_ACCESS_TOKEN}; or give credentials_file instead.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="A service account or authorized-user JSON file (google-auth); relative "
+        "to the config file's folder.",
+    )
+    endpoint: str = Field(
+        default="https://datamanager.googleapis.com",
+        description="Data Manager API base URL; point it at the sandbox for tests and demos.",
+    )
+    consent: Consent = Field(
+        default_factory=Consent, description="Consent sent with every member (EU rules)."
+    )
+
+    @field_validator("operating_account_id", "login_account_id")
+    @classmethod
+    def _customer_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.replace("-", "")
+        if not digits.isdigit() or len(digits) != 10:
+            raise ValueError("a Google Ads customer id has 10 digits, e.g. 123-456-7890")
+        return digits
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GoogleDataManagerDestination:
+        if (self.access_token is None) == (self.credentials_file is None):
+            raise ValueError("give exactly one of access_token or credentials_file")
+        return self
+
+
+Destination = Annotated[MetaDestination | GoogleDataManagerDestination, Field(discriminator="kind")]
+
+
+class Audience(StrictModel):
+    segment: str = Field(description="A key of `segments`.")
+    destination: str = Field(description="A key of `destinations`.")
+    audience_id: str = Field(
+        pattern=r"^\d+$",
+        description="The network's id: Meta custom audience id, or Google user list id.",
+    )
+
+    @property
+    def name(self) -> str:
+        """How logs, metrics and summaries name this audience: it says what goes where."""
+        return f"{self.segment}->{self.destination}"
+
+
+class State(StrictModel):
+    path: Path = Field(
+        default=Path(".syncd/state.duckdb"),
+        description="DuckDB file holding member hashes and run records, relative to the "
+        "config file's folder. It never holds a raw identifier.",
+    )
+
+
+class SyncdConfig(BaseSettings):
+    """A whole syncd configuration. SYNCD_* environment variables override scalar keys
+    (SYNCD_STATE__PATH=/data/state.duckdb), which is how a container adapts a shared file."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        coerce_numbers_to_str=True,
+        env_prefix="SYNCD_",
+        env_nested_delimiter="__",
+    )
+
+    warehouse: Warehouse = Field(description="Where segments are read from.")
+    segments: dict[str, Segment] = Field(min_length=1, description="Named segment queries.")
+    destinations: dict[str, Destination] = Field(
+        min_length=1, description="Named ad accounts on a network."
+    )
+    audiences: list[Audience] = Field(
+        min_length=1, description="Which segment is kept equal to which network audience."
+    )
+    state: State = Field(default_factory=State, description="Where syncd keeps its state.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings

@@ -1,0 +1,193 @@
+"""Turn segment rows into network members: one row of the segment is one person.
+
+A member carries every identifier the network gets for that person (never identifiers of
+two people), and a `member_key` derived from them, which is what the state diff compares.
+Rows that cannot be matched at all are quarantined with a reason; an invalid phone beside a
+valid email only loses the phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syncd.identity import (
+    IdentifierKind,
+    InvalidIdentifier,
+    Network,
+    as_text,
+    normalize_column,
+    normalize_country,
+    sha256_hex,
+)
+
+IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(kind.value for kind in IdentifierKind)
+
+#: The shape of members everywhere after identity: in plans, in pushes and in state.
+MEMBER_SCHEMA = pa.schema(
+    [pa.field("member_key", pa.string(), nullable=False)]
+    + [pa.field(name, pa.string()) for name in IDENTIFIER_COLUMNS]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("row_number", pa.int64(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+#: Identifiers that single out a person on their own.
+_PERSONAL = (
+    IdentifierKind.EMAIL,
+    IdentifierKind.PHONE,
+    IdentifierKind.MADID,
+    IdentifierKind.EXTERNAL_ID,
+)
+_ADDRESS = (
+    IdentifierKind.FIRST_NAME,
+    IdentifierKind.LAST_NAME,
+    IdentifierKind.COUNTRY,
+    IdentifierKind.ZIP,
+)
+NO_USABLE_IDENTIFIER = "no_usable_identifier"
+
+
+@dataclass(frozen=True)
+class SegmentShape:
+    """The part of a segment's config identity needs: which column holds which identifier,
+    and where a row's country comes from (phones and US zips are read by country)."""
+
+    identifiers: Mapping[IdentifierKind, str]
+    country_column: str | None = None
+    default_country: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberBatch:
+    """Members built from one batch of segment rows, and what was quarantined from it."""
+
+    members: pa.Table
+    quarantine: pa.Table
+    rows: int
+
+
+def build_members(
+    batch: pa.RecordBatch, shape: SegmentShape, network: Network, first_row: int = 0
+) -> MemberBatch:
+    """Normalize and hash one batch for `network`; `first_row` numbers quarantine records."""
+    countries = _row_countries(batch, shape)
+    values: dict[IdentifierKind, pa.Array] = {}
+    quarantined: list[pa.Table] = []
+    for kind, column in shape.identifiers.items():
+        normalized = normalize_column(network, kind, batch.column(column), countries)
+        values[kind] = normalized.values
+        quarantined.append(_quarantine_records(normalized.reasons, kind.value, first_row))
+
+    if network is Network.GOOGLE:
+        values = _google_address_all_or_nothing(values)
+    usable = _usable(values, len(batch))
+    unusable_rows = pc.invert(usable)
+    quarantined.append(
+        _quarantine_records(
+            pc.if_else(unusable_rows, NO_USABLE_IDENTIFIER, pa.scalar(None, pa.string())),
+            "row",
+            first_row,
+        )
+    )
+
+    columns = {
+        name: values.get(IdentifierKind(name), pa.nulls(len(batch), pa.string()))
+        for name in IDENTIFIER_COLUMNS
+    }
+    table = pa.table(columns).filter(usable)
+    rows = zip(*(table[name].to_pylist() for name in IDENTIFIER_COLUMNS), strict=True)
+    keys = pa.array([member_key(row) for row in rows], pa.string())
+    members = table.add_column(0, "member_key", keys).cast(MEMBER_SCHEMA)
+    return MemberBatch(members, pa.concat_tables(quarantined), len(batch))
+
+
+def member_key(values: tuple[str | None, ...]) -> str:
+    """A stable id of one member, from the values sent for it (already hashed where the
+    network hashes): the same person sent the same way has the same key."""
+    return sha256_hex("\x1f".join(value or "" for value in values))
+
+
+def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
+    column = shape.country_column or shape.identifiers.get(IdentifierKind.COUNTRY)
+    raw = batch.column(column).to_pylist() if column else [None] * len(batch)
+    cache: dict[object, str | None] = {}
+    countries = []
+    for value in raw:
+        if value not in cache:
+            cache[value] = _country_or_none(value) or shape.default_country
+        countries.append(cache[value])
+    return pa.array(countries, pa.string())
+
+
+def _country_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_country(as_text(value))
+    except InvalidIdentifier:
+        return None
+
+
+def _google_address_all_or_nothing(
+    values: dict[IdentifierKind, pa.Array],
+) -> dict[IdentifierKind, pa.Array]:
+    """Google takes names, country and postal code only as one complete address."""
+    if not all(kind in values for kind in _ADDRESS):
+        return {kind: array for kind, array in values.items() if kind not in _ADDRESS}
+    complete = _all_valid([values[kind] for kind in _ADDRESS])
+    return {
+        kind: pc.if_else(complete, array, pa.scalar(None, pa.string()))
+        if kind in _ADDRESS
+        else array
+        for kind, array in values.items()
+    }
+
+
+def _usable(values: dict[IdentifierKind, pa.Array], rows: int) -> pa.Array:
+    """A row is usable with one personal identifier, or a full name with a place."""
+    usable = pa.array([False] * rows)
+    for kind in _PERSONAL:
+        if kind in values:
+            usable = pc.or_(usable, pc.is_valid(values[kind]))
+    names = [
+        values[k] for k in (IdentifierKind.FIRST_NAME, IdentifierKind.LAST_NAME) if k in values
+    ]
+    places = [values[k] for k in (IdentifierKind.COUNTRY, IdentifierKind.ZIP) if k in values]
+    if len(names) == 2 and places:
+        usable = pc.or_(usable, pc.and_(_all_valid(names), _any_valid(places)))
+    return usable
+
+
+def _all_valid(arrays: list[pa.Array]) -> pa.Array:
+    result = pc.is_valid(arrays[0])
+    for array in arrays[1:]:
+        result = pc.and_(result, pc.is_valid(array))
+    return result
+
+
+def _any_valid(arrays: list[pa.Array]) -> pa.Array:
+    result = pc.is_valid(arrays[0])
+    for array in arrays[1:]:
+        result = pc.or_(result, pc.is_valid(array))
+    return result
+
+
+def _quarantine_records(reasons: pa.Array, kind: str, first_row: int) -> pa.Table:
+    rows = pc.indices_nonzero(pc.is_valid(reasons))
+    return pa.table(
+        {
+            "row_number": pc.add(rows.cast(pa.int64()), first_row),
+            "kind": pa.array([kind] * len(rows), pa.string()),
+            "reason": pc.take(reasons, rows),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )

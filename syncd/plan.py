@@ -1,0 +1,131 @@
+"""From a segment and what the audience holds to a plan: what to add, what to remove, and
+how many requests that takes. Building a plan sends nothing, so `syncd plan` is safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from syncd.config.models import Audience, Segment, SyncdConfig
+from syncd.destinations import Capabilities, capabilities_of
+from syncd.members import MEMBER_SCHEMA, QUARANTINE_SCHEMA, build_members
+from syncd.sources import Source, SourceError
+from syncd.state import AudienceRef, Diff, StateStore
+
+
+@dataclass(frozen=True)
+class SegmentMembers:
+    """A segment read and turned into one network's members (distinct by member_key)."""
+
+    rows: int
+    members: pa.Table
+    quarantine: pa.Table
+
+    def invalid_counts(self) -> dict[str, int]:
+        """Quarantined values by "kind:reason", e.g. {"phone:invalid_phone": 3}."""
+        counts = Counter(
+            f"{kind}:{reason}"
+            for kind, reason in zip(
+                self.quarantine["kind"].to_pylist(),
+                self.quarantine["reason"].to_pylist(),
+                strict=True,
+            )
+        )
+        return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    audience: Audience
+    ref: AudienceRef
+    capabilities: Capabilities
+    segment: SegmentMembers
+    held: int
+    diff: Diff
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """The fewest requests that carry the plan: ceil(changes / network limit) per operation."""
+        limit = self.capabilities.max_members_per_request
+        return {
+            "add": math.ceil(len(self.diff.adds) / limit),
+            "remove": math.ceil(len(self.diff.removes) / limit),
+        }
+
+
+def audience_ref(config: SyncdConfig, audience: Audience) -> AudienceRef:
+    """State keys audiences by network account, so renaming a destination keeps its state."""
+    destination = config.destinations[audience.destination]
+    account = getattr(destination, "ad_account_id", None) or getattr(
+        destination, "operating_account_id", ""
+    )
+    return AudienceRef(f"{destination.kind}:{account}", audience.audience_id)
+
+
+def read_segment(
+    source: Source, name: str, segment: Segment, capabilities: Capabilities
+) -> SegmentMembers:
+    """Stream the segment query through identity for one network."""
+    shape = segment.shape()
+    carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
+    shape = dataclasses.replace(shape, identifiers=carried)
+    members: list[pa.Table] = []
+    quarantine: list[pa.Table] = []
+    rows = 0
+    for batch in _checked_batches(source, name, segment):
+        built = build_members(batch, shape, capabilities.network, first_row=rows)
+        members.append(built.members)
+        quarantine.append(built.quarantine)
+        rows += built.rows
+    distinct = (
+        pa.concat_tables(members, promote_options="none")
+        .group_by(MEMBER_SCHEMA.names, use_threads=False)
+        .aggregate([])
+        .select(MEMBER_SCHEMA.names)
+        .cast(MEMBER_SCHEMA)
+        if members
+        else MEMBER_SCHEMA.empty_table()
+    )
+    return SegmentMembers(
+        rows,
+        distinct,
+        pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table(),
+    )
+
+
+def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa.RecordBatch]:
+    """The query's batches, after checking once that every mapped column is there."""
+    try:
+        for batch in source.read(segment.sql):
+            wanted = {f"identifiers.{k.value}": c for k, c in segment.identifiers.items()}
+            if segment.country_column:
+                wanted["country_column"] = segment.country_column
+            missing = [f"{c!r} ({key})" for key, c in wanted.items() if c not in batch.schema.names]
+            if missing:
+                raise SourceError(
+                    f"column {', '.join(missing)} not in the query result; it has: "
+                    f"{', '.join(batch.schema.names)}; fix segments.{name}.sql or the mapping"
+                )
+            yield batch
+    except SourceError as error:
+        raise SourceError(f"segment {name}: {error}") from None
+
+
+def plan_audience(
+    config: SyncdConfig, audience: Audience, segment: SegmentMembers, state: StateStore
+) -> AudiencePlan:
+    destination = config.destinations[audience.destination]
+    ref = audience_ref(config, audience)
+    return AudiencePlan(
+        audience=audience,
+        ref=ref,
+        capabilities=capabilities_of(destination),
+        segment=segment,
+        held=state.member_count(ref),
+        diff=state.diff(ref, segment.members),
+    )

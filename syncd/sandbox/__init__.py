@@ -1,0 +1,66 @@
+"""Local emulators of the ad networks' APIs, real HTTP servers on 127.0.0.1.
+
+The demo, the end-to-end tests and the benchmarks point the real clients at these servers, so
+the whole sync loop runs with no credentials and no network. ``Sandbox`` starts both at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
+
+from syncd.sandbox.google_data_manager import DataManagerEmulator
+from syncd.sandbox.meta import MetaGraphEmulator
+from syncd.sandbox.server import EmulatorServer, RequestRecord
+
+__all__ = ["DataManagerEmulator", "EmulatorServer", "MetaGraphEmulator", "RequestRecord", "Sandbox"]
+
+
+class Sandbox:
+    """Both emulators, started and stopped together: ``.meta`` and ``.google``.
+
+    Ports default to 0 (ephemeral); read the real ones from ``.meta.base_url`` and
+    ``.google.base_url`` once started.
+    """
+
+    def __init__(
+        self,
+        *,
+        meta_port: int = 0,
+        google_port: int = 0,
+        meta_audiences: Iterable[str] = (),
+        google_user_lists: Iterable[str] = (),
+        meta_access_token: str | None = None,
+        google_access_token: str | None = None,
+    ) -> None:
+        self.meta = MetaGraphEmulator(meta_audiences, meta_access_token, meta_port)
+        self.google = DataManagerEmulator(google_user_lists, google_access_token, google_port)
+
+    def start(self) -> Self:
+        """Start both emulators; if the second cannot bind, the first is stopped again."""
+        self.meta.start()
+        try:
+            self.google.start()
+        except BaseException:
+            self.meta.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop both emulators (a no-op for one that is not running)."""
+        try:
+            self.google.stop()
+        finally:
+            self.meta.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
