@@ -33,6 +33,12 @@ audience_option = click.option(
     help="Only this audience (segment->destination, or a segment name); repeatable.",
 )
 
+mass_removal_option = click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Let this pass empty an audience or remove more than guardrails.max_removal_fraction.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="syncd")
@@ -68,10 +74,12 @@ def validate(config_path: Path) -> None:
 @main.command()
 @config_argument
 @audience_option
-def plan(config_path: Path, audiences: tuple[str, ...]) -> None:
-    """Show what a sync would add and remove, and how many requests; sends nothing."""
+@mass_removal_option
+def plan(config_path: Path, audiences: tuple[str, ...], allow_mass_removal: bool) -> None:
+    """Show what a sync would add and remove, how many requests, and every guardrail
+    decision; sends nothing."""
     config = _load(config_path)
-    results = _run(config, audiences, apply=False)
+    results = _run(config, audiences, apply=False, allow_mass_removal=allow_mass_removal)
     click.echo(format_results(results, planned=True))
 
 
@@ -84,16 +92,20 @@ def plan(config_path: Path, audiences: tuple[str, ...]) -> None:
     default=True,
     help="One pass over every audience, then exit (the only mode of this command).",
 )
-def sync(config_path: Path, audiences: tuple[str, ...], once: bool) -> None:
+@mass_removal_option
+def sync(
+    config_path: Path, audiences: tuple[str, ...], once: bool, allow_mass_removal: bool
+) -> None:
     """Make every audience equal to its segment: one pass, then exit.
 
     Only changes are sent, in as few requests as the networks allow; a second pass with no
-    segment change sends nothing. Exits 1 if any audience failed (the others still sync).
+    segment change sends nothing. Exits 1 if any audience failed or was refused by a
+    guardrail (the others still sync).
     """
     config = _load(config_path)
-    results = _run(config, audiences, apply=True)
+    results = _run(config, audiences, apply=True, allow_mass_removal=allow_mass_removal)
     click.echo(format_results(results))
-    if any(result.status == "failed" for result in results):
+    if any(result.status in ("failed", "refused") for result in results):
         sys.exit(EXIT_FAILED)
 
 
@@ -156,9 +168,16 @@ def _load(config_path: Path) -> SyncdConfig:
         sys.exit(EXIT_CONFIG)
 
 
-def _run(config: SyncdConfig, names: tuple[str, ...], *, apply: bool) -> list[AudienceResult]:
+def _run(
+    config: SyncdConfig, names: tuple[str, ...], *, apply: bool, allow_mass_removal: bool
+) -> list[AudienceResult]:
     try:
-        return sync_all(config, apply=apply, only=_selector(config, names))
+        return sync_all(
+            config,
+            apply=apply,
+            allow_mass_removal=allow_mass_removal,
+            only=_selector(config, names),
+        )
     except SourceError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FAILED)

@@ -44,17 +44,23 @@ class AudienceResult:
     adds: int = 0
     removes: int = 0
     requests: int = 0
+    rejected_by_network: int = 0
     request_ids: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
     error: str | None = None
 
     def summary(self) -> dict[str, object]:
         return asdict(self)
+
+    def count_request(self) -> None:
+        self.requests += 1
 
 
 def sync_all(
     config: SyncdConfig,
     *,
     apply: bool = True,
+    allow_mass_removal: bool = False,
     only: Callable[[Audience], bool] = lambda audience: True,
     retry_policy: RetryPolicy | None = None,
 ) -> list[AudienceResult]:
@@ -65,6 +71,14 @@ def sync_all(
     segments: dict[tuple[str, str], SegmentMembers | SourceError] = {}
     source: Source | None = None
     with StateStore(config.state.path) as state:
+        recovery = state.recover()
+        if recovery.interrupted_runs or recovery.batches_in_flight:
+            log.warning(
+                "a previous pass was interrupted (%d runs, %d batches in flight); "
+                "their members are re-sent or removed as the segments now say",
+                recovery.interrupted_runs,
+                recovery.batches_in_flight,
+            )
         try:
             for audience in filter(only, config.audiences):
                 capabilities = capabilities_of(config.destinations[audience.destination])
@@ -81,9 +95,15 @@ def sync_all(
                     result.status, result.error = "failed", str(segment)
                     log.error("%s: %s", audience.name, segment)
                     continue
-                plan = plan_audience(config, audience, segment, state)
+                plan = plan_audience(
+                    config, audience, segment, state, allow_mass_removal=allow_mass_removal
+                )
                 _describe(result, plan)
-                if apply:
+                if plan.refusals:
+                    result.status = "refused"
+                    result.error = "; ".join(str(check) for check in plan.refusals)
+                    log.error("%s: refused: %s", audience.name, result.error)
+                elif apply:
                     _apply_and_record(config, plan, state, policy, result)
                 else:
                     result.status = "planned"
@@ -111,6 +131,7 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.held_before = plan.held
     result.adds = len(plan.diff.adds)
     result.removes = len(plan.diff.removes)
+    result.checks = [str(check) for check in plan.checks]
 
 
 def _apply_and_record(
@@ -124,7 +145,7 @@ def _apply_and_record(
     state.record_quarantine(run_id, plan.audience.name, plan.segment.quarantine)
     destination = open_destination(config.destinations[plan.audience.destination])
     try:
-        _push(plan, destination, state, policy, result)
+        _push(run_id, plan, destination, state, policy, result)
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
         log.error("%s: %s", plan.audience.name, error)
@@ -134,6 +155,7 @@ def _apply_and_record(
 
 
 def _push(
+    run_id: str,
     plan: AudiencePlan,
     destination: Destination,
     state: StateStore,
@@ -143,20 +165,27 @@ def _push(
     """Removals first: on Meta a removal matches by any key, so removing a member's old
     version after adding its new one could take the person out again."""
     operations = (
-        ("remove", plan.diff.removes, destination.remove, state.record_removed),
-        ("add", plan.diff.adds, destination.add, state.record_added),
+        ("remove", plan.diff.removes, destination.remove),
+        ("add", plan.diff.adds, destination.add),
     )
-    limit = plan.capabilities.max_members_per_request
-    for operation, members, push, commit in operations:
+    size = plan.batch_size
+    for operation, members, push in operations:
         batches = plan.requests[operation]
-        for number, offset in enumerate(range(0, len(members), limit), start=1):
-            chunk = members.slice(offset, limit)
+        for number, offset in enumerate(range(0, len(members), size), start=1):
+            chunk = members.slice(offset, size)
             what = f"{plan.audience.name} {operation} batch {number}/{batches}"
-            acknowledged, sent = call_with_retries(_bind(push, plan.ref, chunk), policy, what)
-            commit(plan.ref, chunk)
-            result.requests += sent
+            batch_id = state.begin_batch(run_id, plan.ref, operation, number, chunk)
+            try:
+                acknowledged = call_with_retries(
+                    _bind(push, plan.ref, chunk), policy, what, on_attempt=result.count_request
+                )
+            except DestinationError as error:
+                state.fail_batch(batch_id, str(error))
+                raise
+            state.acknowledge_batch(batch_id, plan.ref, operation, chunk, acknowledged.request_id)
             if acknowledged.request_id:
                 result.request_ids.append(acknowledged.request_id)
+            result.rejected_by_network += acknowledged.invalid
             log.info("%s: %d members acknowledged", what, len(chunk))
 
 

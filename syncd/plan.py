@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncd.config.models import Audience, Segment, SyncdConfig
 from syncd.destinations import Capabilities, capabilities_of
-from syncd.members import MEMBER_SCHEMA, QUARANTINE_SCHEMA, build_members
+from syncd.guardrails import Check, Verdict, check_plan
+from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA, build_members
 from syncd.sources import Source, SourceError
 from syncd.state import AudienceRef, Diff, StateStore
 
@@ -47,15 +49,20 @@ class AudiencePlan:
     segment: SegmentMembers
     held: int
     diff: Diff
+    batch_size: int
+    checks: list[Check]
 
     @property
     def requests(self) -> dict[str, int]:
-        """The fewest requests that carry the plan: ceil(changes / network limit) per operation."""
-        limit = self.capabilities.max_members_per_request
+        """The fewest requests that carry the plan: ceil(changes / batch size) per operation."""
         return {
-            "add": math.ceil(len(self.diff.adds) / limit),
-            "remove": math.ceil(len(self.diff.removes) / limit),
+            "add": math.ceil(len(self.diff.adds) / self.batch_size),
+            "remove": math.ceil(len(self.diff.removes) / self.batch_size),
         }
+
+    @property
+    def refusals(self) -> list[Check]:
+        return [check for check in self.checks if check.verdict is Verdict.REFUSE]
 
 
 def audience_ref(config: SyncdConfig, audience: Audience) -> AudienceRef:
@@ -117,15 +124,37 @@ def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa
 
 
 def plan_audience(
-    config: SyncdConfig, audience: Audience, segment: SegmentMembers, state: StateStore
+    config: SyncdConfig,
+    audience: Audience,
+    segment: SegmentMembers,
+    state: StateStore,
+    *,
+    allow_mass_removal: bool = False,
 ) -> AudiencePlan:
     destination = config.destinations[audience.destination]
+    capabilities = capabilities_of(destination)
     ref = audience_ref(config, audience)
+    held = state.member_count(ref)
+    diff = state.diff(ref, segment.members)
+    unusable = pc.sum(pc.equal(segment.quarantine["reason"], NO_USABLE_IDENTIFIER)).as_py()
+    checks = check_plan(
+        rows=segment.rows,
+        unusable_rows=unusable or 0,
+        members=len(segment.members),
+        held=held,
+        removes=len(diff.removes),
+        min_serving_size=capabilities.min_serving_size,
+        limits=config.guardrails,
+        allow_mass_removal=allow_mass_removal,
+    )
+    limit = capabilities.max_members_per_request
     return AudiencePlan(
         audience=audience,
         ref=ref,
-        capabilities=capabilities_of(destination),
+        capabilities=capabilities,
         segment=segment,
-        held=state.member_count(ref),
-        diff=state.diff(ref, segment.members),
+        held=held,
+        diff=diff,
+        batch_size=min(destination.batch_size or limit, limit),
+        checks=checks,
     )

@@ -1,10 +1,16 @@
-"""What each network audience holds, as syncd last saw it acknowledged, and the run journal.
+"""What each network audience holds, as far as syncd knows, and the journal of its runs.
 
 The state is the memory that makes syncs incremental: the diff between it and the segment
-is exactly what must be sent. It holds only what was already sent to a network (hashes, and
-the few identifiers a network takes in clear, like country codes), never a raw email or
-phone. A batch is written here only after the network acknowledged it, one transaction per
-batch, so a crash loses at most the batch in flight, which the next sync sends again.
+is exactly what must be sent. It holds only what is sent to a network (hashes, and the few
+identifiers a network takes in clear, like country codes), never a raw email or phone.
+
+It is also the journal that makes syncs exact across crashes. Before a batch is sent, its
+members are marked in flight (`adding` or `removing`) in the same transaction that records
+the batch; when the network acknowledges it, they become `present` (or are forgotten) in
+one transaction. A crash between the two leaves them in flight, and in-flight members are
+treated as possibly either way: the next diff re-adds those still in the segment and
+removes those that left it. Both operations are idempotent on the networks, so nothing is
+lost and an acknowledged batch is never sent again.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA
 _IDENTIFIER_DDL = ", ".join(f"{name} VARCHAR" for name in IDENTIFIER_COLUMNS)
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
+PRESENT, ADDING, REMOVING = "present", "adding", "removing"
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS members (
     destination VARCHAR NOT NULL,
     audience_id VARCHAR NOT NULL,
     member_key VARCHAR NOT NULL,
     {_IDENTIFIER_DDL},
+    status VARCHAR NOT NULL,
     synced_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (destination, audience_id, member_key)
 );
@@ -43,6 +52,18 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TIMESTAMPTZ,
     status VARCHAR NOT NULL,
     summary JSON,
+    error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    operation VARCHAR NOT NULL,
+    batch_number INTEGER NOT NULL,
+    members INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    request_id VARCHAR,
+    sent_at TIMESTAMPTZ NOT NULL,
+    settled_at TIMESTAMPTZ,
     error VARCHAR
 );
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -70,6 +91,14 @@ class Diff:
 
     adds: pa.Table
     removes: pa.Table
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a previous process left unfinished, found when a new pass starts."""
+
+    interrupted_runs: int
+    batches_in_flight: int
 
 
 class StateStore:
@@ -105,14 +134,15 @@ class StateStore:
         )
 
     def diff(self, audience: AudienceRef, segment: pa.Table) -> Diff:
-        """Anti-joins both ways on member_key; `segment` must have distinct member keys."""
+        """Anti-joins on member_key; `segment` must have distinct member keys. In-flight
+        members count as possibly held and possibly not: see the module docstring."""
         with self._registered("segment_members", segment):
             params = [audience.destination, audience.audience_id]
             held = "SELECT * FROM members WHERE destination = ? AND audience_id = ?"
             adds = self._arrow(
-                f"SELECT {_MEMBER_COLUMNS} FROM segment_members s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM ({held}) m WHERE m.member_key = s.member_key)"
-                " ORDER BY member_key",
+                f"SELECT {_MEMBER_COLUMNS} FROM segment_members s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM ({held}) m WHERE m.member_key = s.member_key "
+                f"AND m.status = '{PRESENT}') ORDER BY member_key",
                 params,
             )
             removes = self._arrow(
@@ -123,23 +153,86 @@ class StateStore:
             )
         return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA))
 
-    def record_added(self, audience: AudienceRef, members: pa.Table) -> None:
-        """Commit members the network acknowledged as added."""
-        with self._registered("acknowledged", members):
+    def begin_batch(
+        self, run_id: str, audience: AudienceRef, operation: str, number: int, members: pa.Table
+    ) -> str:
+        """Journal a batch about to be sent and mark its members in flight, atomically."""
+        batch_id = uuid.uuid4().hex
+        params = [audience.destination, audience.audience_id]
+        with self._transaction(), self._registered("batch", members):
+            if operation == "add":
+                self._write(
+                    f"INSERT OR REPLACE INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, "
+                    f"'{ADDING}', now() FROM batch",
+                    params,
+                )
+            else:
+                self._write(
+                    f"UPDATE members SET status = '{REMOVING}' WHERE destination = ? "
+                    "AND audience_id = ? AND member_key IN (SELECT member_key FROM batch)",
+                    params,
+                )
             self._write(
-                f"INSERT OR REPLACE INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, now() "
-                "FROM acknowledged",
-                [audience.destination, audience.audience_id],
+                "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, "
+                "status, sent_at) VALUES (?, ?, ?, ?, ?, 'sent', ?)",
+                [batch_id, run_id, operation, number, len(members), _now()],
+            )
+        return batch_id
+
+    def acknowledge_batch(
+        self,
+        batch_id: str,
+        audience: AudienceRef,
+        operation: str,
+        members: pa.Table,
+        request_id: str | None,
+    ) -> None:
+        """The network took the batch: its members are now held (or gone), atomically."""
+        params = [audience.destination, audience.audience_id]
+        keys = members.select(["member_key"])
+        with self._transaction(), self._registered("batch", keys):
+            if operation == "add":
+                self._write(
+                    f"UPDATE members SET status = '{PRESENT}', synced_at = now() "
+                    "WHERE destination = ? AND audience_id = ? "
+                    "AND member_key IN (SELECT member_key FROM batch)",
+                    params,
+                )
+            else:
+                self._write(
+                    "DELETE FROM members WHERE destination = ? AND audience_id = ? "
+                    "AND member_key IN (SELECT member_key FROM batch)",
+                    params,
+                )
+            self._write(
+                "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
+                "WHERE batch_id = ?",
+                [request_id, _now(), batch_id],
             )
 
-    def record_removed(self, audience: AudienceRef, members: pa.Table) -> None:
-        """Forget members the network acknowledged as removed."""
-        with self._registered("acknowledged", members.select(["member_key"])):
-            self._write(
-                "DELETE FROM members WHERE destination = ? AND audience_id = ? "
-                "AND member_key IN (SELECT member_key FROM acknowledged)",
-                [audience.destination, audience.audience_id],
-            )
+    def fail_batch(self, batch_id: str, error: str) -> None:
+        """The batch was refused or its fate is unknown: its members stay in flight, so
+        the next diff sends them again."""
+        self._write(
+            "UPDATE batches SET status = 'failed', error = ?, settled_at = ? WHERE batch_id = ?",
+            [error, _now(), batch_id],
+        )
+
+    def recover(self) -> Recovery:
+        """Close the books of a process that died mid-pass. Its in-flight members need no
+        repair: the diff already treats them as possibly either way."""
+        with self._transaction():
+            runs = self._db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? "
+                "WHERE status = 'running' RETURNING run_id",
+                [_now()],
+            ).fetchall()
+            batches = self._db.execute(
+                "UPDATE batches SET status = 'unacknowledged', settled_at = ? "
+                "WHERE status = 'sent' RETURNING batch_id",
+                [_now()],
+            ).fetchall()
+        return Recovery(len(runs), len(batches))
 
     def start_run(self, name: str, audience: AudienceRef) -> str:
         run_id = uuid.uuid4().hex
@@ -166,6 +259,16 @@ class StateStore:
                 [run_id, name],
             )
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _arrow(self, sql: str, parameters: list[object]) -> pa.Table:
         return self._db.sql(sql, params=parameters).to_arrow_table()
 
@@ -184,7 +287,15 @@ class StateStore:
             self._db.unregister(name)
 
     def runs(self) -> list[dict[str, object]]:
-        cursor = self._db.execute("SELECT * FROM runs ORDER BY started_at")
+        return self._records("SELECT * FROM runs ORDER BY started_at")
+
+    def batches(self, run_id: str) -> list[dict[str, object]]:
+        return self._records(
+            "SELECT * FROM batches WHERE run_id = ? ORDER BY sent_at, batch_number", [run_id]
+        )
+
+    def _records(self, sql: str, parameters: list[object] | None = None) -> list[dict[str, object]]:
+        cursor = self._db.execute(sql, parameters or [])
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -60,10 +60,12 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
     ]
     notes = []
     for result in results:
+        shown = result.checks if planned else [c for c in result.checks if ": ok (" not in c]
+        notes.extend(f"  {result.audience}: {check}" for check in shown)
         if result.invalid:
             reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.invalid.items())
             notes.append(f"  {result.audience}: invalid {reasons}")
-        if result.error:
+        if result.status == "failed":
             notes.append(f"  {result.audience}: FAILED: {result.error}")
     table = format_table(headers, rows)
     return table + ("\n" + "\n".join(notes) if notes else "")

@@ -33,21 +33,27 @@ def test_diff_of_an_empty_audience_adds_everything(tmp_path: Path) -> None:
         assert diff.adds.schema == MEMBER_SCHEMA
 
 
+def commit(state: StateStore, audience: AudienceRef, operation: str, table: pa.Table) -> None:
+    """Send-and-acknowledge, as the pipeline does around a successful request."""
+    batch = state.begin_batch("run", audience, operation, 1, table)
+    state.acknowledge_batch(batch, audience, operation, table, "request-1")
+
+
 def test_diff_after_commits_is_only_the_change(tmp_path: Path) -> None:
     with StateStore(tmp_path / "state.duckdb") as state:
-        state.record_added(AUDIENCE, members("a", "b", "c"))
-        state.record_added(OTHER, members("z"))
+        commit(state, AUDIENCE, "add", members("a", "b", "c"))
+        commit(state, OTHER, "add", members("z"))
         diff = state.diff(AUDIENCE, members("b", "c", "d"))
         assert keys(diff.adds) == {"d"}
         assert keys(diff.removes) == {"a"}
 
 
-def test_removal_commits_forget_only_that_audience(tmp_path: Path) -> None:
+def test_acknowledged_removals_forget_only_that_audience(tmp_path: Path) -> None:
     path = tmp_path / "state.duckdb"
     with StateStore(path) as state:
-        state.record_added(AUDIENCE, members("a", "b"))
-        state.record_added(OTHER, members("a"))
-        state.record_removed(AUDIENCE, members("a"))
+        commit(state, AUDIENCE, "add", members("a", "b"))
+        commit(state, OTHER, "add", members("a"))
+        commit(state, AUDIENCE, "remove", members("a"))
     with StateStore(path) as reopened:  # committed means durable
         assert keys(reopened.members(AUDIENCE)) == {"b"}
         assert keys(reopened.members(OTHER)) == {"a"}
@@ -56,9 +62,40 @@ def test_removal_commits_forget_only_that_audience(tmp_path: Path) -> None:
 
 def test_adding_twice_is_idempotent(tmp_path: Path) -> None:
     with StateStore(tmp_path / "state.duckdb") as state:
-        state.record_added(AUDIENCE, members("a"))
-        state.record_added(AUDIENCE, members("a"))
+        commit(state, AUDIENCE, "add", members("a"))
+        commit(state, AUDIENCE, "add", members("a"))
         assert state.member_count(AUDIENCE) == 1
+
+
+def test_an_unacknowledged_add_is_sent_again_or_removed(tmp_path: Path) -> None:
+    """A crash after sending an add: the network may or may not hold those members."""
+    path = tmp_path / "state.duckdb"
+    with StateStore(path) as state:
+        state.begin_batch("run-1", AUDIENCE, "add", 1, members("a", "b"))
+    with StateStore(path) as restarted:
+        assert restarted.recover().batches_in_flight == 1
+        diff = restarted.diff(AUDIENCE, members("a"))  # "b" left the segment meanwhile
+        assert keys(diff.adds) == {"a"}  # maybe never arrived: send again (idempotent)
+        assert keys(diff.removes) == {"b"}  # maybe arrived: must go, or it is lost
+
+
+def test_an_unacknowledged_removal_is_sent_again_or_undone(tmp_path: Path) -> None:
+    path = tmp_path / "state.duckdb"
+    with StateStore(path) as state:
+        commit(state, AUDIENCE, "add", members("a", "b"))
+        state.begin_batch("run-1", AUDIENCE, "remove", 1, members("a", "b"))
+    with StateStore(path) as restarted:
+        diff = restarted.diff(AUDIENCE, members("b"))  # "b" came back to the segment
+        assert keys(diff.removes) == {"a"}
+        assert keys(diff.adds) == {"b"}  # its removal may have landed: add it again
+
+
+def test_a_failed_batch_keeps_its_members_in_flight(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.duckdb") as state:
+        batch = state.begin_batch("run-1", AUDIENCE, "add", 1, members("a"))
+        state.fail_batch(batch, "HTTP 500")
+        assert keys(state.diff(AUDIENCE, members("a")).adds) == {"a"}
+        assert [b["status"] for b in state.batches("run-1")] == ["failed"]
 
 
 def test_runs_are_journaled_with_their_summary(tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def test_a_refused_token_fails_once_with_the_fix(workspace: Workspace, destinati
 
     failed = results[destination]
     assert failed.status == "failed"
-    assert failed.requests == 0
+    assert failed.requests == 1
     fix = "META_ACCESS_TOKEN" if destination == "meta" else "GOOGLE_ACCESS_TOKEN"
     assert fix in (failed.error or "")
     emulator = getattr(workspace.sandbox, destination)

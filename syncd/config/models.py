@@ -6,8 +6,10 @@ error, and `syncd schema` exports them as JSON schema for editors.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -67,7 +69,43 @@ class Segment(StrictModel):
         return SegmentShape(self.identifiers, self.country_column, self.default_country)
 
 
-class MetaDestination(StrictModel):
+class DestinationSettings(StrictModel):
+    """Settings every network shares."""
+
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Members per request; defaults to (and cannot exceed) the network's limit "
+        "of 10,000. Smaller batches mean smaller retries on flaky links.",
+    )
+    timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long one request may take before it is retried."
+    )
+
+    @field_validator("endpoint", check_fields=False)
+    @classmethod
+    def _tls_unless_loopback(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme == "https" and url.hostname:
+            return value.rstrip("/")
+        if url.scheme == "http" and _is_loopback(url.hostname or ""):
+            return value.rstrip("/")
+        raise ValueError(
+            "must be https:// (plain http:// is allowed only to 127.0.0.1, ::1 or localhost, "
+            "for the sandbox)"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class MetaDestination(DestinationSettings):
     kind: Literal["meta"] = Field(description="Meta Custom Audiences through the Graph API.")
     ad_account_id: str = Field(
         pattern=r"^act_\d+$", description="The ad account, written act_<digits>."
@@ -96,7 +134,7 @@ class Consent(StrictModel):
     )
 
 
-class GoogleDataManagerDestination(StrictModel):
+class GoogleDataManagerDestination(DestinationSettings):
     kind: Literal["google_data_manager"] = Field(
         description="Google Customer Match through the Data Manager API."
     )
@@ -158,6 +196,23 @@ class Audience(StrictModel):
         return f"{self.segment}->{self.destination}"
 
 
+class Guardrails(StrictModel):
+    max_removal_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Refuse a sync that would remove more than this share of an audience "
+        "(audiences of 100+ members); `--allow-mass-removal` overrides it once.",
+    )
+    max_invalid_fraction: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Refuse a segment whose share of rows with no usable identifier is "
+        "higher: a broken column should stop the sync, not shrink the audience.",
+    )
+
+
 class State(StrictModel):
     path: Path = Field(
         default=Path(".syncd/state.duckdb"),
@@ -187,6 +242,9 @@ class SyncdConfig(BaseSettings):
         min_length=1, description="Which segment is kept equal to which network audience."
     )
     state: State = Field(default_factory=State, description="Where syncd keeps its state.")
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails, description="Limits that stop a damaging sync."
+    )
 
     @classmethod
     def settings_customise_sources(

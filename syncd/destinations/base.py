@@ -54,6 +54,14 @@ class DestinationError(Exception):
         self.retry_after = retry_after
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (HTTP also allows a date; networks send seconds)."""
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
 class Destination(Protocol):
     capabilities: Capabilities
 

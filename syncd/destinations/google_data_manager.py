@@ -13,7 +13,13 @@ import httpx
 import pyarrow as pa
 
 from syncd.config.models import GoogleDataManagerDestination as GoogleConfig
-from syncd.destinations.base import Capabilities, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import (
+    Capabilities,
+    DestinationError,
+    ErrorClass,
+    PushResult,
+    retry_after_seconds,
+)
 from syncd.identity import IdentifierKind, Network
 
 SCOPE = "https://www.googleapis.com/auth/datamanager"
@@ -64,7 +70,7 @@ class DataManagerAudiences:
         self._client = httpx.Client(
             base_url=config.endpoint.rstrip("/"),
             auth=_auth(config),
-            timeout=httpx.Timeout(60.0, connect=10.0),
+            timeout=httpx.Timeout(config.timeout_seconds, connect=10.0),
             transport=transport,
         )
 
@@ -110,9 +116,15 @@ class DataManagerAudiences:
             raise DestinationError(
                 ErrorClass.RETRY, f"Data Manager API unreachable: {type(error).__name__}"
             ) from None
-        if response.is_success:
-            return PushResult(received=count, request_id=response.json().get("requestId"))
-        raise _classify(response, audience_id)
+        if not response.is_success:
+            raise _classify(response, audience_id)
+        try:
+            request_id = response.json()["requestId"]
+        except (ValueError, KeyError, TypeError):
+            raise DestinationError(
+                ErrorClass.RETRY, f"Google user list {audience_id}: unreadable response body"
+            ) from None
+        return PushResult(received=count, request_id=str(request_id))
 
 
 def _member(row: dict[str, str | None]) -> dict[str, Any]:
@@ -189,5 +201,5 @@ def _classify(response: httpx.Response, audience_id: str) -> DestinationError:
     return DestinationError(
         error_class,
         f"Google user list {audience_id}: {meaning}" + (f" ({detail})" if detail else ""),
-        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        retry_after=retry_after_seconds(retry_after),
     )

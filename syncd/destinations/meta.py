@@ -19,6 +19,7 @@ from syncd.destinations.base import (
     DestinationError,
     ErrorClass,
     PushResult,
+    retry_after_seconds,
 )
 from syncd.identity import IdentifierKind, Network
 
@@ -72,7 +73,9 @@ class MetaCustomAudiences:
     capabilities = CAPABILITIES
 
     def __init__(self, config: MetaConfig) -> None:
-        session = FacebookSession(access_token=config.access_token.get_secret_value(), timeout=60)
+        session = FacebookSession(
+            access_token=config.access_token.get_secret_value(), timeout=config.timeout_seconds
+        )
         session.GRAPH = config.endpoint.rstrip("/")
         self._api = FacebookAdsApi(session, api_version=config.api_version)
 
@@ -95,6 +98,10 @@ class MetaCustomAudiences:
                 ErrorClass.RETRY, f"Graph API unreachable: {type(error).__name__}"
             ) from None
         body = response.json()
+        if not isinstance(body, dict):  # the SDK passes any non-error body through as success
+            raise DestinationError(
+                ErrorClass.RETRY, f"Meta audience {audience_id}: unreadable response body"
+            )
         return PushResult(
             received=int(body.get("num_received", 0)),
             invalid=int(body.get("num_invalid_entries", 0)),
@@ -119,11 +126,16 @@ def _classify(error: FacebookRequestError, audience_id: str) -> DestinationError
     known = _ERROR_CLASSES.get(code) if code is not None else None
     if known:
         error_class, meaning = known
+    elif status == 429:
+        error_class, meaning = ErrorClass.RATE_LIMITED, "too many requests (HTTP 429)"
     elif status is not None and status >= 500:
         error_class, meaning = ErrorClass.RETRY, f"Graph API server error (HTTP {status})"
     else:
         error_class, meaning = ErrorClass.FAIL_AUDIENCE, "the Graph API refused the request"
-    retry_after = _THROTTLE_WAIT_SECONDS if error_class is ErrorClass.RATE_LIMITED else None
+    retry_after = None
+    if error_class is ErrorClass.RATE_LIMITED:
+        headers = error.http_headers() or {}
+        retry_after = retry_after_seconds(headers.get("Retry-After")) or _THROTTLE_WAIT_SECONDS
     detail = error.api_error_message() or ""
     return DestinationError(
         error_class,

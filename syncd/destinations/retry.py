@@ -32,13 +32,15 @@ def call_with_retries(
     request: Callable[[], T],
     policy: RetryPolicy,
     what: str,
+    on_attempt: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[T, int]:
-    """Run `request` until it succeeds; returns its result and the number of requests sent.
-    FAIL_AUDIENCE errors, and the last error once attempts run out, propagate."""
+) -> T:
+    """Run `request` until it succeeds; `on_attempt` counts every request sent, failed ones
+    included. FAIL_AUDIENCE errors, and the last error once attempts run out, propagate."""
     for attempt in range(policy.attempts):
+        on_attempt()
         try:
-            return request(), attempt + 1
+            return request()
         except DestinationError as error:
             if error.error_class is ErrorClass.FAIL_AUDIENCE or attempt + 1 == policy.attempts:
                 raise

@@ -1,0 +1,100 @@
+"""Guardrails: the checks that stop a sync from doing damage a person did not mean.
+
+A removal that goes through keeps costing nothing; a wiped audience stops a campaign. So a
+plan that would empty an audience from an empty query, remove a large share of it, or feed
+it from a segment that is mostly unreadable is refused, with the reason and the way to go
+ahead. Every decision, passed or not, is kept on the plan so `syncd plan` can show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from syncd.config.models import Guardrails
+
+#: Below this an audience does not serve ads anyway, so heavy churn in it is normal.
+GUARDED_AUDIENCE_SIZE = 100
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.verdict} ({self.detail})"
+
+
+def check_plan(
+    *,
+    rows: int,
+    unusable_rows: int,
+    members: int,
+    held: int,
+    removes: int,
+    min_serving_size: int,
+    limits: Guardrails,
+    allow_mass_removal: bool,
+) -> list[Check]:
+    """Every guardrail decision for one audience's plan, in a fixed order."""
+    return [
+        _empty_segment(members, held, allow_mass_removal),
+        _removal_share(held, removes, limits.max_removal_fraction, allow_mass_removal),
+        _invalid_share(rows, unusable_rows, limits.max_invalid_fraction),
+        _serving_size(members, min_serving_size),
+    ]
+
+
+def _empty_segment(members: int, held: int, allowed: bool) -> Check:
+    if members > 0 or held == 0:
+        return Check("empty_segment", Verdict.OK, f"{members:,} members")
+    if allowed:
+        return Check("empty_segment", Verdict.WARN, f"emptying {held:,} members, as allowed")
+    return Check(
+        "empty_segment",
+        Verdict.REFUSE,
+        f"the segment has no members but the audience holds {held:,}: refusing to empty it "
+        "(an empty table or a broken query is the usual cause); pass --allow-mass-removal "
+        "if this is intended",
+    )
+
+
+def _removal_share(held: int, removes: int, limit: float, allowed: bool) -> Check:
+    share = removes / held if held else 0.0
+    detail = f"{removes:,} of {held:,} held ({share:.1%}; limit {limit:.0%})"
+    if held < GUARDED_AUDIENCE_SIZE or share <= limit:
+        return Check("removal_share", Verdict.OK, detail)
+    if allowed:
+        return Check("removal_share", Verdict.WARN, detail + ", allowed")
+    return Check(
+        "removal_share",
+        Verdict.REFUSE,
+        detail + ": pass --allow-mass-removal, or raise guardrails.max_removal_fraction",
+    )
+
+
+def _invalid_share(rows: int, unusable: int, limit: float) -> Check:
+    share = unusable / rows if rows else 0.0
+    detail = f"{unusable:,} of {rows:,} rows unusable ({share:.1%}; limit {limit:.0%})"
+    if share <= limit:
+        return Check("invalid_rows", Verdict.OK, detail)
+    return Check(
+        "invalid_rows",
+        Verdict.REFUSE,
+        detail + ": check the identifier columns of the segment, or raise "
+        "guardrails.max_invalid_fraction",
+    )
+
+
+def _serving_size(members: int, minimum: int) -> Check:
+    detail = f"{members:,} members; the network serves from {minimum:,} matched"
+    verdict = Verdict.OK if members >= minimum else Verdict.WARN
+    return Check("serving_size", verdict, detail)
