@@ -100,8 +100,10 @@ class Workspace:
     def config(self, data: dict | None = None) -> SyncdConfig:
         return load_config(self.write_config(data), environ={"TEST_TOKEN": TOKEN})
 
-    def sync(self, data: dict | None = None) -> list[AudienceResult]:
-        return sync_all(self.config(data), retry_policy=FAST_RETRIES)
+    def sync(
+        self, data: dict | None = None, retry_policy: RetryPolicy = FAST_RETRIES
+    ) -> list[AudienceResult]:
+        return sync_all(self.config(data), retry_policy=retry_policy)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_URL_BYTES",
     "EmulatorServer",
+    "Fault",
     "Request",
     "RequestRecord",
     "Response",
@@ -84,6 +86,42 @@ class Request:
         if scheme.lower() in ("bearer", "oauth") and token.strip():
             return token.strip()
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected misbehaviour, spent on one request. The fault tests of the sync loop use
+    these to show that every fault a real network shows still ends in the exact audience.
+
+    ``status``: answer with this error (and Retry-After) without touching the audience;
+    ``reset``: close the connection without answering; ``delay``: answer late (past a
+    client's timeout, the client gives up while the change may still land);
+    ``malformed``: apply the change, then answer 200 with a body that is not JSON.
+    """
+
+    kind: str
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 0.0
+    body: bytes | None = None
+
+    @classmethod
+    def error(
+        cls, status: int, retry_after: float | None = None, body: bytes | None = None
+    ) -> Fault:
+        return cls("status", status=status, retry_after=retry_after, body=body)
+
+    @classmethod
+    def reset(cls) -> Fault:
+        return cls("reset")
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        return cls("delay", seconds=seconds)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        return cls("malformed")
 
 
 @dataclass(slots=True)
@@ -210,11 +248,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             request = Request(self.command, split.path, query, self.headers, body)
-            try:
-                response = emulator.handle(request)
-            except Exception:
-                logger.exception("sandbox emulator failed on %s %s", self.command, split.path)
-                response = emulator.internal_error_response()
+            fault = emulator._next_fault(split.path)
+            if fault is not None and fault.kind == "reset":
+                emulator._record(RequestRecord(self.command, split.path, 0, "fault:reset"))
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault is not None and fault.kind == "status":
+                response = emulator.fault_response(fault)
+            else:
+                time.sleep(emulator.latency + (fault.seconds if fault else 0.0))
+                response = emulator._handle_safely(request)
+                if fault is not None and fault.kind == "malformed":
+                    response = Response(200, b"<html>502 upstream hiccup</html>", "text/html")
         # Log before answering, so a client that has its response also sees the record.
         emulator._record(
             RequestRecord(
@@ -249,6 +296,9 @@ class EmulatorServer:
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
         self._lock = threading.RLock()
+        self._faults: list[tuple[str, Fault]] = []
+        #: Seconds added before every answer: widens the window crash tests aim at.
+        self.latency = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -328,6 +378,41 @@ class EmulatorServer:
         with self._log_lock:
             self._log.append(record)
         logger.debug("sandbox %s", record)
+
+    # -- fault injection ---------------------------------------------------------------------
+
+    def inject(self, *faults: Fault, path: str = "") -> None:
+        """Queue faults for the next requests whose path contains ``path``, one each."""
+        with self._log_lock:
+            self._faults.extend((path, fault) for fault in faults)
+
+    def pending_faults(self) -> int:
+        with self._log_lock:
+            return len(self._faults)
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._log_lock:
+            for index, (fragment, fault) in enumerate(self._faults):
+                if fragment in path:
+                    del self._faults[index]
+                    return fault
+        return None
+
+    def fault_response(self, fault: Fault) -> Response:
+        """An injected error: the fault's body, or a generic one in ``{"error": ...}`` shape."""
+        body = (
+            fault.body
+            or json.dumps({"error": {"code": fault.status, "message": "Injected fault."}}).encode()
+        )
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        return Response(fault.status, body, headers=headers, operation="fault")
+
+    def _handle_safely(self, request: Request) -> Response:
+        try:
+            return self.handle(request)
+        except Exception:
+            logger.exception("sandbox emulator failed on %s %s", request.method, request.path)
+            return self.internal_error_response()
 
     # -- to implement ----------------------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""Bad warehouse data: each bad value is counted with its reason and every good row syncs."""
+
+from __future__ import annotations
+
+import duckdb
+from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+
+HOMOGLYPH = "\u0430lice@example.com"  # Cyrillic a, then "lice": looks like alice@
+ODD_ROWS = f"""
+CREATE OR REPLACE TABLE odd AS SELECT * FROM (VALUES
+    (1, 'good@example.com', 14155550132, 'US'),            -- phone stored as a number
+    (2, NULL, NULL, NULL),                                 -- nothing at all
+    (3, repeat('x', 1000000) || '@example.com', NULL, 'US'), -- a megabyte string
+    (4, 'bo b@example.com', NULL, 'US'),                   -- an inner space
+    (5, '{HOMOGLYPH}', NULL, 'US'),                        -- Cyrillic a: a homoglyph
+    (6, 'carol@example.com', 12, 'US'),                    -- a phone too short to exist
+    (7, '  ', NULL, 'ZZ')                                  -- blank email, unknown country
+) AS t(id, email, phone, country)
+"""
+
+
+def odd_config(workspace: Workspace, sql: str) -> dict:
+    data = workspace.config_data()
+    data["segments"]["people"]["sql"] = sql
+    data["guardrails"] = {"max_invalid_fraction": 1.0}
+    return data
+
+
+def test_odd_values_are_quarantined_and_good_rows_sync(workspace: Workspace) -> None:
+    workspace.write_people([])
+    with duckdb.connect(str(workspace.warehouse)) as db:
+        db.execute(ODD_ROWS)
+    sql = "select email, cast(phone as bigint) as phone, country from odd order by id"
+
+    meta, google = workspace.sync(odd_config(workspace, sql))
+
+    assert (meta.status, google.status) == ("ok", "ok")
+    assert meta.rows_read == google.rows_read == 7
+    assert meta.invalid == {
+        "email:invalid_email": 1,
+        "email:too_long": 1,
+        "phone:invalid_phone": 1,
+        "row:no_usable_identifier": 4,
+    }
+    # Google removes inner whitespace by its rules, so "bo b@" is a good address there.
+    assert google.invalid == {
+        "email:too_long": 1,
+        "phone:invalid_phone": 1,
+        "row:no_usable_identifier": 3,
+    }
+    meta_members = workspace.sandbox.meta.members(META_AUDIENCE)
+    assert meta_members == {
+        frozenset({("EMAIL", sha("good@example.com")), ("PHONE", sha("14155550132"))}),
+        frozenset({("EMAIL", sha(HOMOGLYPH))}),  # kept as written, never merged with alice
+        frozenset({("EMAIL", sha("carol@example.com"))}),
+    }
+    assert frozenset({("emailAddress", sha("bob@example.com"))}) in (
+        workspace.sandbox.google.members(GOOGLE_LIST)
+    )
+
+
+def test_bytes_that_are_not_utf8_are_quarantined(workspace: Workspace) -> None:
+    workspace.write_people([])
+    sql = (
+        "select * from (values ('\\xFF\\xFE@example.com'::BLOB, 'US'), "
+        "('ok@example.com'::BLOB, 'US')) t(email, country)"
+    )
+    data = odd_config(workspace, sql)
+    data["segments"]["people"]["identifiers"] = {"email": "email"}
+
+    meta, _ = workspace.sync(data)
+
+    assert meta.invalid == {"email:not_utf8": 1, "row:no_usable_identifier": 1}
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == {
+        frozenset({("EMAIL", sha("ok@example.com"))})
+    }
+
+
+def test_dates_and_booleans_in_identifier_columns_do_not_crash(workspace: Workspace) -> None:
+    workspace.write_people([])
+    sql = (
+        "select 'x@example.com' as email, DATE '2026-01-01' as phone, true as country "
+        "union all select 'y@example.com', NULL, NULL"
+    )
+    meta, _ = workspace.sync(odd_config(workspace, sql))
+    assert meta.status == "ok"
+    assert meta.invalid == {"phone:phone_needs_country": 1}
+    assert len(workspace.sandbox.meta.members(META_AUDIENCE)) == 2
