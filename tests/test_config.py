@@ -196,3 +196,42 @@ def test_the_shipped_example_is_valid() -> None:
         "abandoned_carts->meta",
         "abandoned_carts->google",
     }
+
+
+def test_a_token_written_in_the_file_is_refused_and_not_echoed(tmp_path: Path) -> None:
+    text = VALID.replace("${META_ACCESS_TOKEN}", "EAAB-literal-token-123")
+    found = problems(tmp_path, text)
+    assert len(found) == 1
+    line, path, message, hint = found[0].split("|")
+    assert (line, path, message) == (
+        "13",
+        "destinations.meta.access_token",
+        "a secret is written in the file",
+    )
+    assert "${META_ACCESS_TOKEN}" in hint
+    assert "EAAB-literal-token-123" not in found[0]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "accepted"),
+    [
+        ("https://graph.example.com", True),
+        ("http://127.0.0.1:18001", True),
+        ("http://localhost:18001", True),
+        ("http://[::1]:18001", True),
+        ("http://10.1.2.3:18001", False),
+        ("http://graph.facebook.com", False),
+        ("ftp://127.0.0.1", False),
+    ],
+)
+def test_plain_http_only_to_loopback(tmp_path: Path, endpoint: str, accepted: bool) -> None:
+    text = VALID.replace("http://127.0.0.1:18001", endpoint)
+    if accepted:
+        load_config(write(tmp_path, text), environ=ENV)
+    else:
+        (problem,) = problems(tmp_path, text)
+        assert problem.split("|")[1:3] == [
+            "destinations.meta.endpoint",
+            "must be https:// (plain http:// is allowed only to 127.0.0.1, ::1 or localhost, "
+            "for the sandbox)" + f" (got {endpoint!r})",
+        ]

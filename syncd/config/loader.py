@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from syncd.config.models import SyncdConfig
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_SECRET_KEY = "access_token"
 KeyPath = tuple[str | int, ...]
 
 
@@ -66,7 +67,7 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> S
             source, [ConfigProblem("", f"not UTF-8 (byte {exc.start})", "save the file as UTF-8")]
         ) from None
     raw, lines = _parse_yaml(text, source)
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = _literal_secrets(raw)
     data = _expand(raw, (), environ, path.parent, problems)
     reported = {problem.path for problem in problems}
     config = None
@@ -265,6 +266,26 @@ def _union_members(annotation: Any) -> Iterator[type[BaseModel]]:
         else (annotation,)
     )
     yield from (m for m in members if isinstance(m, type) and issubclass(m, BaseModel))
+
+
+def _literal_secrets(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """A token written into the YAML ends up in git and in every copy of the file, so
+    secrets must be references to the environment or to a mounted file."""
+    destinations = raw.get("destinations")
+    problems = []
+    for name, destination in (destinations if isinstance(destinations, dict) else {}).items():
+        value = destination.get(_SECRET_KEY) if isinstance(destination, dict) else None
+        if isinstance(value, str) and value and not _REFERENCE.fullmatch(value.strip()):
+            problems.append(
+                ConfigProblem(
+                    f"destinations.{name}.{_SECRET_KEY}",
+                    "a secret is written in the file",
+                    f"write ${{{name.upper()}_ACCESS_TOKEN}} or ${{file:/path/to/token}} and "
+                    "keep the value in the environment or a secret file; rotate the token "
+                    "if this file was shared",
+                )
+            )
+    return problems
 
 
 def _reference_problems(data: dict[str, Any]) -> list[ConfigProblem]:
