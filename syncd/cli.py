@@ -15,7 +15,7 @@ from syncd.config.models import Audience
 from syncd.demo.command import demo, sandbox
 from syncd.identity import IdentifierKind, InvalidIdentifier, Network, normalize_country, send_value
 from syncd.logs import configure_logging
-from syncd.pipeline import AudienceResult, sync_all
+from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
 from syncd.summary import format_results
 
@@ -172,12 +172,8 @@ def _run(
     config: SyncdConfig, names: tuple[str, ...], *, apply: bool, allow_mass_removal: bool
 ) -> list[AudienceResult]:
     try:
-        return sync_all(
-            config,
-            apply=apply,
-            allow_mass_removal=allow_mass_removal,
-            only=_selector(config, names),
-        )
+        options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal)
+        return sync_all(config, options, only=_selector(config, names))
     except SourceError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FAILED)

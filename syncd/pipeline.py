@@ -2,21 +2,26 @@
 
 Audiences fail alone: a broken query or a refused token stops that audience with its
 reason, and the others still sync. A segment feeding several audiences of one network is
-read and hashed once per pass.
+read and hashed once per pass. A pass asked to stop (SIGTERM) finishes the batch in flight
+and stops before the next one; the journal in the state makes the next pass complete it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
+from syncd import metrics
 from syncd.config.models import Audience, SyncdConfig
 from syncd.destinations import (
     Destination,
     DestinationError,
+    ErrorClass,
     PushResult,
     capabilities_of,
     open_destination,
@@ -24,9 +29,32 @@ from syncd.destinations import (
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.plan import AudiencePlan, SegmentMembers, plan_audience, read_segment
 from syncd.sources import Source, SourceError, open_source
-from syncd.state import AudienceRef, StateStore
+from syncd.state import StateStore
 
 log = logging.getLogger("syncd")
+
+
+class Stopped(Exception):
+    """The pass was asked to stop; raised between batches, never inside one."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who this process is, and how long its claim on an audience lasts without renewal."""
+
+    holder: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    apply: bool = True
+    allow_mass_removal: bool = False
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Set from another thread (a signal handler) to stop before the next batch.
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: When set, an audience is synced only by the process holding its lease.
+    lease: Lease | None = None
 
 
 @dataclass
@@ -52,66 +80,65 @@ class AudienceResult:
     def summary(self) -> dict[str, object]:
         return asdict(self)
 
-    def count_request(self) -> None:
-        self.requests += 1
-
 
 def sync_all(
     config: SyncdConfig,
-    *,
-    apply: bool = True,
-    allow_mass_removal: bool = False,
+    options: PassOptions | None = None,
     only: Callable[[Audience], bool] = lambda audience: True,
-    retry_policy: RetryPolicy | None = None,
 ) -> list[AudienceResult]:
-    """Plan every selected audience and, when `apply`, push its changes. Raises SourceError
-    only when the warehouse itself cannot be opened; a failing segment fails its audiences."""
-    policy = retry_policy or RetryPolicy()
+    """Plan every selected audience and, when `options.apply`, push its changes. Raises
+    SourceError only when the warehouse itself cannot be opened."""
+    options = options or PassOptions()
     results = []
     segments: dict[tuple[str, str], SegmentMembers | SourceError] = {}
     source: Source | None = None
     with StateStore(config.state.path) as state:
-        recovery = state.recover()
-        if recovery.interrupted_runs or recovery.batches_in_flight:
-            log.warning(
-                "a previous pass was interrupted (%d runs, %d batches in flight); "
-                "their members are re-sent or removed as the segments now say",
-                recovery.interrupted_runs,
-                recovery.batches_in_flight,
-            )
+        _report_recovery(state)
         try:
             for audience in filter(only, config.audiences):
-                capabilities = capabilities_of(config.destinations[audience.destination])
-                result = AudienceResult(
-                    audience.name, capabilities.network.value, audience.audience_id
-                )
+                if options.stop.is_set():
+                    break
+                started = time.monotonic()
+                result = _new_result(config, audience)
                 results.append(result)
-                key = (audience.segment, capabilities.network.value)
+                if options.lease and not state.hold_lease(
+                    audience.name, options.lease.holder, options.lease.seconds
+                ):
+                    result.status, result.error = "skipped", "another syncd holds its lease"
+                    continue
+                key = (audience.segment, result.network)
                 if key not in segments:
                     source = source or open_source(config.warehouse)
                     segments[key] = _read(source, config, audience)
-                segment = segments[key]
-                if isinstance(segment, SourceError):
-                    result.status, result.error = "failed", str(segment)
-                    log.error("%s: %s", audience.name, segment)
-                    continue
-                plan = plan_audience(
-                    config, audience, segment, state, allow_mass_removal=allow_mass_removal
+                _sync_audience(config, audience, segments[key], state, options, result)
+                metrics.observe_pass(
+                    result.audience,
+                    result.status,
+                    result.rows_read,
+                    result.invalid,
+                    result.members,
+                    time.monotonic() - started,
                 )
-                _describe(result, plan)
-                if plan.refusals:
-                    result.status = "refused"
-                    result.error = "; ".join(str(check) for check in plan.refusals)
-                    log.error("%s: refused: %s", audience.name, result.error)
-                elif apply:
-                    _apply_and_record(config, plan, state, policy, result)
-                else:
-                    result.status = "planned"
-                    result.requests = sum(plan.requests.values())
         finally:
             if source is not None:
                 source.close()
     return results
+
+
+def _report_recovery(state: StateStore) -> None:
+    recovery = state.recover()
+    if recovery.interrupted_runs or recovery.batches_in_flight:
+        log.warning(
+            "a previous pass was interrupted (%d runs, %d batches in flight); "
+            "their members are re-sent or removed as the segments now say",
+            recovery.interrupted_runs,
+            recovery.batches_in_flight,
+        )
+
+
+def _new_result(config: SyncdConfig, audience: Audience) -> AudienceResult:
+    network = capabilities_of(config.destinations[audience.destination]).network.value
+    return AudienceResult(audience.name, network, audience.audience_id)
 
 
 def _read(source: Source, config: SyncdConfig, audience: Audience) -> SegmentMembers | SourceError:
@@ -122,6 +149,33 @@ def _read(source: Source, config: SyncdConfig, audience: Audience) -> SegmentMem
         )
     except SourceError as error:
         return error
+
+
+def _sync_audience(
+    config: SyncdConfig,
+    audience: Audience,
+    segment: SegmentMembers | SourceError,
+    state: StateStore,
+    options: PassOptions,
+    result: AudienceResult,
+) -> None:
+    if isinstance(segment, SourceError):
+        result.status, result.error = "failed", str(segment)
+        log.error("%s: %s", audience.name, segment)
+        return
+    plan = plan_audience(
+        config, audience, segment, state, allow_mass_removal=options.allow_mass_removal
+    )
+    _describe(result, plan)
+    if plan.refusals:
+        result.status = "refused"
+        result.error = "; ".join(str(check) for check in plan.refusals)
+        log.error("%s: refused: %s", audience.name, result.error)
+    elif options.apply:
+        _apply_and_record(config, plan, state, options, result)
+    else:
+        result.status = "planned"
+        result.requests = sum(plan.requests.values())
 
 
 def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
@@ -138,17 +192,27 @@ def _apply_and_record(
     config: SyncdConfig,
     plan: AudiencePlan,
     state: StateStore,
-    policy: RetryPolicy,
+    options: PassOptions,
     result: AudienceResult,
 ) -> None:
     run_id = state.start_run(plan.audience.name, plan.ref)
     state.record_quarantine(run_id, plan.audience.name, plan.segment.quarantine)
     destination = open_destination(config.destinations[plan.audience.destination])
+    log.info(
+        "%s: run %s: %d to remove, %d to add",
+        plan.audience.name,
+        run_id,
+        len(plan.diff.removes),
+        len(plan.diff.adds),
+    )
     try:
-        _push(run_id, plan, destination, state, policy, result)
+        _push(run_id, plan, destination, state, options, result)
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
         log.error("%s: %s", plan.audience.name, error)
+    except Stopped as stopped:
+        result.status, result.error = "stopped", str(stopped)
+        log.warning("%s: %s", plan.audience.name, stopped)
     finally:
         destination.close()
         state.finish_run(run_id, result.status, result.summary(), result.error)
@@ -159,7 +223,7 @@ def _push(
     plan: AudiencePlan,
     destination: Destination,
     state: StateStore,
-    policy: RetryPolicy,
+    options: PassOptions,
     result: AudienceResult,
 ) -> None:
     """Removals first: on Meta a removal matches by any key, so removing a member's old
@@ -172,12 +236,19 @@ def _push(
     for operation, members, push in operations:
         batches = plan.requests[operation]
         for number, offset in enumerate(range(0, len(members), size), start=1):
-            chunk = members.slice(offset, size)
             what = f"{plan.audience.name} {operation} batch {number}/{batches}"
+            if options.stop.is_set():
+                raise Stopped(f"stopped before {what}; the next pass completes the audience")
+            chunk = members.slice(offset, size)
             batch_id = state.begin_batch(run_id, plan.ref, operation, number, chunk)
             try:
                 acknowledged = call_with_retries(
-                    _bind(push, plan.ref, chunk), policy, what, on_attempt=result.count_request
+                    _bind(push, plan.ref.audience_id, chunk),
+                    options.retry_policy,
+                    what,
+                    on_outcome=_outcome_counter(result),
+                    on_wait=_wait_counter(result.network),
+                    sleep=options.stop.wait,
                 )
             except DestinationError as error:
                 state.fail_batch(batch_id, str(error))
@@ -186,10 +257,30 @@ def _push(
             if acknowledged.request_id:
                 result.request_ids.append(acknowledged.request_id)
             result.rejected_by_network += acknowledged.invalid
+            metrics.MEMBERS_CHANGED.labels(result.audience, result.network, operation).inc(
+                len(chunk)
+            )
             log.info("%s: %d members acknowledged", what, len(chunk))
 
 
 def _bind(
-    push: Callable[[str, pa.Table], PushResult], ref: AudienceRef, chunk: pa.Table
+    push: Callable[[str, pa.Table], PushResult], audience_id: str, chunk: pa.Table
 ) -> Callable[[], PushResult]:
-    return lambda: push(ref.audience_id, chunk)
+    return lambda: push(audience_id, chunk)
+
+
+def _outcome_counter(result: AudienceResult) -> Callable[[str], None]:
+    def count(outcome: str) -> None:
+        result.requests += 1
+        metrics.REQUESTS.labels(result.network, outcome).inc()
+
+    return count
+
+
+def _wait_counter(network: str) -> Callable[[float, DestinationError], None]:
+    def count(seconds: float, error: DestinationError) -> None:
+        metrics.RETRIES.labels(network).inc()
+        if error.error_class is ErrorClass.RATE_LIMITED:
+            metrics.RATE_LIMIT_WAIT.labels(network).inc(seconds)
+
+    return count

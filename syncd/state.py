@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS batches (
     sent_at TIMESTAMPTZ NOT NULL,
     settled_at TIMESTAMPTZ,
     error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS leases (
+    name VARCHAR PRIMARY KEY,
+    holder VARCHAR NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR NOT NULL,
@@ -233,6 +238,26 @@ class StateStore:
                 [_now()],
             ).fetchall()
         return Recovery(len(runs), len(batches))
+
+    def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease on `name` for `seconds`; False while another live holder
+        has it. A holder that died stops renewing, and its lease expires to the next one."""
+        now = _now()
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = ?", [name]
+            ).fetchall()
+            if rows and rows[0][0] != holder and rows[0][1] > now:
+                return False
+            self._write(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?)",
+                [name, holder, now + timedelta(seconds=seconds)],
+            )
+        return True
+
+    def release_leases(self, holder: str) -> None:
+        """Give up every lease of `holder`, so a peer can take over without waiting."""
+        self._write("DELETE FROM leases WHERE holder = ?", [holder])
 
     def start_run(self, name: str, audience: AudienceRef) -> str:
         run_id = uuid.uuid4().hex

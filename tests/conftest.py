@@ -14,7 +14,7 @@ import yaml
 
 from syncd.config import SyncdConfig, load_config
 from syncd.destinations.retry import RetryPolicy
-from syncd.pipeline import AudienceResult, sync_all
+from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sandbox import Sandbox
 
 TOKEN = "test-token-5b1c"
@@ -103,7 +103,7 @@ class Workspace:
     def sync(
         self, data: dict | None = None, retry_policy: RetryPolicy = FAST_RETRIES
     ) -> list[AudienceResult]:
-        return sync_all(self.config(data), retry_policy=retry_policy)
+        return sync_all(self.config(data), PassOptions(retry_policy=retry_policy))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace
 from test_sync import PEOPLE, rows
 
-from syncd.pipeline import sync_all
+from syncd.pipeline import PassOptions, sync_all
 
 
 def people(count: int, start: int = 0) -> list[tuple]:
@@ -28,7 +28,7 @@ def test_an_empty_segment_never_empties_an_audience_unless_allowed(workspace: Wo
     assert len(workspace.sandbox.meta.requests) == posts_before  # nothing was sent
     assert len(workspace.sandbox.meta.members(META_AUDIENCE)) == 5
 
-    meta, google = sync_all(workspace.config(), allow_mass_removal=True)
+    meta, google = sync_all(workspace.config(), PassOptions(allow_mass_removal=True))
     assert (meta.status, meta.removes) == ("ok", 5)
     assert workspace.sandbox.google.members(GOOGLE_LIST) == set()
 

@@ -179,7 +179,7 @@ def test_a_failing_audience_does_not_stop_the_others(workspace: Workspace) -> No
 def test_a_refused_token_fails_once_with_the_fix(workspace: Workspace, destination: str) -> None:
     workspace.write_people(rows(PEOPLE))
     data = workspace.config_data()
-    data["destinations"][destination]["access_token"] = "expired-token"
+    data["destinations"][destination]["access_token"] = "${EXPIRED:-expired-token}"
     results = {r.network: r for r in workspace.sync(data)}
 
     failed = results[destination]

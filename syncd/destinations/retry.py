@@ -32,19 +32,26 @@ def call_with_retries(
     request: Callable[[], T],
     policy: RetryPolicy,
     what: str,
-    on_attempt: Callable[[], None] = lambda: None,
-    sleep: Callable[[float], None] = time.sleep,
+    *,
+    on_outcome: Callable[[str], None] = lambda outcome: None,
+    on_wait: Callable[[float, DestinationError], None] = lambda seconds, error: None,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> T:
-    """Run `request` until it succeeds; `on_attempt` counts every request sent, failed ones
-    included. FAIL_AUDIENCE errors, and the last error once attempts run out, propagate."""
+    """Run `request` until it succeeds. `on_outcome` hears of every request sent ("ok" or
+    the error class), `on_wait` of every backoff. FAIL_AUDIENCE errors, and the last error
+    once attempts run out, propagate; so does any other exception, untouched."""
     for attempt in range(policy.attempts):
-        on_attempt()
         try:
-            return request()
+            result = request()
         except DestinationError as error:
+            on_outcome(error.error_class.value)
             if error.error_class is ErrorClass.FAIL_AUDIENCE or attempt + 1 == policy.attempts:
                 raise
             wait = policy.delay(attempt, error)
             log.warning("%s: %s (%s), retrying in %.1fs", what, error.error_class, error, wait)
+            on_wait(wait, error)
             sleep(wait)
+        else:
+            on_outcome("ok")
+            return result
     raise AssertionError("unreachable: the loop returns or raises")
