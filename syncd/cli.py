@@ -12,6 +12,7 @@ import click
 from syncd import __version__
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Audience
+from syncd.daemon import Daemon
 from syncd.demo.command import demo, sandbox
 from syncd.identity import IdentifierKind, InvalidIdentifier, Network, normalize_country, send_value
 from syncd.logs import configure_logging
@@ -49,7 +50,13 @@ mass_removal_option = click.option(
     show_default=True,
     help="How much to log on stderr. Logs carry counts and hashes, never raw identifiers.",
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log line format on stderr. Default: json for `syncd run`, text otherwise.",
+)
+@click.pass_context
+def main(context: click.Context, log_level: str, log_format: str | None) -> None:
     """Keep Google Ads and Meta custom audiences equal to your warehouse segments.
 
     Start with `syncd demo`: it builds a demo shop in DuckDB, starts local emulators of
@@ -57,7 +64,10 @@ def main(log_level: str) -> None:
     (see config/example.yaml), check it with `syncd validate`, preview with `syncd plan`,
     and apply with `syncd sync --once`.
     """
-    configure_logging(log_level)
+    json_lines = log_format == "json" or (
+        log_format is None and context.invoked_subcommand == "run"
+    )
+    configure_logging(log_level, json_lines=json_lines)
 
 
 @main.command()
@@ -117,6 +127,30 @@ def schema() -> None:
     `syncd schema > syncd.schema.json` and `# yaml-language-server: $schema=syncd.schema.json`.
     """
     click.echo(json.dumps(SyncdConfig.model_json_schema(), indent=2))
+
+
+@main.command()
+@config_argument
+@click.option(
+    "--listen",
+    default="127.0.0.1:9108",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where /healthz, /readyz and /metrics are served (0.0.0.0:9108 in a pod).",
+)
+def run(config_path: Path, listen: str) -> None:
+    """Run as a daemon: sync each audience on its schedule until SIGTERM.
+
+    Schedules come from `schedule` (default every hour) or each audience's own. Passes run
+    one at a time; replicas sharing one state store split audiences by lease, so two never
+    push the same audience. SIGHUP reloads the config (an invalid one is refused and the
+    running one kept); SIGTERM finishes the batch in flight and exits 0.
+    """
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("write HOST:PORT, e.g. 0.0.0.0:9108", param_hint="--listen")
+    config = _load(config_path)
+    sys.exit(Daemon(config_path, config).run(host, int(port)))
 
 
 @main.command(name="hash")

@@ -7,9 +7,11 @@ scrubbed here, at the handler, so no library's logging can put a token on disk.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 
 _CREDENTIALS = re.compile(
     r"(?P<key>access_token=|appsecret_proof=|Bearer\s+|\"access_token\":\s*\")[^&\s\"']+",
@@ -33,8 +35,39 @@ class CredentialScrubber(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log pipelines: time, level, logger, message, and the
+    record's extra fields (audience, run_id, counts). Values are what the message already
+    carries: names, ids and counts, never an identifier."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            (key, value)
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+        )
+        if record.exc_info:
+            entry["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(CredentialScrubber())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # The scheduler logs every job start and finish at INFO; syncd logs each pass itself.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))

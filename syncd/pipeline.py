@@ -9,8 +9,11 @@ and stops before the next one; the journal in the state makes the next pass comp
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -34,8 +37,16 @@ from syncd.state import StateStore
 log = logging.getLogger("syncd")
 
 
+def process_name() -> str:
+    """Who holds a lease or ran a pass: the pod (host), the process and a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 class Stopped(Exception):
     """The pass was asked to stop; raised between batches, never inside one."""
+
+
+_THIS_PROCESS = process_name()
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,10 @@ class PassOptions:
     stop: threading.Event = field(default_factory=threading.Event)
     #: When set, an audience is synced only by the process holding its lease.
     lease: Lease | None = None
+
+    @property
+    def holder(self) -> str:
+        return self.lease.holder if self.lease else _THIS_PROCESS
 
 
 @dataclass
@@ -105,24 +120,42 @@ def sync_all(
                     audience.name, options.lease.holder, options.lease.seconds
                 ):
                     result.status, result.error = "skipped", "another syncd holds its lease"
-                    continue
-                key = (audience.segment, result.network)
-                if key not in segments:
-                    source = source or open_source(config.warehouse)
-                    segments[key] = _read(source, config, audience)
-                _sync_audience(config, audience, segments[key], state, options, result)
-                metrics.observe_pass(
-                    result.audience,
-                    result.status,
-                    result.rows_read,
-                    result.invalid,
-                    result.members,
-                    time.monotonic() - started,
-                )
+                else:
+                    key = (audience.segment, result.network)
+                    if key not in segments:
+                        source = source or open_source(config.warehouse)
+                        segments[key] = _read(source, config, audience)
+                    _sync_audience(config, audience, segments[key], state, options, result)
+                _finish(result, time.monotonic() - started)
         finally:
             if source is not None:
                 source.close()
     return results
+
+
+def _finish(result: AudienceResult, seconds: float) -> None:
+    metrics.observe_pass(
+        result.audience, result.status, result.rows_read, result.invalid, result.members, seconds
+    )
+    log.info(
+        "%s: pass %s (%d adds, %d removes, %d requests)",
+        result.audience,
+        result.status,
+        result.adds,
+        result.removes,
+        result.requests,
+        extra={
+            "audience": result.audience,
+            "status": result.status,
+            "rows_read": result.rows_read,
+            "invalid": sum(result.invalid.values()),
+            "members": result.members,
+            "adds": result.adds,
+            "removes": result.removes,
+            "requests": result.requests,
+            "seconds": round(seconds, 3),
+        },
+    )
 
 
 def _report_recovery(state: StateStore) -> None:
@@ -195,7 +228,7 @@ def _apply_and_record(
     options: PassOptions,
     result: AudienceResult,
 ) -> None:
-    run_id = state.start_run(plan.audience.name, plan.ref)
+    run_id = state.start_run(plan.audience.name, plan.ref, options.holder)
     state.record_quarantine(run_id, plan.audience.name, plan.segment.quarantine)
     destination = open_destination(config.destinations[plan.audience.destination])
     log.info(
@@ -204,6 +237,7 @@ def _apply_and_record(
         run_id,
         len(plan.diff.removes),
         len(plan.diff.adds),
+        extra={"audience": plan.audience.name, "run_id": run_id},
     )
     try:
         _push(run_id, plan, destination, state, options, result)
@@ -260,7 +294,12 @@ def _push(
             metrics.MEMBERS_CHANGED.labels(result.audience, result.network, operation).inc(
                 len(chunk)
             )
-            log.info("%s: %d members acknowledged", what, len(chunk))
+            log.info(
+                "%s: %d members acknowledged",
+                what,
+                len(chunk),
+                extra={"audience": result.audience, "run_id": run_id, "operation": operation},
+            )
 
 
 def _bind(

@@ -16,6 +16,9 @@ lost and an acknowledged batch is never sent again.
 from __future__ import annotations
 
 import json
+import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +36,10 @@ _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
 PRESENT, ADDING, REMOVING = "present", "adding", "removing"
 
+#: Threads of one process (a pass, the lease renewal) share one DuckDB database; DuckDB
+#: aborts concurrent writers with a conflict, so a process writes one statement at a time.
+_WRITES = threading.RLock()
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS members (
     destination VARCHAR NOT NULL,
@@ -48,6 +55,7 @@ CREATE TABLE IF NOT EXISTS runs (
     audience VARCHAR NOT NULL,
     destination VARCHAR NOT NULL,
     audience_id VARCHAR NOT NULL,
+    holder VARCHAR NOT NULL,
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ,
     status VARCHAR NOT NULL,
@@ -109,11 +117,12 @@ class Recovery:
 class StateStore:
     """The DuckDB file behind syncd's memory. One process writes it at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = duckdb.connect(str(path))
-        self._db.execute(_SCHEMA)
+        self._db = _connect(path, lock_timeout)
+        with _WRITES:
+            self._db.execute(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -259,12 +268,12 @@ class StateStore:
         """Give up every lease of `holder`, so a peer can take over without waiting."""
         self._write("DELETE FROM leases WHERE holder = ?", [holder])
 
-    def start_run(self, name: str, audience: AudienceRef) -> str:
+    def start_run(self, name: str, audience: AudienceRef, holder: str) -> str:
         run_id = uuid.uuid4().hex
         self._write(
-            "INSERT INTO runs (run_id, audience, destination, audience_id, started_at, status)"
-            " VALUES (?, ?, ?, ?, ?, 'running')",
-            [run_id, name, audience.destination, audience.audience_id, _now()],
+            "INSERT INTO runs (run_id, audience, destination, audience_id, holder, started_at,"
+            " status) VALUES (?, ?, ?, ?, ?, ?, 'running')",
+            [run_id, name, audience.destination, audience.audience_id, holder, _now()],
         )
         return run_id
 
@@ -286,13 +295,14 @@ class StateStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with _WRITES:
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _arrow(self, sql: str, parameters: list[object]) -> pa.Table:
         return self._db.sql(sql, params=parameters).to_arrow_table()
@@ -300,7 +310,8 @@ class StateStore:
     def _write(self, sql: str, parameters: list[object]) -> None:
         """Run a statement to completion: DuckDB refuses new work on a connection while
         a result (even an INSERT's row count) is left unread."""
-        self._db.execute(sql, parameters).fetchall()
+        with _WRITES:
+            self._db.execute(sql, parameters).fetchall()
 
     @contextmanager
     def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
@@ -323,6 +334,19 @@ class StateStore:
         cursor = self._db.execute(sql, parameters or [])
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting while another process holds it: replicas sharing one state
+    file take turns, each holding it only for a pass or a lease renewal."""
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.05, 0.25))
 
 
 def _now() -> datetime:

@@ -4,6 +4,7 @@ and a YAML config pointing at them."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -57,9 +58,14 @@ class Workspace:
                 for name, values in zip(PEOPLE_COLUMNS, columns, strict=True)
             }
         )
-        with duckdb.connect(str(self.warehouse)) as db:
+        # Written aside and renamed into place, as a shop exporting to syncd should: a
+        # running daemon may have the old file open, and sees either version, whole.
+        fresh = self.warehouse.with_suffix(".new")
+        fresh.unlink(missing_ok=True)
+        with duckdb.connect(str(fresh)) as db:
             db.register("incoming", table)
             db.execute("CREATE OR REPLACE TABLE people AS SELECT * FROM incoming")
+        os.replace(fresh, self.warehouse)
 
     def config_data(self) -> dict:
         return {

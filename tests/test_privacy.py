@@ -12,6 +12,7 @@ import sys
 
 import duckdb
 from conftest import TOKEN, Workspace
+from test_daemon import RunningDaemon, wait_for
 from test_sync import PEOPLE, rows
 
 
@@ -63,3 +64,18 @@ def test_a_sync_writes_no_identifier_anywhere(workspace: Workspace) -> None:
         assert leaked == [], f"raw identifiers in {where}"
         assert TOKEN not in text, f"access token in {where}"
     assert len(stored) > 20  # the state was really read
+
+
+def daemon_outputs(workspace: Workspace) -> dict[str, str]:
+    """The daemon's JSON logs and its /metrics after a scheduled pass over the same data."""
+    data = workspace.config_data()
+    data["schedule"] = {"every": "1h", "jitter_seconds": 0}
+    workspace.write_config(data)
+    daemon = RunningDaemon(workspace, "privacy")
+    try:
+        wait_for(lambda: "people->google: pass" in daemon.log_path.read_text(), "a pass")
+        metrics = daemon.get("/metrics").text
+        assert 'syncd_invalid_values_total{audience="people->meta"' in metrics
+    finally:
+        assert daemon.stop() == 0
+    return {"daemon logs": daemon.log_path.read_text(), "metrics": metrics}

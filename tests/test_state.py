@@ -100,7 +100,7 @@ def test_a_failed_batch_keeps_its_members_in_flight(tmp_path: Path) -> None:
 
 def test_runs_are_journaled_with_their_summary(tmp_path: Path) -> None:
     with StateStore(tmp_path / "state.duckdb") as state:
-        run_id = state.start_run("s->meta", AUDIENCE)
+        run_id = state.start_run("s->meta", AUDIENCE, "host:1")
         assert state.runs()[0]["status"] == "running"
         state.finish_run(run_id, "ok", {"adds": 3})
         (run,) = state.runs()

@@ -7,6 +7,7 @@ error, and `syncd schema` exports them as JSON schema for editors.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -182,12 +183,69 @@ class GoogleDataManagerDestination(DestinationSettings):
 Destination = Annotated[MetaDestination | GoogleDataManagerDestination, Field(discriminator="kind")]
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Schedule(StrictModel):
+    every: str | None = Field(
+        default=None,
+        description="Run at this interval: a number and a unit, e.g. 30m, 1h, 1d.",
+    )
+    cron: str | None = Field(
+        default=None,
+        description='Run on a crontab schedule instead, e.g. "0 */2 * * *" (UTC).',
+    )
+    jitter_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="Start each run up to this many seconds late, so many audiences or "
+        "replicas do not hit a network at the same instant.",
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and not _DURATION.match(value.strip()):
+            raise ValueError("write a number and a unit: 45s, 30m, 1h or 1d")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as error:
+                raise ValueError(f"not a crontab expression: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of every or cron")
+        return self
+
+    @property
+    def interval_seconds(self) -> float | None:
+        if self.every is None:
+            return None
+        match = _DURATION.match(self.every.strip())
+        assert match is not None  # checked by the validator
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
 class Audience(StrictModel):
     segment: str = Field(description="A key of `segments`.")
     destination: str = Field(description="A key of `destinations`.")
     audience_id: str = Field(
         pattern=r"^\d+$",
         description="The network's id: Meta custom audience id, or Google user list id.",
+    )
+    schedule: Schedule | None = Field(
+        default=None, description="When `syncd run` syncs this audience; defaults to `schedule`."
     )
 
     @property
@@ -210,6 +268,20 @@ class Guardrails(StrictModel):
         le=1,
         description="Refuse a segment whose share of rows with no usable identifier is "
         "higher: a broken column should stop the sync, not shrink the audience.",
+    )
+
+
+class Daemon(StrictModel):
+    lease_seconds: float = Field(
+        default=300,
+        ge=1,
+        description="How long an audience stays claimed by a `syncd run` process that stops "
+        "renewing it (a crashed replica); another replica takes over after this.",
+    )
+    unready_after_failures: int = Field(
+        default=3,
+        ge=1,
+        description="/readyz turns unready when every audience's last this-many passes failed.",
     )
 
 
@@ -245,6 +317,11 @@ class SyncdConfig(BaseSettings):
     guardrails: Guardrails = Field(
         default_factory=Guardrails, description="Limits that stop a damaging sync."
     )
+    schedule: Schedule = Field(
+        default_factory=lambda: Schedule(every="1h"),
+        description="When `syncd run` syncs each audience, unless the audience says otherwise.",
+    )
+    daemon: Daemon = Field(default_factory=Daemon, description="Settings of `syncd run`.")
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,179 @@
+"""`syncd run`: syncs every audience on its schedule until SIGTERM.
+
+One worker thread runs passes, one at a time: the networks' rate limits, not this pod, set
+the pace, and one writer keeps the state file simple. A second thread renews this
+process's leases, so a long pass never loses its audiences to a replica, while a crashed
+process stops renewing and its audiences pass to a replica after `daemon.lease_seconds`.
+
+SIGTERM and SIGINT stop new work, let the batch in flight finish (the journal checkpoints
+the rest), release the leases and exit 0. SIGHUP reloads the config; a config that does not
+validate is refused and the running one kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from syncd.config import ConfigError, SyncdConfig, load_config
+from syncd.config.models import Schedule
+from syncd.health import Health, HealthServer
+from syncd.pipeline import Lease, PassOptions, process_name, sync_all
+from syncd.state import StateStore
+
+log = logging.getLogger(__name__)
+
+#: How late a run may start (a busy worker, a suspended pod) and still run once.
+MISFIRE_GRACE_SECONDS = 300
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: SyncdConfig) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.holder = process_name()
+        self.stop = threading.Event()
+        self.health = Health(config.daemon.unready_after_failures)
+        self._reload_requested = threading.Event()
+        self._scheduler = BackgroundScheduler(
+            executors={
+                "passes": ThreadPoolExecutor(max_workers=1),
+                "leases": ThreadPoolExecutor(max_workers=1),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+            timezone=UTC,
+        )
+
+    def run(self, host: str, port: int) -> int:
+        """Serve until stopped; returns the exit code."""
+        server = HealthServer(self.health, host, port)
+        server.start()
+        self._install_signal_handlers()
+        self._apply(self.config)
+        self._scheduler.start()
+        log.info(
+            "syncd run: %d audiences, health on %s:%d",
+            len(self.config.audiences),
+            host,
+            server.port,
+        )
+        try:
+            while not self.stop.is_set():
+                if self._reload_requested.wait(timeout=0.5):
+                    self._reload_requested.clear()
+                    self.reload()
+        finally:
+            log.info("stopping: no new passes; the batch in flight finishes")
+            self._scheduler.shutdown(wait=True)
+            self._release_leases()
+            server.stop()
+        log.info("stopped")
+        return 0
+
+    def reload(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as error:
+            log.error("config reload refused, keeping the running config:\n%s", error)
+            return
+        self.config = config
+        self._apply(config)
+        log.info("config reloaded: %d audiences", len(config.audiences))
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+
+    def _apply(self, config: SyncdConfig) -> None:
+        """(Re)schedule every audience of `config` and the lease renewal."""
+        self._scheduler.remove_all_jobs()
+        self.health.config_loaded(
+            {a.name for a in config.audiences}, config.daemon.unready_after_failures
+        )
+        for audience in config.audiences:
+            schedule = audience.schedule or config.schedule
+            self._scheduler.add_job(
+                self._pass,
+                _trigger(schedule),
+                args=[audience.name],
+                id=audience.name,
+                executor="passes",
+                next_run_time=_first_run(schedule),
+            )
+        self._scheduler.add_job(
+            self._renew_leases,
+            IntervalTrigger(seconds=config.daemon.lease_seconds / 3, timezone=UTC),
+            id="leases",
+            executor="leases",
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _pass(self, name: str) -> None:
+        config = self.config
+        options = PassOptions(stop=self.stop, lease=Lease(self.holder, config.daemon.lease_seconds))
+        try:
+            results = sync_all(config, options, only=lambda audience: audience.name == name)
+        except Exception as error:  # the warehouse or the state cannot be opened
+            log.error("%s: pass failed: %s", name, error, extra={"audience": name})
+            self.health.pass_finished(name, "failed")
+            return
+        for result in results:
+            self.health.pass_finished(result.audience, result.status)
+
+    def _renew_leases(self) -> None:
+        config = self.config
+        try:
+            with StateStore(config.state.path) as state:
+                for audience in config.audiences:
+                    state.hold_lease(audience.name, self.holder, config.daemon.lease_seconds)
+        except Exception as error:
+            self.health.state_checked(str(error))
+            log.error("state store unreachable: %s", error)
+        else:
+            self.health.state_checked(None)
+
+    def _release_leases(self) -> None:
+        try:
+            with StateStore(self.config.state.path) as state:
+                state.release_leases(self.holder)
+        except Exception as error:
+            log.warning("could not release leases (they expire by themselves): %s", error)
+
+
+def _trigger(schedule: Schedule) -> BaseTrigger:
+    if schedule.cron is not None:
+        return CronTrigger(
+            **_cron_fields(schedule.cron), timezone=UTC, jitter=schedule.jitter_seconds
+        )
+    return IntervalTrigger(
+        seconds=schedule.interval_seconds, jitter=schedule.jitter_seconds, timezone=UTC
+    )
+
+
+def _cron_fields(crontab: str) -> dict[str, str]:
+    """The five crontab fields by name (from_crontab takes no jitter, the constructor does)."""
+    minute, hour, day, month, day_of_week = crontab.split()
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+
+
+def _first_run(schedule: Schedule) -> datetime | None:
+    """Interval audiences sync soon after start (jittered), not one interval later; cron
+    audiences keep their times."""
+    if schedule.cron is not None:
+        return None
+    return datetime.now(UTC) + timedelta(seconds=random.uniform(0, schedule.jitter_seconds))

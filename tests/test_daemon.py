@@ -1,0 +1,216 @@
+"""`syncd run` as a subprocess: endpoints, scheduled passes, SIGTERM, SIGHUP, leases."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import duckdb
+import httpx
+import pytest
+from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
+
+DEADLINE = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class RunningDaemon:
+    def __init__(self, workspace: Workspace, name: str) -> None:
+        self.port = free_port()
+        self.log_path = workspace.root / f"{name}.log"
+        config = str(workspace.root / "syncd.yaml")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "syncd",
+                    "--log-level",
+                    "info",
+                    "run",
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                    config,
+                ],
+                env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_for(self.answers, "the health endpoint", timeout=20)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+
+    def answers(self) -> bool:
+        try:
+            return self.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            assert self.process.poll() is None, self.log_path.read_text()
+            return False
+
+    def logs(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[RunningDaemon]]:
+    started: list[RunningDaemon] = []
+    yield started
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
+
+
+def configure(workspace: Workspace, emails: list[str], **extra: object) -> dict:
+    workspace.write_people([(email, None, "US", None, None, None) for email in emails])
+    data = workspace.config_data()
+    data["schedule"] = {"every": "1s", "jitter_seconds": 0}
+    data.update(extra)
+    workspace.write_config(data)
+    return data
+
+
+def audience_is(workspace: Workspace, emails: list[str]) -> bool:
+    return workspace.sandbox.meta.members(META_AUDIENCE) == {
+        frozenset({("EMAIL", sha(e))}) for e in emails
+    } and workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha(e))}) for e in emails
+    }
+
+
+def runs(workspace: Workspace) -> list[tuple]:
+    with duckdb.connect(str(workspace.root / "state.duckdb"), read_only=True) as state:
+        return state.execute(
+            "SELECT audience, holder, status FROM runs ORDER BY started_at"
+        ).fetchall()
+
+
+def test_serves_endpoints_and_syncs_on_schedule(workspace: Workspace, daemons: list) -> None:
+    emails = [f"d{i}@example.com" for i in range(5)]
+    configure(workspace, emails)
+    daemon = RunningDaemon(workspace, "a")
+    daemons.append(daemon)
+
+    wait_for(lambda: audience_is(workspace, emails), "the first scheduled pass")
+    more = [*emails, "late@example.com"]
+    configure(workspace, more)
+    wait_for(lambda: audience_is(workspace, more), "a later scheduled pass")
+
+    assert daemon.get("/healthz").text == "ok\n"
+    ready = daemon.get("/readyz")
+    assert (ready.status_code, ready.text) == (200, "ready\n"), ready.text
+    metrics = daemon.get("/metrics").text
+    assert 'syncd_syncs_total{audience="people->meta",status="ok"}' in metrics
+    assert 'syncd_requests_total{network="google",outcome="ok"}' in metrics
+    assert "syncd_sync_duration_seconds_bucket" in metrics
+    assert 'syncd_last_success_timestamp_seconds{audience="people->google"}' in metrics
+    assert daemon.stop() == 0
+
+    passes = [line for line in daemon.logs() if line["message"].startswith("people->")]
+    assert any(line.get("status") == "ok" and line.get("adds") == 1 for line in passes)
+    assert all("d0@example.com" not in json.dumps(line) for line in daemon.logs())
+
+
+def test_sigterm_mid_pass_exits_0_and_the_next_pass_completes(
+    workspace: Workspace, daemons: list
+) -> None:
+    emails = [f"big{i}@example.com" for i in range(300)]
+    data = configure(workspace, emails, schedule={"every": "1h", "jitter_seconds": 0})
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 5
+    workspace.write_config(data)
+    workspace.sandbox.meta.latency = 0.05  # 60 batches: a window of seconds to stop in
+    daemon = RunningDaemon(workspace, "a")
+    daemons.append(daemon)
+    wait_for(lambda: len(workspace.sandbox.meta.members(META_AUDIENCE)) >= 25, "some batches")
+
+    assert daemon.stop() == 0
+    statuses = [status for _, _, status in runs(workspace)]
+    assert "stopped" in statuses
+    assert len(workspace.sandbox.meta.members(META_AUDIENCE)) < 300
+
+    workspace.sandbox.meta.latency = 0.0
+    completed = subprocess.run(
+        [sys.executable, "-m", "syncd", "sync", "--once", str(workspace.root / "syncd.yaml")],
+        env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert audience_is(workspace, emails)
+
+
+def test_two_daemons_never_push_the_same_audience(workspace: Workspace, daemons: list) -> None:
+    emails = [f"pair{i}@example.com" for i in range(4)]
+    configure(workspace, emails, daemon={"lease_seconds": 3})
+    first = RunningDaemon(workspace, "first")
+    daemons.append(first)
+    wait_for(lambda: len(passes(first, "ok")) >= 2, "the first daemon's passes")
+    second = RunningDaemon(workspace, "second")
+    daemons.append(second)
+    wait_for(lambda: len(passes(second, "skipped")) >= 4, "the second daemon's attempts")
+
+    assert passes(second, "ok") == []  # every audience was leased to the first one
+    first.process.kill()  # a crash: its leases are not released, they expire
+    first.process.wait()
+    wait_for(lambda: len(passes(second, "ok")) >= 2, "the takeover after the lease expired")
+    assert second.stop() == 0
+
+    holders = [holder for _, holder, _ in runs(workspace)]
+    switch = next(i for i, holder in enumerate(holders) if holder != holders[0])
+    assert len(set(holders[:switch])) == len(set(holders[switch:])) == 1  # one writer at a time
+
+
+def passes(daemon: RunningDaemon, status: str) -> list[dict]:
+    return [line for line in daemon.logs() if line.get("status") == status]
+
+
+def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise(
+    workspace: Workspace, daemons: list
+) -> None:
+    emails = [f"hup{i}@example.com" for i in range(3)]
+    configure(workspace, emails)
+    daemon = RunningDaemon(workspace, "a")
+    daemons.append(daemon)
+    wait_for(lambda: audience_is(workspace, emails), "the first pass")
+
+    config_path = workspace.root / "syncd.yaml"
+    good = config_path.read_text()
+    config_path.write_text(good + "unknown_key: 1\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: any("reload refused" in line["message"] for line in daemon.logs()),
+        "the refusal",
+    )
+    assert daemon.get("/readyz").status_code == 200
+
+    narrowed = good.replace("select * from people", "select * from people where email < 'hup1'")
+    config_path.write_text(narrowed)
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: audience_is(workspace, emails[:1]), "a pass with the reloaded config")
+    assert daemon.stop() == 0
