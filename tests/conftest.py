@@ -18,6 +18,9 @@ from syncd.destinations.retry import RetryPolicy
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sandbox import Sandbox
 
+#: The session's PostgreSQL server fixtures (`postgres`, `postgres_uri`).
+pytest_plugins = ["conftest_postgres"]
+
 TOKEN = "test-token-5b1c"
 META_AUDIENCE = "23850000000000001"
 GOOGLE_LIST = "9000001"

@@ -235,3 +235,19 @@ def test_plain_http_only_to_loopback(tmp_path: Path, endpoint: str, accepted: bo
             "must be https:// (plain http:// is allowed only to 127.0.0.1, ::1 or localhost, "
             "for the sandbox)" + f" (got {endpoint!r})",
         ]
+
+
+def test_a_password_written_in_a_postgres_dsn_is_refused(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "  kind: duckdb\n  path: demo/shop.duckdb",
+        "  kind: postgres\n  dsn: postgresql://syncd:hunter22@db:5432/shop",
+    )
+    found = problems(tmp_path, text)
+    assert [entry.split("|")[1:3] for entry in found] == [
+        ["warehouse.dsn", "a password is written in the file"]
+    ]
+    assert "hunter22" not in "".join(found)
+    load_config(
+        write(tmp_path, text.replace("postgresql://syncd:hunter22@db:5432/shop", "${DSN}")),
+        environ={**ENV, "DSN": "postgresql://syncd:x@db/shop"},
+    )

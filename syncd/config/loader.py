@@ -21,10 +21,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from syncd.config.models import SyncdConfig
+from syncd.config.models import DuckDBWarehouse, SyncdConfig
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _SECRET_KEY = "access_token"
+_DSN_PASSWORD = re.compile(r"\bpassword\s*=|://[^/@:]*:[^/@]+@")
 KeyPath = tuple[str | int, ...]
 
 
@@ -285,6 +286,17 @@ def _literal_secrets(raw: dict[str, Any]) -> list[ConfigProblem]:
                     "if this file was shared",
                 )
             )
+    warehouse = raw.get("warehouse")
+    dsn = warehouse.get("dsn") if isinstance(warehouse, dict) else None
+    if isinstance(dsn, str) and not _REFERENCE.fullmatch(dsn.strip()) and _DSN_PASSWORD.search(dsn):
+        problems.append(
+            ConfigProblem(
+                "warehouse.dsn",
+                "a password is written in the file",
+                "write ${SYNCD_PG_DSN} or ${file:/path/to/dsn} and keep the value in the "
+                "environment or a secret file; change the password if this file was shared",
+            )
+        )
     return problems
 
 
@@ -325,7 +337,9 @@ def _reference_problems(data: dict[str, Any]) -> list[ConfigProblem]:
 
 
 def _resolve_paths(config: SyncdConfig, base: Path) -> SyncdConfig:
-    warehouse = config.warehouse.model_copy(update={"path": base / config.warehouse.path})
+    warehouse = config.warehouse
+    if isinstance(warehouse, DuckDBWarehouse):
+        warehouse = warehouse.model_copy(update={"path": base / warehouse.path})
     state = config.state.model_copy(update={"path": base / config.state.path})
     destinations = {
         name: destination.model_copy(

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.members import SegmentShape
+from syncd.sources.postgres_config import PostgresWarehouse
 
 
 class StrictModel(BaseModel):
@@ -33,7 +34,7 @@ class DuckDBWarehouse(StrictModel):
     )
 
 
-Warehouse = Annotated[DuckDBWarehouse, Field(discriminator="kind")]
+Warehouse = Annotated[DuckDBWarehouse | PostgresWarehouse, Field(discriminator="kind")]
 
 
 class Segment(StrictModel):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
-from syncd.config.models import DuckDBWarehouse
+from syncd.sources.postgres_config import PostgresWarehouse
+
+if TYPE_CHECKING:  # syncd.config.models imports this package's postgres_config
+    from syncd.config.models import Warehouse
 
 #: Rows per Arrow batch: large enough to amortize per-batch work, small enough to keep
 #: memory flat whatever the segment's size.
@@ -29,8 +32,15 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def open_source(warehouse: DuckDBWarehouse) -> Source:
+def open_source(warehouse: Warehouse) -> Source:
     """The reader for a warehouse config; heavy drivers are imported only when used."""
+    if isinstance(warehouse, PostgresWarehouse):
+        from syncd.sources.postgres import PostgresSource
+
+        return PostgresSource(
+            warehouse.dsn.get_secret_value(),
+            statement_timeout_seconds=warehouse.statement_timeout_seconds,
+        )
     from syncd.sources.duckdb import DuckDBSource
 
     return DuckDBSource(warehouse.path)

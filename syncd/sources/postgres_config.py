@@ -1,0 +1,38 @@
+"""The `warehouse:` block for PostgreSQL. It lives beside its source, and imports neither
+psycopg nor syncd.config, so syncd.config.models can import it without a cycle."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class PostgresWarehouse(BaseModel):
+    # As syncd.config.models.StrictModel (not imported: that module imports this one).
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    kind: Literal["postgres"] = Field(
+        description="PostgreSQL, read through psycopg in READ ONLY transactions."
+    )
+    dsn: SecretStr = Field(
+        min_length=1,
+        description="A libpq URI (postgresql://user:password@host:5432/dbname?sslmode=require) "
+        "or key=value string. It holds the password, so it is a secret: write ${SYNCD_PG_DSN} "
+        "or ${file:/path/to/dsn}, never the value itself. The user needs SELECT on the tables "
+        "the segments read, and nothing more.",
+    )
+    schema_name: str | None = Field(
+        default=None,
+        alias="schema",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The schema for syncd's own tables in this database (state and spend); "
+        "unused until those move here. Segment SQL names its own tables.",
+    )
+    statement_timeout_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="PostgreSQL cancels a segment query statement that runs longer than "
+        "this. Rows are fetched through a cursor, so each fetch is one statement; the first "
+        "carries most of the query's work (joins, sorts).",
+    )

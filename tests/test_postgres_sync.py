@@ -1,0 +1,30 @@
+"""End to end from a real PostgreSQL server (started by the tests) to both emulators."""
+
+from __future__ import annotations
+
+import psycopg
+from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace
+from postgres_server import PostgresServer
+from test_sync import PEOPLE, google_members, meta_members
+
+from syncd.config import load_config
+from syncd.pipeline import sync_all
+
+
+def test_segments_sync_from_postgres(workspace: Workspace, postgres: PostgresServer) -> None:
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS people")
+        db.execute("CREATE TABLE people (email text, phone text, country text)")
+        with db.cursor().copy("COPY people FROM STDIN") as copy:
+            for (email, phone, country), _ in PEOPLE:
+                copy.write_row((email, phone, country))
+    data = workspace.config_data()
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
+    config_path = workspace.write_config(data)
+
+    config = load_config(config_path, environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri})
+    meta, _ = sync_all(config)
+
+    assert (meta.status, meta.rows_read, meta.adds) == ("ok", 7, 5)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(PEOPLE)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(PEOPLE)
