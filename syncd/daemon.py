@@ -29,7 +29,7 @@ from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
 from syncd.health import Health, HealthServer
 from syncd.pipeline import Lease, PassOptions, process_name, sync_all
-from syncd.state import StateStore
+from syncd.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Daemon:
     def _renew_leases(self) -> None:
         config = self.config
         try:
-            with StateStore(config.state.path) as state:
+            with open_state(config.state) as state:
                 for audience in config.audiences:
                     state.hold_lease(audience.name, self.holder, config.daemon.lease_seconds)
         except Exception as error:
@@ -149,7 +149,7 @@ class Daemon:
 
     def _release_leases(self) -> None:
         try:
-            with StateStore(self.config.state.path) as state:
+            with open_state(self.config.state) as state:
                 state.release_leases(self.holder)
         except Exception as error:
             log.warning("could not release leases (they expire by themselves): %s", error)

@@ -32,7 +32,7 @@ from syncd.destinations import (
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.plan import AudiencePlan, SegmentMembers, plan_audience, read_segment
 from syncd.sources import Source, SourceError, open_source
-from syncd.state import StateStore
+from syncd.state import StateStore, open_state
 
 log = logging.getLogger("syncd")
 
@@ -107,7 +107,7 @@ def sync_all(
     results = []
     segments: dict[tuple[str, str], SegmentMembers | SourceError] = {}
     source: Source | None = None
-    with StateStore(config.state.path) as state:
+    with open_state(config.state) as state:
         _report_recovery(state)
         try:
             for audience in filter(only, config.audiences):

@@ -1,4 +1,5 @@
-"""End to end from a real PostgreSQL server (started by the tests) to both emulators."""
+"""End to end from a real PostgreSQL server (started by the tests) to both emulators, with
+the state kept in that PostgreSQL too."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_segments_sync_from_postgres(workspace: Workspace, postgres: PostgresSer
                 copy.write_row((email, phone, country))
     data = workspace.config_data()
     data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
+    data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "syncd_e2e"}
     config_path = workspace.write_config(data)
 
     config = load_config(config_path, environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri})
@@ -28,3 +30,10 @@ def test_segments_sync_from_postgres(workspace: Workspace, postgres: PostgresSer
     assert (meta.status, meta.rows_read, meta.adds) == ("ok", 7, 5)
     assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(PEOPLE)
     assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(PEOPLE)
+    assert not (workspace.root / "state.duckdb").exists()
+    with psycopg.connect(postgres.uri) as db:
+        held = db.execute("SELECT count(*) FROM syncd_e2e.members WHERE status = 'present'")
+        assert held.fetchone() == (10,)  # five members on each network
+
+    again = sync_all(config)
+    assert [(r.status, r.requests) for r in again] == [("ok", 0), ("ok", 0)]

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from syncd.members import MEMBER_SCHEMA, member_key
 from syncd.state import AudienceRef, StateStore
+from syncd.state.backends import PostgresBackend
 
 AUDIENCE = AudienceRef("meta:act_1", "42")
 OTHER = AudienceRef("meta:act_1", "43")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], StateStore]:
+    """Opens the same store each call: every test runs on both backends."""
+    if request.param == "duckdb":
+        return lambda: StateStore.at(tmp_path / "state.duckdb")
+    uri = request.getfixturevalue("postgres_uri")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    return lambda: StateStore(PostgresBackend(uri, schema))
 
 
 def members(*emails: str) -> pa.Table:
@@ -25,8 +39,8 @@ def keys(table: pa.Table) -> set[str]:
     return set(table["email"].to_pylist())
 
 
-def test_diff_of_an_empty_audience_adds_everything(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "state.duckdb") as state:
+def test_diff_of_an_empty_audience_adds_everything(make_store: Callable[[], StateStore]) -> None:
+    with make_store() as state:
         diff = state.diff(AUDIENCE, members("a", "b"))
         assert keys(diff.adds) == {"a", "b"}
         assert len(diff.removes) == 0
@@ -39,8 +53,8 @@ def commit(state: StateStore, audience: AudienceRef, operation: str, table: pa.T
     state.acknowledge_batch(batch, audience, operation, table, "request-1")
 
 
-def test_diff_after_commits_is_only_the_change(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "state.duckdb") as state:
+def test_diff_after_commits_is_only_the_change(make_store: Callable[[], StateStore]) -> None:
+    with make_store() as state:
         commit(state, AUDIENCE, "add", members("a", "b", "c"))
         commit(state, OTHER, "add", members("z"))
         diff = state.diff(AUDIENCE, members("b", "c", "d"))
@@ -48,58 +62,61 @@ def test_diff_after_commits_is_only_the_change(tmp_path: Path) -> None:
         assert keys(diff.removes) == {"a"}
 
 
-def test_acknowledged_removals_forget_only_that_audience(tmp_path: Path) -> None:
-    path = tmp_path / "state.duckdb"
-    with StateStore(path) as state:
+def test_acknowledged_removals_forget_only_that_audience(
+    make_store: Callable[[], StateStore],
+) -> None:
+    with make_store() as state:
         commit(state, AUDIENCE, "add", members("a", "b"))
         commit(state, OTHER, "add", members("a"))
         commit(state, AUDIENCE, "remove", members("a"))
-    with StateStore(path) as reopened:  # committed means durable
+    with make_store() as reopened:  # committed means durable
         assert keys(reopened.members(AUDIENCE)) == {"b"}
         assert keys(reopened.members(OTHER)) == {"a"}
         assert reopened.member_count(AUDIENCE) == 1
 
 
-def test_adding_twice_is_idempotent(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "state.duckdb") as state:
+def test_adding_twice_is_idempotent(make_store: Callable[[], StateStore]) -> None:
+    with make_store() as state:
         commit(state, AUDIENCE, "add", members("a"))
         commit(state, AUDIENCE, "add", members("a"))
         assert state.member_count(AUDIENCE) == 1
 
 
-def test_an_unacknowledged_add_is_sent_again_or_removed(tmp_path: Path) -> None:
+def test_an_unacknowledged_add_is_sent_again_or_removed(
+    make_store: Callable[[], StateStore],
+) -> None:
     """A crash after sending an add: the network may or may not hold those members."""
-    path = tmp_path / "state.duckdb"
-    with StateStore(path) as state:
+    with make_store() as state:
         state.begin_batch("run-1", AUDIENCE, "add", 1, members("a", "b"))
-    with StateStore(path) as restarted:
+    with make_store() as restarted:
         assert restarted.recover().batches_in_flight == 1
         diff = restarted.diff(AUDIENCE, members("a"))  # "b" left the segment meanwhile
         assert keys(diff.adds) == {"a"}  # maybe never arrived: send again (idempotent)
         assert keys(diff.removes) == {"b"}  # maybe arrived: must go, or it is lost
 
 
-def test_an_unacknowledged_removal_is_sent_again_or_undone(tmp_path: Path) -> None:
-    path = tmp_path / "state.duckdb"
-    with StateStore(path) as state:
+def test_an_unacknowledged_removal_is_sent_again_or_undone(
+    make_store: Callable[[], StateStore],
+) -> None:
+    with make_store() as state:
         commit(state, AUDIENCE, "add", members("a", "b"))
         state.begin_batch("run-1", AUDIENCE, "remove", 1, members("a", "b"))
-    with StateStore(path) as restarted:
+    with make_store() as restarted:
         diff = restarted.diff(AUDIENCE, members("b"))  # "b" came back to the segment
         assert keys(diff.removes) == {"a"}
         assert keys(diff.adds) == {"b"}  # its removal may have landed: add it again
 
 
-def test_a_failed_batch_keeps_its_members_in_flight(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "state.duckdb") as state:
+def test_a_failed_batch_keeps_its_members_in_flight(make_store: Callable[[], StateStore]) -> None:
+    with make_store() as state:
         batch = state.begin_batch("run-1", AUDIENCE, "add", 1, members("a"))
         state.fail_batch(batch, "HTTP 500")
         assert keys(state.diff(AUDIENCE, members("a")).adds) == {"a"}
         assert [b["status"] for b in state.batches("run-1")] == ["failed"]
 
 
-def test_runs_are_journaled_with_their_summary(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "state.duckdb") as state:
+def test_runs_are_journaled_with_their_summary(make_store: Callable[[], StateStore]) -> None:
+    with make_store() as state:
         run_id = state.start_run("s->meta", AUDIENCE, "host:1")
         assert state.runs()[0]["status"] == "running"
         state.finish_run(run_id, "ok", {"adds": 3})

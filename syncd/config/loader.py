@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from syncd.config.models import DuckDBWarehouse, SyncdConfig
+from syncd.config.models import DuckDBState, DuckDBWarehouse, SyncdConfig
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _SECRET_KEY = "access_token"
@@ -340,7 +340,9 @@ def _resolve_paths(config: SyncdConfig, base: Path) -> SyncdConfig:
     warehouse = config.warehouse
     if isinstance(warehouse, DuckDBWarehouse):
         warehouse = warehouse.model_copy(update={"path": base / warehouse.path})
-    state = config.state.model_copy(update={"path": base / config.state.path})
+    state = config.state
+    if isinstance(state, DuckDBState):
+        state = state.model_copy(update={"path": base / state.path})
     destinations = {
         name: destination.model_copy(
             update={"credentials_file": base / destination.credentials_file}

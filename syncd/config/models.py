@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
@@ -286,12 +294,41 @@ class Daemon(StrictModel):
     )
 
 
-class State(StrictModel):
+class DuckDBState(StrictModel):
+    kind: Literal["duckdb"] = Field(default="duckdb", description="A DuckDB file (default).")
     path: Path = Field(
         default=Path(".syncd/state.duckdb"),
         description="DuckDB file holding member hashes and run records, relative to the "
         "config file's folder. It never holds a raw identifier.",
     )
+
+
+class PostgresState(StrictModel):
+    kind: Literal["postgres"] = Field(
+        description="A PostgreSQL schema: for replicas that share state across pods."
+    )
+    dsn: SecretStr = Field(
+        description="libpq URI or key=value string with write access, e.g. ${SYNCD_STATE_DSN}."
+    )
+    schema_name: str = Field(
+        default="syncd",
+        alias="schema",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Schema for syncd's tables (created if missing).",
+    )
+
+
+def _state_kind_defaults_to_duckdb(value: object) -> object:
+    if isinstance(value, dict) and "kind" not in value:
+        return {**value, "kind": "duckdb"}
+    return value
+
+
+State = Annotated[
+    DuckDBState | PostgresState,
+    BeforeValidator(_state_kind_defaults_to_duckdb),
+    Field(discriminator="kind"),
+]
 
 
 class SyncdConfig(BaseSettings):
@@ -314,7 +351,7 @@ class SyncdConfig(BaseSettings):
     audiences: list[Audience] = Field(
         min_length=1, description="Which segment is kept equal to which network audience."
     )
-    state: State = Field(default_factory=State, description="Where syncd keeps its state.")
+    state: State = Field(default_factory=DuckDBState, description="Where syncd keeps its state.")
     guardrails: Guardrails = Field(
         default_factory=Guardrails, description="Limits that stop a damaging sync."
     )

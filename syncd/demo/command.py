@@ -19,7 +19,7 @@ from syncd.demo.shop import build_shop
 from syncd.pipeline import AudienceResult, sync_all
 from syncd.plan import audience_ref
 from syncd.sandbox import Sandbox
-from syncd.state import StateStore
+from syncd.state import open_state
 from syncd.summary import format_results
 
 META_ENDPOINT_VARIABLE = "SYNCD_SANDBOX_META"
@@ -148,7 +148,7 @@ def _verdict(
 ) -> str:
     failed = [r.audience for r in first + second if r.status != "ok"]
     resent = sum(r.requests for r in second)
-    with StateStore(config.state.path) as state:
+    with open_state(config.state) as state:
         mismatched = []
         for audience in config.audiences:
             emulator = (

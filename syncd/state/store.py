@@ -16,29 +16,21 @@ lost and an acknowledged batch is never sent again.
 from __future__ import annotations
 
 import json
-import random
-import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA
+from syncd.state.backends import Backend, DuckDBBackend
 
 _IDENTIFIER_DDL = ", ".join(f"{name} VARCHAR" for name in IDENTIFIER_COLUMNS)
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
 PRESENT, ADDING, REMOVING = "present", "adding", "removing"
-
-#: Threads of one process (a pass, the lease renewal) share one DuckDB database; DuckDB
-#: aborts concurrent writers with a conflict, so a process writes one statement at a time.
-_WRITES = threading.RLock()
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS members (
@@ -59,7 +51,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ,
     status VARCHAR NOT NULL,
-    summary JSON,
+    summary VARCHAR,
     error VARCHAR
 );
 CREATE TABLE IF NOT EXISTS batches (
@@ -115,17 +107,20 @@ class Recovery:
 
 
 class StateStore:
-    """The DuckDB file behind syncd's memory. One process writes it at a time."""
+    """syncd's memory, on a backend (a DuckDB file by default, or a PostgreSQL schema)."""
 
-    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = _connect(path, lock_timeout)
-        with _WRITES:
-            self._db.execute(_SCHEMA)
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            backend.execute(statement)
+
+    @classmethod
+    def at(cls, path: Path) -> StateStore:
+        """The embedded default: a DuckDB file."""
+        return cls(DuckDBBackend(path))
 
     def close(self) -> None:
-        self._db.close()
+        self._backend.close()
 
     def __enter__(self) -> StateStore:
         return self
@@ -134,14 +129,14 @@ class StateStore:
         self.close()
 
     def member_count(self, audience: AudienceRef) -> int:
-        rows = self._db.execute(
+        rows = self._backend.execute(
             "SELECT count(*) FROM members WHERE destination = ? AND audience_id = ?",
             [audience.destination, audience.audience_id],
-        ).fetchall()
+        )
         return int(rows[0][0])
 
     def members(self, audience: AudienceRef) -> pa.Table:
-        return self._arrow(
+        return self._backend.arrow(
             f"SELECT {_MEMBER_COLUMNS} FROM members WHERE destination = ? AND audience_id = ?"
             " ORDER BY member_key",
             [audience.destination, audience.audience_id],
@@ -150,16 +145,16 @@ class StateStore:
     def diff(self, audience: AudienceRef, segment: pa.Table) -> Diff:
         """Anti-joins on member_key; `segment` must have distinct member keys. In-flight
         members count as possibly held and possibly not: see the module docstring."""
-        with self._registered("segment_members", segment):
+        with self._backend.registered("segment_members", segment):
             params = [audience.destination, audience.audience_id]
             held = "SELECT * FROM members WHERE destination = ? AND audience_id = ?"
-            adds = self._arrow(
+            adds = self._backend.arrow(
                 f"SELECT {_MEMBER_COLUMNS} FROM segment_members s WHERE NOT EXISTS "
                 f"(SELECT 1 FROM ({held}) m WHERE m.member_key = s.member_key "
                 f"AND m.status = '{PRESENT}') ORDER BY member_key",
                 params,
             )
-            removes = self._arrow(
+            removes = self._backend.arrow(
                 f"SELECT {_MEMBER_COLUMNS} FROM ({held}) m WHERE NOT EXISTS "
                 "(SELECT 1 FROM segment_members s WHERE s.member_key = m.member_key)"
                 " ORDER BY member_key",
@@ -173,20 +168,21 @@ class StateStore:
         """Journal a batch about to be sent and mark its members in flight, atomically."""
         batch_id = uuid.uuid4().hex
         params = [audience.destination, audience.audience_id]
-        with self._transaction(), self._registered("batch", members):
+        with self._backend.transaction(), self._backend.registered("batch", members):
             if operation == "add":
-                self._write(
-                    f"INSERT OR REPLACE INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, "
-                    f"'{ADDING}', now() FROM batch",
+                self._backend.execute(
+                    f"INSERT INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, '{ADDING}', now() "
+                    "FROM batch ON CONFLICT (destination, audience_id, member_key) "
+                    "DO UPDATE SET status = excluded.status, synced_at = excluded.synced_at",
                     params,
                 )
             else:
-                self._write(
+                self._backend.execute(
                     f"UPDATE members SET status = '{REMOVING}' WHERE destination = ? "
                     "AND audience_id = ? AND member_key IN (SELECT member_key FROM batch)",
                     params,
                 )
-            self._write(
+            self._backend.execute(
                 "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, "
                 "status, sent_at) VALUES (?, ?, ?, ?, ?, 'sent', ?)",
                 [batch_id, run_id, operation, number, len(members), _now()],
@@ -204,21 +200,21 @@ class StateStore:
         """The network took the batch: its members are now held (or gone), atomically."""
         params = [audience.destination, audience.audience_id]
         keys = members.select(["member_key"])
-        with self._transaction(), self._registered("batch", keys):
+        with self._backend.transaction(), self._backend.registered("batch", keys):
             if operation == "add":
-                self._write(
+                self._backend.execute(
                     f"UPDATE members SET status = '{PRESENT}', synced_at = now() "
                     "WHERE destination = ? AND audience_id = ? "
                     "AND member_key IN (SELECT member_key FROM batch)",
                     params,
                 )
             else:
-                self._write(
+                self._backend.execute(
                     "DELETE FROM members WHERE destination = ? AND audience_id = ? "
                     "AND member_key IN (SELECT member_key FROM batch)",
                     params,
                 )
-            self._write(
+            self._backend.execute(
                 "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
                 "WHERE batch_id = ?",
                 [request_id, _now(), batch_id],
@@ -227,7 +223,7 @@ class StateStore:
     def fail_batch(self, batch_id: str, error: str) -> None:
         """The batch was refused or its fate is unknown: its members stay in flight, so
         the next diff sends them again."""
-        self._write(
+        self._backend.execute(
             "UPDATE batches SET status = 'failed', error = ?, settled_at = ? WHERE batch_id = ?",
             [error, _now(), batch_id],
         )
@@ -235,42 +231,43 @@ class StateStore:
     def recover(self) -> Recovery:
         """Close the books of a process that died mid-pass. Its in-flight members need no
         repair: the diff already treats them as possibly either way."""
-        with self._transaction():
-            runs = self._db.execute(
+        with self._backend.transaction():
+            runs = self._backend.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ? "
                 "WHERE status = 'running' RETURNING run_id",
                 [_now()],
-            ).fetchall()
-            batches = self._db.execute(
+            )
+            batches = self._backend.execute(
                 "UPDATE batches SET status = 'unacknowledged', settled_at = ? "
                 "WHERE status = 'sent' RETURNING batch_id",
                 [_now()],
-            ).fetchall()
+            )
         return Recovery(len(runs), len(batches))
 
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or renew the lease on `name` for `seconds`; False while another live holder
         has it. A holder that died stops renewing, and its lease expires to the next one."""
         now = _now()
-        with self._transaction():
-            rows = self._db.execute(
+        with self._backend.transaction():
+            rows = self._backend.execute(
                 "SELECT holder, expires_at FROM leases WHERE name = ?", [name]
-            ).fetchall()
+            )
             if rows and rows[0][0] != holder and rows[0][1] > now:
                 return False
-            self._write(
-                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?)",
+            self._backend.execute(
+                "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
                 [name, holder, now + timedelta(seconds=seconds)],
             )
         return True
 
     def release_leases(self, holder: str) -> None:
         """Give up every lease of `holder`, so a peer can take over without waiting."""
-        self._write("DELETE FROM leases WHERE holder = ?", [holder])
+        self._backend.execute("DELETE FROM leases WHERE holder = ?", [holder])
 
     def start_run(self, name: str, audience: AudienceRef, holder: str) -> str:
         run_id = uuid.uuid4().hex
-        self._write(
+        self._backend.execute(
             "INSERT INTO runs (run_id, audience, destination, audience_id, holder, started_at,"
             " status) VALUES (?, ?, ?, ?, ?, ?, 'running')",
             [run_id, name, audience.destination, audience.audience_id, holder, _now()],
@@ -280,47 +277,18 @@ class StateStore:
     def finish_run(
         self, run_id: str, status: str, summary: Mapping[str, object], error: str | None = None
     ) -> None:
-        self._write(
+        self._backend.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE run_id = ?",
             [_now(), status, json.dumps(summary, sort_keys=True), error, run_id],
         )
 
     def record_quarantine(self, run_id: str, name: str, quarantine: pa.Table) -> None:
         """Keep where and why rows were refused (row number, kind, reason), not the values."""
-        with self._registered("refused", quarantine):
-            self._write(
+        with self._backend.registered("refused", quarantine):
+            self._backend.execute(
                 "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason FROM refused",
                 [run_id, name],
             )
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with _WRITES:
-            self._db.execute("BEGIN TRANSACTION")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _arrow(self, sql: str, parameters: list[object]) -> pa.Table:
-        return self._db.sql(sql, params=parameters).to_arrow_table()
-
-    def _write(self, sql: str, parameters: list[object]) -> None:
-        """Run a statement to completion: DuckDB refuses new work on a connection while
-        a result (even an INSERT's row count) is left unread."""
-        with _WRITES:
-            self._db.execute(sql, parameters).fetchall()
-
-    @contextmanager
-    def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
-        """Expose an Arrow table to SQL by name for one statement, without copying it."""
-        self._db.register(name, table)
-        try:
-            yield
-        finally:
-            self._db.unregister(name)
 
     def runs(self) -> list[dict[str, object]]:
         return self._records("SELECT * FROM runs ORDER BY started_at")
@@ -331,22 +299,7 @@ class StateStore:
         )
 
     def _records(self, sql: str, parameters: list[object] | None = None) -> list[dict[str, object]]:
-        cursor = self._db.execute(sql, parameters or [])
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
-    """Open the file, waiting while another process holds it: replicas sharing one state
-    file take turns, each holding it only for a pass or a lease renewal."""
-    deadline = time.monotonic() + lock_timeout
-    while True:
-        try:
-            return duckdb.connect(str(path))
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(random.uniform(0.05, 0.25))
+        return self._backend.arrow(sql, parameters or []).to_pylist()
 
 
 def _now() -> datetime:
