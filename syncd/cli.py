@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from syncd.identity import IdentifierKind, InvalidIdentifier, Network, normalize
 from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
+from syncd.spend.report import build_report
 from syncd.summary import format_results
 
 EXIT_FAILED = 1
@@ -151,6 +153,33 @@ def run(config_path: Path, listen: str) -> None:
         raise click.BadParameter("write HOST:PORT, e.g. 0.0.0.0:9108", param_hint="--listen")
     config = _load(config_path)
     sys.exit(Daemon(config_path, config).run(host, int(port)))
+
+
+@main.command()
+@config_argument
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: 30 days ago)."
+)
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page with charts (opens offline).",
+)
+def report(
+    config_path: Path, since: dt.datetime | None, until: dt.datetime | None, html_path: Path | None
+) -> None:
+    """What each segment cost per network: spend, impressions, clicks, CPC, CPM, billing
+    model, audience size and match rate, from the spend table (`syncd spend` fills it)."""
+    config = _load(config_path)
+    last = until.date() if until else dt.date.today()
+    first = since.date() if since else last - dt.timedelta(days=30)
+    spend_report = build_report(config, first, last)
+    click.echo(spend_report.text())
+    if html_path is not None:
+        html_path.write_text(spend_report.html(), encoding="utf-8")
+        click.echo(f"wrote {html_path}")
 
 
 @main.command(name="hash")

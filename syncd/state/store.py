@@ -119,6 +119,11 @@ class StateStore:
         """The embedded default: a DuckDB file."""
         return cls(DuckDBBackend(path))
 
+    @property
+    def backend(self) -> Backend:
+        """The connection, for tables that live beside the state (the spend table)."""
+        return self._backend
+
     def close(self) -> None:
         self._backend.close()
 
