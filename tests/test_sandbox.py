@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import socket
@@ -323,6 +324,268 @@ def test_meta_facebook_business_sdk_unchanged(meta: MetaGraphEmulator) -> None:
         audience.remove_users("EMAIL_SHA256", emails(150), pre_hashed=True)
     assert caught.value.http_status() == 414
     assert caught.value.api_error_code() == 414  # not a Graph code that reads as transient
+
+
+# -- Meta in depth: audiences, replace sessions, usage, policy, spend -------------------------
+
+
+class Clock:
+    """A fake monotonic clock for the emulator's rate and replace windows."""
+
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def usage(response: httpx.Response) -> tuple[dict[str, Any], dict[str, Any]]:
+    business = json.loads(response.headers["x-business-use-case-usage"])
+    (entry,) = business["1000000000000001"]
+    return entry, json.loads(response.headers["x-ad-account-usage"])
+
+
+def test_meta_usage_headers_budget_and_throttle_codes() -> None:
+    clock = Clock()
+    with (
+        MetaGraphEmulator(
+            [AUDIENCE], TOKEN, calls_per_window=3, window_seconds=90, clock=clock
+        ) as meta,
+        httpx.Client(base_url=meta.base_url, params={"access_token": TOKEN}) as client,
+    ):
+        percents = [usage(client.get(f"{V}/{AUDIENCE}"))[0]["call_count"] for _ in range(3)]
+        assert percents == [34, 67, 100]
+
+        throttled = client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("a")]))
+        error = graph_error(throttled)
+        assert (error["code"], error["error_subcode"]) == (80003, 2446079)
+        entry, account = usage(throttled)
+        assert entry["type"] == "custom_audience" and entry["call_count"] == 134
+        assert entry["estimated_time_to_regain_access"] == 2  # 90 s, in whole minutes
+        assert account == {
+            "acc_id_util_pct": 134,
+            "reset_time_duration": 90,
+            "ads_api_access_tier": "standard_access",
+        }
+        assert meta.members(AUDIENCE) == set()
+
+        meta.throttle_code = 613
+        assert graph_error(client.get(f"{V}/{AUDIENCE}"))["code"] == 613
+        refused = httpx.get(f"{meta.base_url}{V}/{AUDIENCE}", params={"access_token": ""})
+        assert graph_error(refused)["code"] == 190 and usage(refused)[0]["call_count"] == 100
+
+        clock.now += 90  # the window slides past the three calls
+        ok = client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("a")]))
+        assert ok.status_code == 200 and usage(ok)[0]["call_count"] == 34
+        with pytest.raises(ValueError):
+            meta.throttle_code = 100
+
+
+def test_meta_create_list_filter_and_page_audiences() -> None:
+    with (
+        MetaGraphEmulator([AUDIENCE], TOKEN, ad_accounts=["act_1000"]) as meta,
+        httpx.Client(base_url=meta.base_url, params={"access_token": TOKEN}) as client,
+    ):
+        base = {"subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY"}
+        created = [
+            client.post(f"{V}/act_1000/customaudiences", data={"name": f"Buyers {n}", **base})
+            for n in range(3)
+        ]
+        ids = [response.json()["id"] for response in created]
+        assert len(set(ids)) == 3 and AUDIENCE not in ids
+        assert meta.audiences("act_1000")[ids[0]] == "Buyers 0"
+
+        for bad in (
+            {"name": "x", "subtype": "CUSTOM"},
+            {"name": "x", **base, "subtype": "WEBSITE"},
+        ):
+            response = client.post(f"{V}/act_1000/customaudiences", data=bad)
+            assert graph_error(response)["code"] == 100
+        unknown = client.get(f"{V}/act_9/customaudiences")
+        assert graph_error(unknown)["error_subcode"] == 33
+
+        first = client.get(
+            f"{V}/act_1000/customaudiences",
+            params={"fields": "name,subtype", "limit": 3, "summary": "true"},
+        ).json()
+        assert [a["id"] for a in first["data"]] == [AUDIENCE, *ids[:2]]
+        assert first["data"][1] == {"id": ids[0], "name": "Buyers 0", "subtype": "CUSTOM"}
+        assert first["summary"] == {"total_count": 4} and "next" in first["paging"]
+        after = first["paging"]["cursors"]["after"]
+        rest = client.get(f"{V}/act_1000/customaudiences", params={"after": after}).json()
+        assert rest["data"] == [{"id": ids[2]}] and "next" not in rest["paging"]
+
+        rule = [{"field": "name", "operator": "EQUAL", "value": "Buyers 1"}]
+        filtered = client.get(
+            f"{V}/act_1000/customaudiences", params={"filtering": json.dumps(rule)}
+        ).json()
+        assert filtered["data"] == [{"id": ids[1]}]
+        assert [r.operation for r in meta.requests][-3:] == ["list", "list", "list"]
+
+
+def test_meta_users_replace_session_rules() -> None:
+    clock = Clock()
+    with (
+        MetaGraphEmulator([AUDIENCE], TOKEN, replace_window_seconds=600, clock=clock) as meta,
+        httpx.Client(base_url=meta.base_url, params={"access_token": TOKEN}) as client,
+    ):
+        client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("old")]))
+
+        def batch(seq: int, value: str, last: bool = False, session: int = 77) -> httpx.Response:
+            meta_session = {"session_id": session, "batch_seq": seq, "last_batch_flag": last}
+            return client.post(
+                f"{V}/{AUDIENCE}/usersreplace",
+                data=form(
+                    "EMAIL", [sha(value)], session={**meta_session, "estimated_num_total": 3}
+                ),
+            )
+
+        assert graph_error(batch(2, "a"))["error_subcode"] == 1870147  # no such session
+        assert batch(1, "a").json()["session_id"] == 77
+        assert batch(1, "a").status_code == 200  # a re-sent batch is accepted once more
+        out_of_order = graph_error(batch(3, "c"))
+        assert (out_of_order["code"], out_of_order["error_subcode"]) == (100, 1870148)
+        other = graph_error(batch(1, "x", session=78))
+        assert (other["code"], other["error_subcode"]) == (2650, 1870146)
+        assert meta.replace_in_progress(AUDIENCE)
+        assert meta.members(AUDIENCE) == {frozenset({("EMAIL", sha("old"))})}
+        node = client.get(f"{V}/{AUDIENCE}", params={"fields": "operation_status"}).json()
+        assert node["operation_status"]["code"] == 300
+
+        assert batch(2, "b").status_code == 200
+        done = batch(3, "c", last=True)
+        assert done.json()["num_received"] == 1
+        assert meta.members(AUDIENCE) == {frozenset({("EMAIL", sha(v))}) for v in "abc"}
+        assert [r.operation for r in meta.requests].count("replace") == 7
+
+        assert batch(1, "d", session=90).status_code == 200
+        clock.now += 601
+        expired = graph_error(batch(2, "e", session=90, last=True))
+        assert (expired["code"], expired["error_subcode"]) == (100, 1870147)
+        assert "expired" in expired["message"]
+        assert meta.members(AUDIENCE) == {frozenset({("EMAIL", sha(v))}) for v in "abc"}
+        missing = client.post(f"{V}/{AUDIENCE}/usersreplace", data=form("EMAIL", [sha("f")]))
+        assert "session is required" in graph_error(missing)["message"]
+
+        meta.refuse_replace(AUDIENCE)
+        refused = graph_error(batch(1, "g", session=91))
+        assert (refused["code"], refused["error_subcode"]) == (2650, 1870145)
+        assert not meta.replace_in_progress(AUDIENCE)
+
+
+def test_meta_flagged_audience_refuses_edits(
+    meta: MetaGraphEmulator, meta_client: httpx.Client
+) -> None:
+    meta.flag_audience(AUDIENCE)
+    node = meta_client.get(
+        f"{V}/{AUDIENCE}", params={"fields": "operation_status,fields_violating_integrity_policy"}
+    ).json()
+    assert node["operation_status"]["code"] == 471
+    assert "health, financial" in node["operation_status"]["description"]
+    assert node["fields_violating_integrity_policy"] == ["name"]
+    for edge in ("users", "usersreplace"):
+        session = {"session_id": 1, "batch_seq": 1, "last_batch_flag": True}
+        response = meta_client.post(
+            f"{V}/{AUDIENCE}/{edge}", data=form("EMAIL", [sha("a")], session=session)
+        )
+        error = graph_error(response)
+        assert (error["code"], error["error_subcode"]) == (100, 1713230)
+        assert error["error_user_title"] == "Audience Upload Blocked"
+    meta.unflag_audience(AUDIENCE)
+    assert meta_client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("a")])).is_success
+
+
+def test_meta_expired_token_and_permission_errors(
+    meta: MetaGraphEmulator, meta_client: httpx.Client
+) -> None:
+    meta.expire_token()
+    error = graph_error(meta_client.get(f"{V}/{AUDIENCE}"))
+    assert (error["code"], error["error_subcode"]) == (190, 463)
+    meta.renew_token()
+    meta.deny(AUDIENCE, code=10)
+    denied = meta_client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("a")]))
+    assert denied.status_code == 403 and graph_error(denied)["code"] == 10
+    meta.allow(AUDIENCE)
+    meta.deny("act_1000")
+    assert graph_error(meta_client.get(f"{V}/{AUDIENCE}"))["code"] == 200  # its ad account
+    assert meta.members(AUDIENCE) == set()
+
+
+def test_meta_invalid_madid_is_counted_with_a_sample_never_logged(
+    meta: MetaGraphEmulator, meta_client: httpx.Client
+) -> None:
+    device = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+    rows = [["", "bad-device"], [sha("a"), "bad-device-2"], ["", device]]
+    response = meta_client.post(f"{V}/{AUDIENCE}/users", data=form(["EMAIL", "MADID"], rows))
+    body = response.json()
+    assert body["num_invalid_entries"] == 1
+    assert set(body["invalid_entry_samples"]) == {"bad-device", "bad-device-2"}
+    assert meta.members(AUDIENCE) == {
+        frozenset({("EMAIL", sha("a"))}),
+        frozenset({("MADID", device)}),
+    }
+    assert "bad-device" not in repr(meta.requests)
+
+
+def test_meta_spend_ad_sets_and_insights_through_the_sdk() -> None:
+    from facebook_business.adobjects.adaccount import AdAccount
+    from facebook_business.api import FacebookAdsApi, FacebookSession
+
+    audiences = ["23850000000000003", "23850000000000001", "23850000000000002"]
+    start, end = dt.date(2026, 3, 1), dt.date(2026, 3, 7)
+    with MetaGraphEmulator(audiences, TOKEN) as meta:
+        rows = meta.generate_spend(start, end, seed=7)
+        assert len(rows) == 7 * 4
+        with MetaGraphEmulator(audiences, TOKEN) as twin:  # same arguments, same numbers
+            longer = twin.generate_spend(start, end + dt.timedelta(days=3), seed=7)
+        assert [r.render() for r in longer[: len(rows)]] == [r.render() for r in rows]
+
+        session = FacebookSession(access_token=TOKEN)
+        session.GRAPH = meta.base_url
+        account = AdAccount("act_1000", api=FacebookAdsApi(session, api_version="v26.0"))
+        ad_sets = list(
+            account.get_ad_sets(fields=["id", "name", "campaign_id", "billing_event", "targeting"])
+        )
+        assert {a["billing_event"] for a in ad_sets} == {"IMPRESSIONS", "LINK_CLICKS"}
+        targeted = [[c["id"] for c in a["targeting"]["custom_audiences"]] for a in ad_sets]
+        assert ["23850000000000001", "23850000000000002"] in targeted
+        excluded = [a for a in ad_sets if "excluded_custom_audiences" in a["targeting"]]
+        assert len(excluded) == 1
+        assert excluded[0]["targeting"]["excluded_custom_audiences"][0]["id"] not in (
+            c["id"] for c in excluded[0]["targeting"]["custom_audiences"]
+        )
+
+        fields = ["adset_id", "adset_name", "campaign_id", "campaign_name", "spend"]
+        fields += ["impressions", "clicks", "cpc", "cpm", "date_start", "date_stop"]
+        fields += ["account_currency"]
+        params = {
+            "level": "adset",
+            "time_increment": 1,
+            "time_range": {"since": "2026-03-02", "until": "2026-03-04"},
+            "limit": 5,
+        }
+        insights = [dict(row) for row in account.get_insights(fields=fields, params=params)]
+        assert len(insights) == 3 * 4  # three pages of five, followed by the cursor
+        assert [r.operation for r in meta.requests].count("insights") == 3
+        first = insights[0]
+        assert first["date_start"] == first["date_stop"] == "2026-03-02"
+        assert first["account_currency"] == "USD"
+        assert float(first["spend"]) > 0 and "." in first["spend"]
+        if int(first["clicks"]):
+            assert float(first["cpc"]) == pytest.approx(
+                float(first["spend"]) / int(first["clicks"]), rel=1e-3
+            )
+
+        day = dt.date(2026, 3, 2)
+        before = {r.ad_set.id: r.spend_cents for r in meta.insights() if r.day == day}
+        assert meta.restate(day, factor=0.5) == 4
+        after = {r.ad_set.id: r.spend_cents for r in meta.insights() if r.day == day}
+        assert after == {k: round(v * 0.5) for k, v in before.items()}
+        bad = httpx.get(
+            f"{meta.base_url}{V}/act_1000/insights",
+            params={"access_token": TOKEN, "level": "adset", "fields": "spend,ssn"},
+        )
+        assert graph_error(bad)["code"] == 100
 
 
 # -- Google Data Manager ---------------------------------------------------------------------

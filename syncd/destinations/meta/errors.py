@@ -1,0 +1,161 @@
+"""Graph errors -> what to do, as a table, decided in this one place for Meta.
+
+Throttling codes wait as long as Meta says (``estimated_time_to_regain_access`` in the usage
+headers, else Retry-After, else a minute; the retry policy caps it). Auth, permission and
+policy errors need a person -- a new token, a role on the ad account, a rename -- and are
+never retried; their messages carry the fix. Anything unknown on a 5xx is retried once the
+policy allows; an unknown 4xx is a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from syncd.destinations.base import DestinationError, ErrorClass, retry_after_seconds
+from syncd.destinations.meta.throttle import parse_usage
+
+__all__ = [
+    "FLAGGED_POLICY",
+    "THROTTLING_CODES",
+    "ReplaceNotAllowed",
+    "classify",
+    "flagged",
+]
+
+#: The fix for an audience flagged with operation_status 471.
+FLAGGED_POLICY = (
+    "Meta flagged this audience (operation_status 471). Since September 2025 Meta blocks "
+    "custom audiences whose name or description suggests a health condition (e.g. "
+    "'diabetes') or financial status (e.g. 'credit score', 'high income'), and refuses "
+    "edits and ads on them. Fix: rename the audience and reword its description in Ads "
+    "Manager, then ask for a review in Audience Manager; or create a new audience with a "
+    "neutral name. syncd does not retry it"
+)
+_TOKEN_FIX = "issue a new system-user token and update META_ACCESS_TOKEN"
+_ROLE_FIX = (
+    "in Business Settings give the system user the ad account (and this audience) with "
+    "'Manage campaigns', and generate its token with ads_management"
+)
+THROTTLING_CODES = frozenset({4, 17, 32, 613, 80003})
+#: Graph code for refused custom-audience operations: on usersreplace, replace is not possible.
+_REPLACE_REFUSAL_CODES = frozenset({2650})
+_DEFAULT_THROTTLE_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class _Rule:
+    error_class: ErrorClass
+    meaning: str
+
+
+# (code, subcode) first, then (code, None).
+_RULES: dict[tuple[int, int | None], _Rule] = {
+    (1, None): _Rule(ErrorClass.RETRY, "Meta reported an unknown, usually passing, error"),
+    (2, None): _Rule(ErrorClass.RETRY, "Meta's service is temporarily unavailable"),
+    (4, None): _Rule(ErrorClass.RATE_LIMITED, "application request limit reached"),
+    (17, None): _Rule(ErrorClass.RATE_LIMITED, "user request limit reached"),
+    (32, None): _Rule(ErrorClass.RATE_LIMITED, "page request limit reached"),
+    (613, None): _Rule(ErrorClass.RATE_LIMITED, "calls to this API exceeded the rate limit"),
+    (80003, None): _Rule(ErrorClass.RATE_LIMITED, "custom audience API throttled"),
+    (190, None): _Rule(
+        ErrorClass.FAIL_AUDIENCE, f"the access token is invalid or expired: {_TOKEN_FIX}"
+    ),
+    (190, 463): _Rule(ErrorClass.FAIL_AUDIENCE, f"the access token expired: {_TOKEN_FIX}"),
+    (190, 460): _Rule(
+        ErrorClass.FAIL_AUDIENCE,
+        f"the access token was invalidated by a password change or a security reset: {_TOKEN_FIX}",
+    ),
+    (10, None): _Rule(
+        ErrorClass.FAIL_AUDIENCE,
+        f"permission denied: the app or token lacks a permission: {_ROLE_FIX}",
+    ),
+    (200, None): _Rule(
+        ErrorClass.FAIL_AUDIENCE,
+        f"permission denied: the system user has no role on this object: {_ROLE_FIX}",
+    ),
+    # Edits of a 471-flagged audience: "Audience Upload Blocked", "Custom Audience Cannot Be
+    # Edited", "Update Restricted Fields and Rule".
+    (100, 1713230): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
+    (100, 1713228): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
+    (100, 1713231): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
+}
+
+
+class ReplaceNotAllowed(DestinationError):
+    """Meta will not replace this audience's users now; add and remove them instead.
+
+    ``reason`` is Meta's word for it. Nothing was replaced: the audience is as it was.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(ErrorClass.FAIL_AUDIENCE, message)
+        self.reason = reason
+
+
+class GraphRequestError(Protocol):
+    """What classification reads of facebook-business' FacebookRequestError."""
+
+    def api_error_code(self) -> int | None: ...
+    def api_error_subcode(self) -> int | None: ...
+    def api_error_message(self) -> str | None: ...
+    def http_status(self) -> int | None: ...
+    def http_headers(self) -> Any: ...
+    def body(self) -> Any: ...
+
+
+def classify(error: GraphRequestError, subject: str, *, replace: bool = False) -> DestinationError:
+    """The DestinationError for a Graph error on ``subject`` ("Meta audience 123")."""
+    code, subcode = error.api_error_code(), error.api_error_subcode()
+    status = error.http_status()
+    detail = _user_message(error) or error.api_error_message() or ""
+    shown = f"code {code}" + (f"/{subcode}" if subcode is not None else "")
+    if replace and code in _REPLACE_REFUSAL_CODES:
+        return ReplaceNotAllowed(
+            f"{subject}: Meta refuses to replace its users ({shown}: {detail}); add and "
+            "remove them instead",
+            reason=detail,
+        )
+    rule = None
+    if code is not None:
+        rule = _RULES.get((code, subcode)) or _RULES.get((code, None))
+    if rule is None and status == 429:
+        rule = _Rule(ErrorClass.RATE_LIMITED, "too many requests (HTTP 429)")
+    elif rule is None and status is not None and status >= 500:
+        rule = _Rule(ErrorClass.RETRY, f"Graph API server error (HTTP {status})")
+    elif rule is None:
+        rule = _Rule(ErrorClass.FAIL_AUDIENCE, "the Graph API refused the request")
+    retry_after = None
+    if rule.error_class is ErrorClass.RATE_LIMITED:
+        retry_after = _throttle_wait(error.http_headers())
+    return DestinationError(
+        rule.error_class, f"{subject}: {rule.meaning} ({shown}: {detail})", retry_after
+    )
+
+
+def flagged(subject: str, description: str) -> DestinationError:
+    """The failure for an audience whose operation_status is 471."""
+    return DestinationError(
+        ErrorClass.FAIL_AUDIENCE, f"{subject}: {FLAGGED_POLICY} ({description})"
+    )
+
+
+def _throttle_wait(headers: Any) -> float:
+    """Meta's own estimate of when access comes back, in seconds."""
+    usage = parse_usage(dict(headers or {}))
+    if usage is not None and usage.regain_seconds > 0:
+        return usage.regain_seconds
+    header = None
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            header = value
+    return retry_after_seconds(header) or _DEFAULT_THROTTLE_WAIT
+
+
+def _user_message(error: GraphRequestError) -> str | None:
+    """Graph's ``error_user_msg``, written for people, when the error has one."""
+    body = error.body()
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("error_user_msg")
+        return message if isinstance(message, str) else None
+    return None

@@ -1,0 +1,322 @@
+"""The Graph API emulator: routing, tokens, permissions, the rate budget, and the users edges.
+
+Paths served (``/vX.Y/`` any version):
+
+* ``act_{id}/customaudiences`` GET (list, filtering, paging) and POST (create);
+* ``act_{id}/adsets`` and ``act_{id}/insights`` GET (spend reporting);
+* ``{audience_id}`` GET; ``{audience_id}/users`` POST (add) and DELETE, or POST with
+  ``method=DELETE`` (remove); ``{audience_id}/usersreplace`` POST (replace, by session).
+
+Every answer carries the usage headers of its ad account's budget; once the budget is spent,
+calls answer ``throttle_code`` until the sliding window frees a call.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+
+from syncd.sandbox.meta import edges, replace
+from syncd.sandbox.meta.controls import ACCOUNT_ID, EmulatorControls
+from syncd.sandbox.meta.errors import (
+    THROTTLE_CODES,
+    GraphError,
+    flagged_upload_blocked,
+    graph_error,
+    permission_error,
+    throttle_error,
+    token_error,
+)
+from syncd.sandbox.meta.payload import (
+    ParsedRows,
+    Session,
+    parse_creation,
+    parse_json_param,
+    parse_rows,
+    parse_session,
+)
+from syncd.sandbox.meta.state import Account, Audience, ReplaceSession
+from syncd.sandbox.meta.usage import usage_headers
+from syncd.sandbox.server import EmulatorServer, Fault, Request, Response, json_response
+
+__all__ = ["MetaGraphEmulator"]
+
+_PATH = re.compile(r"/v\d+\.\d+/(?P<id>[^/]+)(?:/(?P<edge>[A-Za-z_]+))?/?")
+_READ_FIELDS = (  # what an audience read without ``fields`` answers
+    "id,name,subtype,approximate_count_lower_bound,approximate_count_upper_bound,"
+    "operation_status,delivery_status"
+)
+_USE_CASES = {"insights": "ads_insights", "adsets": "ads_management"}
+_FIRST_AUDIENCE_ID = 23_860_000_000_000_001
+
+
+class MetaGraphEmulator(EmulatorControls, EmulatorServer):
+    """Emulates the Graph API's custom audience, ad set and Insights endpoints.
+
+    ``audiences`` are custom audience ids that exist from the start, on the first ad account.
+    With ``access_token`` given, requests must carry exactly that token; without it, any
+    non-empty token is accepted. ``ad_accounts`` lists the known accounts; None accepts any
+    ``act_<digits>``. Each account has a budget of ``calls_per_window`` calls per
+    ``window_seconds``; a replace session must finish within ``replace_window_seconds``
+    (90 minutes on Meta). ``clock`` (monotonic seconds) drives both; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        audiences: Iterable[str] = (),
+        access_token: str | None = None,
+        port: int = 0,
+        *,
+        ad_accounts: Iterable[str] | None = None,
+        business_id: str = "1000000000000001",
+        calls_per_window: int = 100_000,
+        window_seconds: float = 3600.0,
+        replace_window_seconds: float = 90 * 60.0,
+        throttle_code: int = 80003,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(port)
+        self._access_token = access_token
+        self._business_id = business_id
+        self._budget = (calls_per_window, window_seconds)
+        self.replace_window_seconds = replace_window_seconds
+        self._throttle_code = 80003
+        self.throttle_code = throttle_code
+        self._clock = clock
+        self._fixed_accounts = ad_accounts is not None
+        self._accounts: dict[str, Account] = {}
+        for account_id in ad_accounts if ad_accounts is not None else ("act_1000",):
+            self._new_account(str(account_id))
+        self._default_account = next(iter(self._accounts))
+        self._audiences: dict[str, Audience] = {}
+        self._next_id = _FIRST_AUDIENCE_ID
+        self._denied: dict[str, int] = {}
+        self._token_subcode: int | None = None
+        for audience_id in audiences:
+            self.add_audience(str(audience_id))
+
+    @property
+    def throttle_code(self) -> int:
+        """The Graph code a call answers once its budget is spent: 80003 (custom audiences,
+        the default), 17 (user), 4 (application), 32 (page) or 613 (API-specific)."""
+        return self._throttle_code
+
+    @throttle_code.setter
+    def throttle_code(self, code: int) -> None:
+        if code not in THROTTLE_CODES:
+            raise ValueError(f"throttle_code must be one of {sorted(THROTTLE_CODES)}")
+        self._throttle_code = code
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def internal_error_response(self) -> Response:
+        """An emulator bug surfaces as Graph's 500 with its generic, transient code 1."""
+        return graph_error(GraphError("An unknown error occurred", code=1, status=500))
+
+    def fault_response(self, fault: Fault) -> Response:
+        """An injected fault still carries the usage headers, as every Graph answer does."""
+        response = super().fault_response(fault)
+        response.headers.update(self._usage_headers(None, "", self._clock()))
+        return response
+
+    def handle(self, request: Request) -> Response:
+        """Route one request; every failure becomes a Graph-shaped error response."""
+        match = _PATH.fullmatch(request.path)
+        if match is None:
+            return graph_error(GraphError("Unknown path components", code=2500))
+        params = {**request.query, **request.form()}
+        method = request.method
+        if method == "POST" and params.get("method", "").upper() == "DELETE":
+            method = "DELETE"  # Graph's method override: a removal with its payload in the body
+        object_id, edge = match["id"], match["edge"]
+        operation = _operation(method, edge)
+        with self._lock:
+            account = self._owner(object_id)
+        now = self._clock()
+        throttled = False
+        try:
+            self._check_token(params.get("access_token") or request.bearer_token())
+            self._check_permission(object_id, account)
+            with self._lock:
+                throttled = account is not None and not account.usage.try_call(now)
+            if throttled:
+                raise throttle_error(self.throttle_code)
+            response = self._route(method, object_id, edge, params, request)
+        except GraphError as error:
+            response = graph_error(error, operation)
+        response.headers.update(self._usage_headers(account, edge or "", now, refused=throttled))
+        return response
+
+    def _usage_headers(
+        self, account: Account | None, edge: str, now: float, *, refused: bool = False
+    ) -> dict[str, str]:
+        with self._lock:
+            usage = (account or self._accounts[self._default_account]).usage
+            percent, regain = usage.percent(now, refused=refused), usage.regain_seconds(now)
+        use_case = _USE_CASES.get(edge, "custom_audience")
+        return usage_headers(self._business_id, use_case, percent, regain)
+
+    def _route(
+        self,
+        method: str,
+        object_id: str,
+        edge: str | None,
+        params: dict[str, str],
+        request: Request,
+    ) -> Response:
+        if ACCOUNT_ID.fullmatch(object_id) and self._known_account(object_id):
+            url = f"http://{request.headers.get('Host', '127.0.0.1')}{request.path}"
+            if (method, edge) == ("GET", "customaudiences"):
+                return self._list_audiences(object_id, params, url)
+            if (method, edge) == ("POST", "customaudiences"):
+                return self._create_audience(object_id, params)
+            if method == "GET" and edge in ("adsets", "insights"):
+                return self._spend_read(object_id, edge, params, url)
+        else:
+            with self._lock:
+                exists = object_id in self._audiences
+            if exists and (method, edge) == ("GET", None):
+                return self._read(object_id, params.get("fields"))
+            if exists and edge == "users" and method in ("POST", "DELETE"):
+                return self._mutate(object_id, params, remove=method == "DELETE")
+            if exists and (method, edge) == ("POST", "usersreplace"):
+                return self._replace(object_id, params)
+        raise GraphError(
+            f"Unsupported {method.lower()} request. Object with ID '{object_id}' does "
+            "not exist, cannot be loaded due to missing permissions, or does not "
+            "support this operation.",
+            subcode=33,
+        )
+
+    # -- access ----------------------------------------------------------------------------
+
+    def _check_token(self, token: str | None) -> None:
+        if not token:
+            raise GraphError("An access token is required to request this resource.", code=190)
+        with self._lock:
+            subcode = self._token_subcode
+        if subcode is not None:
+            raise token_error(subcode)
+        if self._access_token is not None and not secrets.compare_digest(
+            token.encode(), self._access_token.encode()
+        ):
+            raise token_error(None)
+
+    def _check_permission(self, object_id: str, account: Account | None) -> None:
+        with self._lock:
+            code = self._denied.get(object_id) or (
+                self._denied.get(account.id) if account is not None else None
+            )
+        if code is not None:
+            raise permission_error(code)
+
+    # -- account edges -----------------------------------------------------------------------
+
+    def _list_audiences(self, account_id: str, params: dict[str, str], url: str) -> Response:
+        with self._lock:
+            nodes = [a.node() for a in self._audiences.values() if a.account == account_id]
+        matching = edges.filter_audiences(sorted(nodes, key=lambda n: int(n["id"])), params)
+        fields = params.get("fields")
+        data = [edges.select(n, fields, edges.AUDIENCE_FIELDS, "CustomAudience") for n in matching]
+        body = edges.page(data, params, url, summary=True)
+        return json_response(200, body, operation="list", count=len(body["data"]))
+
+    def _create_audience(self, account_id: str, params: dict[str, str]) -> Response:
+        name, description, source = parse_creation(params)
+        with self._lock:
+            while str(self._next_id) in self._audiences:
+                self._next_id += 1
+            audience = Audience(
+                str(self._next_id),
+                account_id,
+                name,
+                description,
+                customer_file_source=source,
+                time_created=int(time.time()),
+            )
+            self._audiences[audience.id] = audience
+            self._next_id += 1
+        return json_response(200, {"id": audience.id}, operation="create")
+
+    def _spend_read(self, account_id: str, edge: str, params: dict[str, str], url: str) -> Response:
+        with self._lock:
+            account = self._accounts[account_id]
+            ad_sets, rows = [a.node() for a in account.ad_sets], list(account.insights.values())
+        if edge == "adsets":
+            fields = params.get("fields")
+            data = [edges.select(n, fields, edges.AD_SET_FIELDS, "AdSet") for n in ad_sets]
+            body = edges.page(data, params, url, summary=True)
+        else:
+            body = edges.page(edges.insight_rows(rows, params), params, url)
+        return json_response(200, body, operation=edge, count=len(body["data"]))
+
+    # -- audience node and edges -------------------------------------------------------------
+
+    def _read(self, audience_id: str, fields: str | None) -> Response:
+        with self._lock:
+            audience = self._audiences[audience_id]
+            if audience.replace is not None and self._expired(audience.replace):
+                audience.replace = None
+            node = audience.node()
+            size = len(audience.members)
+        selected = edges.select(
+            node, fields or _READ_FIELDS, edges.AUDIENCE_FIELDS, "CustomAudience"
+        )
+        return json_response(200, selected, operation="read", count=size)
+
+    def _payload(self, params: dict[str, str]) -> tuple[ParsedRows, Session | None]:
+        if "payload" not in params:
+            raise GraphError("(#100) The parameter payload is required")
+        parsed = parse_rows(parse_json_param(params, "payload"))
+        return parsed, parse_session(params, parsed.received)
+
+    def _mutate(self, audience_id: str, params: dict[str, str], *, remove: bool) -> Response:
+        parsed, session = self._payload(params)
+        with self._lock:
+            audience = self._audiences[audience_id]
+            if audience.flagged is not None:
+                raise flagged_upload_blocked(parsed.received)
+            if remove:
+                audience.members.difference_update(parsed.members)
+            else:
+                audience.members.update(parsed.members)
+        session_id = session.session_id if session is not None else secrets.randbits(62)
+        operation = "remove" if remove else "add"
+        return _users_response(audience_id, session_id, parsed, operation)
+
+    def _replace(self, audience_id: str, params: dict[str, str]) -> Response:
+        parsed, session = self._payload(params)
+        if session is None:
+            raise GraphError("(#100) The parameter session is required", count=parsed.received)
+        with self._lock:
+            audience = self._audiences[audience_id]
+            replace.apply_batch(
+                audience, session, parsed, self._clock(), self.replace_window_seconds
+            )
+        return _users_response(audience_id, session.session_id, parsed, "replace")
+
+    def _expired(self, session: ReplaceSession) -> bool:
+        return replace.expired(session, self._clock(), self.replace_window_seconds)
+
+
+def _operation(method: str, edge: str | None) -> str:
+    if edge == "users":
+        return {"POST": "add", "DELETE": "remove"}.get(method, "")
+    names = {"usersreplace": "replace", "customaudiences": "list" if method == "GET" else "create"}
+    return names.get(edge or "", edge or "read")
+
+
+def _users_response(
+    audience_id: str, session_id: int, parsed: ParsedRows, operation: str
+) -> Response:
+    """The answer of the users edges; invalid samples may hold values, never logged."""
+    body = {
+        "audience_id": audience_id,
+        "session_id": session_id,
+        "num_received": parsed.received,
+        "num_invalid_entries": parsed.invalid,
+        "invalid_entry_samples": parsed.samples,
+    }
+    return json_response(200, body, operation=operation, count=parsed.received)

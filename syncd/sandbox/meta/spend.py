@@ -1,0 +1,204 @@
+"""Ad sets and daily Insights for spend reporting: a deterministic generator and restatements.
+
+Four ad sets in three campaigns, built on the audiences given (sorted, reused round-robin
+when there are fewer than three):
+
+* "Retargeting - Cart" bills LINK_CLICKS (CPC) and targets audience A;
+* "Retargeting - Lookalike mix" bills IMPRESSIONS (CPM) and targets A and B: spend that two
+  audiences share, so the allocation rule gets exercised;
+* "Remarketing - Buyers" bills LINK_CLICKS and targets C;
+* "Prospecting - Broad" bills IMPRESSIONS, targets C and *excludes* A: an exclusion is no
+  targeting and carries no spend.
+
+Numbers come from a ``random.Random`` seeded by (seed, ad account, day, ad set), so the same
+arguments always give the same rows and adding days never changes earlier ones. Spend is in
+whole cents, as Meta bills; Insights render it, and every other number, as strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+__all__ = ["AdSet", "InsightRow", "build_ad_sets", "daily_rows", "restated"]
+
+_CAMPAIGN_BASE = 120_000_000_000_000
+_AD_SET_BASE = 120_000_000_100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AdSet:
+    """An ad set: what it bills on, and which custom audiences it targets or excludes."""
+
+    id: str
+    name: str
+    campaign_id: str
+    campaign_name: str
+    billing_event: str  # IMPRESSIONS (CPM) or LINK_CLICKS (CPC)
+    custom_audiences: tuple[tuple[str, str], ...]  # (id, name)
+    excluded_custom_audiences: tuple[tuple[str, str], ...] = ()
+    status: str = "ACTIVE"
+
+    def node(self) -> dict[str, Any]:
+        """The ad set as Graph renders it."""
+        targeting: dict[str, Any] = {
+            "geo_locations": {"countries": ["US"], "location_types": ["home", "recent"]},
+            "custom_audiences": [{"id": i, "name": n} for i, n in self.custom_audiences],
+        }
+        if self.excluded_custom_audiences:
+            targeting["excluded_custom_audiences"] = [
+                {"id": i, "name": n} for i, n in self.excluded_custom_audiences
+            ]
+        return {
+            "id": self.id,
+            "name": self.name,
+            "campaign_id": self.campaign_id,
+            "billing_event": self.billing_event,
+            "optimization_goal": (
+                "LINK_CLICKS" if self.billing_event == "LINK_CLICKS" else "REACH"
+            ),
+            "status": self.status,
+            "effective_status": self.status,
+            "targeting": targeting,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InsightRow:
+    """One day of one ad set, as Insights ``level=adset&time_increment=1`` reports it."""
+
+    day: dt.date
+    ad_set: AdSet
+    spend_cents: int
+    impressions: int
+    clicks: int
+    currency: str = "USD"
+
+    @property
+    def key(self) -> tuple[dt.date, str]:
+        return self.day, self.ad_set.id
+
+    def render(self) -> dict[str, Any]:
+        """All the fields the emulator serves, as strings like Graph's Insights."""
+        row: dict[str, Any] = {
+            "adset_id": self.ad_set.id,
+            "adset_name": self.ad_set.name,
+            "campaign_id": self.ad_set.campaign_id,
+            "campaign_name": self.ad_set.campaign_name,
+            "spend": f"{self.spend_cents / 100:.2f}",
+            "impressions": str(self.impressions),
+            "clicks": str(self.clicks),
+            "date_start": self.day.isoformat(),
+            "date_stop": self.day.isoformat(),
+            "account_currency": self.currency,
+        }
+        if self.impressions:
+            row["cpm"] = f"{self.spend_cents / 100 / self.impressions * 1000:.6f}"
+        if self.clicks:  # Graph leaves cpc out for a day without clicks
+            row["cpc"] = f"{self.spend_cents / 100 / self.clicks:.6f}"
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    campaign: str
+    name: str
+    billing_event: str
+    targets: tuple[int, ...]  # audience slots
+    excludes: tuple[int, ...]
+    impressions: tuple[int, int]
+    ctr: tuple[float, float]
+    price: tuple[float, float]  # CPC or CPM in currency units
+
+
+_PLANS = (
+    _Plan("Retargeting", "Retargeting - Cart", "LINK_CLICKS", (0,), (), (800, 4_000),
+          (0.008, 0.02), (0.35, 1.4)),
+    _Plan("Retargeting", "Retargeting - Lookalike mix", "IMPRESSIONS", (0, 1), (),
+          (3_000, 12_000), (0.002, 0.006), (4.0, 11.0)),
+    _Plan("Remarketing", "Remarketing - Buyers", "LINK_CLICKS", (2,), (), (500, 2_500),
+          (0.01, 0.03), (0.5, 2.0)),
+    _Plan("Prospecting", "Prospecting - Broad", "IMPRESSIONS", (2,), (0,), (6_000, 20_000),
+          (0.001, 0.004), (3.0, 8.0)),
+)  # fmt: skip
+_PLAN_BY_NAME = {plan.name: plan for plan in _PLANS}
+
+
+def build_ad_sets(audiences: Sequence[tuple[str, str]]) -> list[AdSet]:
+    """The four ad sets over (id, name) audiences; audience slots repeat when there are few."""
+    if not audiences:
+        raise ValueError("spend needs at least one custom audience to target")
+    ordered = sorted(audiences)
+    campaigns: dict[str, int] = {}
+    ad_sets = []
+    for index, plan in enumerate(_PLANS):
+        number = campaigns.setdefault(plan.campaign, len(campaigns) + 1)
+        targeted = tuple(dict.fromkeys(ordered[slot % len(ordered)] for slot in plan.targets))
+        excluded = tuple(
+            audience
+            for audience in (ordered[slot % len(ordered)] for slot in plan.excludes)
+            if audience not in targeted
+        )
+        ad_sets.append(
+            AdSet(
+                id=str(_AD_SET_BASE + index + 1),
+                name=plan.name,
+                campaign_id=str(_CAMPAIGN_BASE + number),
+                campaign_name=f"{plan.campaign} {number}",
+                billing_event=plan.billing_event,
+                custom_audiences=targeted,
+                excluded_custom_audiences=excluded,
+            )
+        )
+    return ad_sets
+
+
+def daily_rows(
+    ad_sets: Sequence[AdSet], account: str, start: dt.date, end: dt.date, seed: int
+) -> list[InsightRow]:
+    """Deterministic rows for every ad set and day from ``start`` to ``end`` inclusive."""
+    if end < start:
+        raise ValueError("end is before start")
+    rows = []
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        for ad_set in ad_sets:
+            plan = _PLAN_BY_NAME[ad_set.name]
+            rng = random.Random(f"{seed}:{account}:{day}:{ad_set.id}")
+            weekend = 0.8 if day.weekday() >= 5 else 1.0
+            impressions = round(rng.randint(*plan.impressions) * weekend)
+            clicks = round(impressions * rng.uniform(*plan.ctr))
+            unit = rng.uniform(*plan.price)
+            if ad_set.billing_event == "IMPRESSIONS":
+                spend = impressions / 1000 * unit
+            else:
+                spend = clicks * unit
+            rows.append(InsightRow(day, ad_set, round(spend * 100), impressions, clicks))
+    return rows
+
+
+def restated(
+    row: InsightRow,
+    *,
+    factor: float | None = None,
+    spend_cents: int | None = None,
+    impressions: int | None = None,
+    clicks: int | None = None,
+) -> InsightRow:
+    """The row as Meta restates a past day: scaled by ``factor`` and/or given new numbers."""
+    if factor is not None:
+        row = replace(
+            row,
+            spend_cents=round(row.spend_cents * factor),
+            impressions=round(row.impressions * factor),
+            clicks=round(row.clicks * factor),
+        )
+    return replace(
+        row,
+        spend_cents=row.spend_cents if spend_cents is None else spend_cents,
+        impressions=row.impressions if impressions is None else impressions,
+        clicks=row.clicks if clicks is None else clicks,
+    )
