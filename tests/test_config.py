@@ -244,7 +244,7 @@ def test_a_password_written_in_a_postgres_dsn_is_refused(tmp_path: Path) -> None
     )
     found = problems(tmp_path, text)
     assert [entry.split("|")[1:3] for entry in found] == [
-        ["warehouse.dsn", "a password is written in the file"]
+        ["warehouse.dsn", "a secret is written in the file"]
     ]
     assert "hunter22" not in "".join(found)
     load_config(

@@ -21,10 +21,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from syncd.config.models import DuckDBState, DuckDBWarehouse, SyncdConfig
+from syncd.config.models import (
+    BigQueryWarehouse,
+    DuckDBState,
+    DuckDBWarehouse,
+    SnowflakeWarehouse,
+    SyncdConfig,
+)
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _SECRET_KEY = "access_token"
+_WAREHOUSE_SECRETS = ("password", "token", "private_key_passphrase")
 _DSN_PASSWORD = re.compile(r"\bpassword\s*=|://[^/@:]*:[^/@]+@")
 KeyPath = tuple[str | int, ...]
 
@@ -270,34 +277,37 @@ def _union_members(annotation: Any) -> Iterator[type[BaseModel]]:
 
 
 def _literal_secrets(raw: dict[str, Any]) -> list[ConfigProblem]:
-    """A token written into the YAML ends up in git and in every copy of the file, so
+    """A secret written into the YAML ends up in git and in every copy of the file, so
     secrets must be references to the environment or to a mounted file."""
     destinations = raw.get("destinations")
-    problems = []
-    for name, destination in (destinations if isinstance(destinations, dict) else {}).items():
-        value = destination.get(_SECRET_KEY) if isinstance(destination, dict) else None
-        if isinstance(value, str) and value and not _REFERENCE.fullmatch(value.strip()):
-            problems.append(
-                ConfigProblem(
-                    f"destinations.{name}.{_SECRET_KEY}",
-                    "a secret is written in the file",
-                    f"write ${{{name.upper()}_ACCESS_TOKEN}} or ${{file:/path/to/token}} and "
-                    "keep the value in the environment or a secret file; rotate the token "
-                    "if this file was shared",
-                )
-            )
     warehouse = raw.get("warehouse")
-    dsn = warehouse.get("dsn") if isinstance(warehouse, dict) else None
-    if isinstance(dsn, str) and not _REFERENCE.fullmatch(dsn.strip()) and _DSN_PASSWORD.search(dsn):
-        problems.append(
-            ConfigProblem(
-                "warehouse.dsn",
-                "a password is written in the file",
-                "write ${SYNCD_PG_DSN} or ${file:/path/to/dsn} and keep the value in the "
-                "environment or a secret file; change the password if this file was shared",
-            )
+    candidates = [
+        (
+            f"destinations.{name}.{_SECRET_KEY}",
+            destination.get(_SECRET_KEY),
+            f"{name.upper()}_ACCESS_TOKEN",
         )
-    return problems
+        for name, destination in (destinations if isinstance(destinations, dict) else {}).items()
+        if isinstance(destination, dict)
+    ]
+    if isinstance(warehouse, dict):
+        candidates += [
+            (f"warehouse.{key}", warehouse.get(key), "WAREHOUSE_SECRET")
+            for key in _WAREHOUSE_SECRETS
+        ]
+        dsn = warehouse.get("dsn")
+        if isinstance(dsn, str) and _DSN_PASSWORD.search(dsn):
+            candidates.append(("warehouse.dsn", dsn, "SYNCD_PG_DSN"))
+    return [
+        ConfigProblem(
+            path,
+            "a secret is written in the file",
+            f"write ${{{variable}}} or ${{file:/path/to/secret}} and keep the value in the "
+            "environment or a secret file; rotate it if this file was shared",
+        )
+        for path, value, variable in candidates
+        if isinstance(value, str) and value and not _REFERENCE.fullmatch(value.strip())
+    ]
 
 
 def _reference_problems(data: dict[str, Any]) -> list[ConfigProblem]:
@@ -340,6 +350,14 @@ def _resolve_paths(config: SyncdConfig, base: Path) -> SyncdConfig:
     warehouse = config.warehouse
     if isinstance(warehouse, DuckDBWarehouse):
         warehouse = warehouse.model_copy(update={"path": base / warehouse.path})
+    elif isinstance(warehouse, BigQueryWarehouse) and warehouse.credentials_file:
+        warehouse = warehouse.model_copy(
+            update={"credentials_file": base / warehouse.credentials_file}
+        )
+    elif isinstance(warehouse, SnowflakeWarehouse) and warehouse.private_key_file:
+        warehouse = warehouse.model_copy(
+            update={"private_key_file": base / warehouse.private_key_file}
+        )
     state = config.state
     if isinstance(state, DuckDBState):
         state = state.model_copy(update={"path": base / state.path})

@@ -25,7 +25,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.members import SegmentShape
+from syncd.sources.bigquery_config import BigQueryWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
+from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 
 class StrictModel(BaseModel):
@@ -42,7 +44,10 @@ class DuckDBWarehouse(StrictModel):
     )
 
 
-Warehouse = Annotated[DuckDBWarehouse | PostgresWarehouse, Field(discriminator="kind")]
+Warehouse = Annotated[
+    DuckDBWarehouse | PostgresWarehouse | BigQueryWarehouse | SnowflakeWarehouse,
+    Field(discriminator="kind"),
+]
 
 
 class Segment(StrictModel):
@@ -339,6 +344,7 @@ class SyncdConfig(BaseSettings):
         extra="forbid",
         frozen=True,
         coerce_numbers_to_str=True,
+        hide_input_in_errors=True,
         env_prefix="SYNCD_",
         env_nested_delimiter="__",
     )

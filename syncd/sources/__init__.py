@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
+from syncd.sources.bigquery_config import BigQueryWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
+from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 if TYPE_CHECKING:  # syncd.config.models imports this package's postgres_config
     from syncd.config.models import Warehouse
@@ -41,6 +43,14 @@ def open_source(warehouse: Warehouse) -> Source:
             warehouse.dsn.get_secret_value(),
             statement_timeout_seconds=warehouse.statement_timeout_seconds,
         )
+    if isinstance(warehouse, BigQueryWarehouse):
+        from syncd.sources.bigquery import BigQuerySource
+
+        return BigQuerySource(warehouse)
+    if isinstance(warehouse, SnowflakeWarehouse):
+        from syncd.sources.snowflake import SnowflakeSource
+
+        return SnowflakeSource(warehouse)
     from syncd.sources.duckdb import DuckDBSource
 
     return DuckDBSource(warehouse.path)
