@@ -7,11 +7,13 @@ that policy lives in one place (`syncd.destinations.retry`) for every network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncd.identity import IdentifierKind, Network
 
@@ -33,6 +35,11 @@ class PushResult:
     received: int
     invalid: int = 0
     request_id: str | None = None
+    #: Rows of an add that lacked the consent it needs: never sent, and not in `received`.
+    skipped_no_consent: int = 0
+    #: Every request's id when one push took several (one per member type or destination
+    #: group); `request_id` is the first of them.
+    request_ids: tuple[str, ...] = ()
 
 
 class ErrorClass(StrEnum):
@@ -74,3 +81,51 @@ class Destination(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# -- refusals of single rows, and quotas that outlast a run ---------------------------------
+
+
+class MemberErrors(DestinationError):
+    """The network refused specific members of a batch, named by their 0-based row index.
+
+    `reasons` maps each refused row to a value-free reason (an API error code such as
+    INVALID_HEX_ENCODING), never to the value. `applied` tells whether the other rows of the
+    batch already took effect (Google Ads partial failure) or nothing did (the Data Manager
+    API fails a whole request). Either way the caller quarantines exactly these rows and sends
+    the rest (`split_by_index`); sending applied rows again is harmless, adds and removes
+    being idempotent. The class is FAIL_AUDIENCE so the retry runner never repeats a request
+    that must fail the same way again.
+    """
+
+    def __init__(self, reasons: dict[int, str], message: str, *, applied: bool = False) -> None:
+        super().__init__(ErrorClass.FAIL_AUDIENCE, message)
+        self.reasons = dict(sorted(reasons.items()))
+        self.applied = applied
+
+    @property
+    def indexes(self) -> tuple[int, ...]:
+        """The refused rows, ascending."""
+        return tuple(self.reasons)
+
+
+class QuotaExhausted(DestinationError):
+    """A quota that does not refill within a run (a day's requests) is used up.
+
+    Retrying within the run cannot help, so the class is FAIL_AUDIENCE: the run stops
+    cleanly, what was acknowledged stays committed, and the next run resumes from there.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(ErrorClass.FAIL_AUDIENCE, message, retry_after=retry_after)
+
+
+def split_by_index(batch: pa.Table, indexes: Iterable[int]) -> tuple[pa.Table, pa.Table]:
+    """(rows not named, rows named): the rows to send again and the rows to quarantine."""
+    flags = [False] * len(batch)
+    for index in indexes:
+        if not 0 <= index < len(batch):
+            raise IndexError(f"row {index} is not in a batch of {len(batch)}")
+        flags[index] = True
+    mask = pa.array(flags, pa.bool_())
+    return batch.filter(pc.invert(mask)), batch.filter(mask)

@@ -1,0 +1,142 @@
+"""Google Ads API errors -> what the runner does, decided on ``error_code``, not gRPC status.
+
+A ``GoogleAdsException`` holds a ``GoogleAdsFailure`` whose errors each carry one field of the
+``ErrorCode`` oneof (``database_error: CONCURRENT_MODIFICATION``); the gRPC status says little
+(Google returns INVALID_ARGUMENT for most refusals). ``RULES`` maps (kind, code) -- or (kind,
+"*") for a whole kind -- to a class and a message with the fix. Errors the client library does
+not wrap (RESOURCE_EXHAUSTED and INTERNAL come through as plain ``grpc.RpcError``) still carry
+the failure in their trailing metadata; it is read from there, and the gRPC status decides
+only when there is no failure at all (a connection that dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from syncd.destinations.base import DestinationError, ErrorClass
+
+__all__ = ["RULES", "AdsRule", "classify_ads_error", "error_codes", "failure_of"]
+
+_FAIL, _RETRY, _LIMITED = ErrorClass.FAIL_AUDIENCE, ErrorClass.RETRY, ErrorClass.RATE_LIMITED
+
+#: Seconds to wait before retrying a job run that collided with another job on the list.
+CONCURRENT_MODIFICATION_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class AdsRule:
+    error_class: ErrorClass
+    meaning: str
+    retry_after: float | None = None
+
+
+RULES: dict[tuple[str, str], AdsRule] = {
+    ("not_allowlisted_error", "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE"): AdsRule(
+        _FAIL,
+        "this developer token is not allowlisted for Customer Match uploads through the "
+        "Google Ads API (refused since 2026-04-01 for tokens that were not using it): switch "
+        "this destination to `kind: google_data_manager`",
+    ),
+    ("database_error", "CONCURRENT_MODIFICATION"): AdsRule(
+        _RETRY,
+        "another job is running on this user list (Google runs one at a time); retrying once "
+        "it is done",
+        CONCURRENT_MODIFICATION_WAIT,
+    ),
+    ("authentication_error", "*"): AdsRule(
+        _FAIL,
+        "the OAuth credentials or developer token were refused: renew the access token or "
+        "refresh token, and check developer_token",
+    ),
+    ("request_error", "DEVELOPER_TOKEN_PARAMETER_MISSING"): AdsRule(
+        _FAIL, "no developer token was sent: set developer_token"
+    ),
+    ("authorization_error", "USER_PERMISSION_DENIED"): AdsRule(
+        _FAIL,
+        "permission denied: the credentials' user must have access to customer_id; when "
+        "that access comes through a manager (MCC) account, set login_customer_id to it",
+    ),
+    ("authorization_error", "DEVELOPER_TOKEN_NOT_APPROVED"): AdsRule(
+        _FAIL, "the developer token is only approved for test accounts: apply for Basic access"
+    ),
+    ("authorization_error", "*"): AdsRule(_FAIL, "the request is not authorized"),
+    ("offline_user_data_job_error", "INVALID_USER_LIST_ID"): AdsRule(
+        _FAIL, "no such user list in customer_id: check audience_id"
+    ),
+    ("mutate_error", "RESOURCE_NOT_FOUND"): AdsRule(_FAIL, "not found in customer_id"),
+    ("user_list_error", "NAME_ALREADY_USED"): AdsRule(
+        _FAIL, "a user list with this name already exists"
+    ),
+    ("quota_error", "*"): AdsRule(_LIMITED, "the Google Ads API rate limit was reached"),
+    ("internal_error", "*"): AdsRule(_RETRY, "Google reported an internal error"),
+}
+
+#: gRPC status name -> class, only for calls that failed without a GoogleAdsFailure.
+_STATUS_CLASSES = {
+    "UNAVAILABLE": _RETRY,
+    "DEADLINE_EXCEEDED": _RETRY,
+    "INTERNAL": _RETRY,
+    "ABORTED": _RETRY,
+    "RESOURCE_EXHAUSTED": _LIMITED,
+}
+
+
+def error_codes(failure: Any) -> list[tuple[str, str]]:
+    """(kind, enum name) of each error of a ``GoogleAdsFailure`` (proto-plus)."""
+    codes = []
+    for error in failure.errors:
+        kind = type(error.error_code).pb(error.error_code).WhichOneof("error_code") or ""
+        value = getattr(error.error_code, kind, None) if kind else None
+        codes.append((kind, getattr(value, "name", str(value))))
+    return codes
+
+
+def failure_of(error: Exception, client: Any) -> Any | None:
+    """The ``GoogleAdsFailure`` of an exception: wrapped by the library, or in the trailing
+    metadata of a plain ``grpc.RpcError``; None when there is none."""
+    failure = getattr(error, "failure", None)
+    if failure is not None:
+        return failure
+    trailing = getattr(error, "trailing_metadata", None)
+    try:
+        metadata = trailing() if callable(trailing) else ()
+    except Exception:  # a call that never started has no metadata to read
+        metadata = ()
+    for key, value in metadata or ():
+        if key.endswith("googleadsfailure-bin") and isinstance(value, bytes):
+            failure_type = type(client.get_type("GoogleAdsFailure"))
+            return failure_type.deserialize(value)
+    return None
+
+
+def _retry_delay(failure: Any) -> float | None:
+    for error in failure.errors:
+        delay = error.details.quota_error_details.retry_delay
+        seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else 0.0
+        if seconds > 0:
+            return float(seconds)
+    return None
+
+
+def classify_ads_error(error: Exception, client: Any, what: str) -> DestinationError:
+    """One ``DestinationError`` for a failed Google Ads call (the first rule that matches)."""
+    failure = failure_of(error, client)
+    if failure is None:
+        code = getattr(error, "code", None)
+        status = getattr(code() if callable(code) else None, "name", "")
+        error_class = _STATUS_CLASSES.get(status, _FAIL)
+        return DestinationError(error_class, f"{what}: Google Ads API call failed ({status})")
+    codes = error_codes(failure)
+    for kind, code in codes:
+        rule = RULES.get((kind, code)) or RULES.get((kind, "*"))
+        if rule is not None:
+            retry_after = _retry_delay(failure) if rule.error_class is _LIMITED else None
+            shown = f"{kind}: {code}"
+            return DestinationError(
+                rule.error_class,
+                f"{what}: {rule.meaning} ({shown})",
+                retry_after=retry_after if retry_after is not None else rule.retry_after,
+            )
+    shown = ", ".join(f"{kind}: {code}" for kind, code in codes[:5])
+    return DestinationError(_FAIL, f"{what}: refused by the Google Ads API ({shown})")
