@@ -111,13 +111,13 @@ def sync(
     """Make every audience equal to its segment: one pass, then exit.
 
     Only changes are sent, in as few requests as the networks allow; a second pass with no
-    segment change sends nothing. Exits 1 if any audience failed or was refused by a
-    guardrail (the others still sync).
+    segment change sends nothing. Exits 1 if any audience did not complete: failed, refused
+    by a guardrail, deferred by a used-up quota or stopped (the others still sync).
     """
     config = _load(config_path)
     results = _run(config, audiences, apply=True, allow_mass_removal=allow_mass_removal)
     click.echo(format_results(results))
-    if any(result.status in ("failed", "refused") for result in results):
+    if any(result.status != "ok" for result in results):
         sys.exit(EXIT_FAILED)
 
 

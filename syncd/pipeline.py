@@ -17,20 +17,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-import pyarrow as pa
-
 from syncd import metrics
 from syncd.config.models import Audience, SyncdConfig
 from syncd.destinations import (
     Destination,
     DestinationError,
     ErrorClass,
-    PushResult,
     capabilities_of,
     open_destination,
 )
-from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
+from syncd.destinations.retry import RetryPolicy
 from syncd.plan import AudiencePlan, SegmentMembers, plan_audience, read_segment
+from syncd.push import Pusher, Stopped
 from syncd.sources import Source, SourceError, open_source
 from syncd.state import StateStore, open_state
 
@@ -40,10 +39,6 @@ log = logging.getLogger("syncd")
 def process_name() -> str:
     """Who holds a lease or ran a pass: the pod (host), the process and a nonce."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-class Stopped(Exception):
-    """The pass was asked to stop; raised between batches, never inside one."""
 
 
 _THIS_PROCESS = process_name()
@@ -86,10 +81,16 @@ class AudienceResult:
     held_before: int = 0
     adds: int = 0
     removes: int = 0
+    refreshes: int = 0
     requests: int = 0
     rejected_by_network: int = 0
+    refused_members: int = 0
+    skipped_no_consent: int = 0
     request_ids: list[str] = field(default_factory=list)
+    request_statuses: dict[str, str] = field(default_factory=dict)
+    audience_info: dict[str, object] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
     def summary(self) -> dict[str, object]:
@@ -105,6 +106,7 @@ def sync_all(
     SourceError only when the warehouse itself cannot be opened."""
     options = options or PassOptions()
     results = []
+    exhausted: set[str] = set()  # destinations whose daily quota is gone for this pass
     segments: dict[tuple[str, str], SegmentMembers | SourceError] = {}
     source: Source | None = None
     with open_state(config.state) as state:
@@ -120,12 +122,17 @@ def sync_all(
                     audience.name, options.lease.holder, options.lease.seconds
                 ):
                     result.status, result.error = "skipped", "another syncd holds its lease"
+                elif audience.destination in exhausted:
+                    result.status = "deferred"
+                    result.error = "the destination's daily quota is used up; the next run resumes"
                 else:
                     key = (audience.segment, result.network)
                     if key not in segments:
                         source = source or open_source(config.warehouse)
                         segments[key] = _read(source, config, audience)
                     _sync_audience(config, audience, segments[key], state, options, result)
+                if result.status == "deferred":
+                    exhausted.add(audience.destination)
                 _finish(result, time.monotonic() - started)
         finally:
             if source is not None:
@@ -218,6 +225,7 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.held_before = plan.held
     result.adds = len(plan.diff.adds)
     result.removes = len(plan.diff.removes)
+    result.refreshes = plan.diff.refreshes
     result.checks = [str(check) for check in plan.checks]
 
 
@@ -228,98 +236,100 @@ def _apply_and_record(
     options: PassOptions,
     result: AudienceResult,
 ) -> None:
-    run_id = state.start_run(plan.audience.name, plan.ref, options.holder)
-    state.record_quarantine(run_id, plan.audience.name, plan.segment.quarantine)
-    destination = open_destination(config.destinations[plan.audience.destination])
+    audience = plan.audience
+    run_id = state.start_run(audience.name, plan.ref, options.holder)
+    state.record_quarantine(run_id, audience.name, plan.segment.quarantine)
+    destination_config = config.destinations[audience.destination]
+    destination = open_destination(destination_config, sleep=options.stop.wait)
     log.info(
         "%s: run %s: %d to remove, %d to add",
-        plan.audience.name,
+        audience.name,
         run_id,
         len(plan.diff.removes),
         len(plan.diff.adds),
-        extra={"audience": plan.audience.name, "run_id": run_id},
+        extra={"audience": audience.name, "run_id": run_id},
     )
+    pusher = None
     try:
-        _push(run_id, plan, destination, state, options, result)
+        network_id = _network_id(audience, destination, plan)
+        pusher = Pusher(
+            run_id=run_id,
+            plan=plan,
+            destination=destination,
+            network_id=network_id,
+            state=state,
+            retry_policy=options.retry_policy,
+            stop=options.stop,
+            network=result.network,
+        )
+        _push(pusher, result)
+        _settle(destination, destination_config, network_id, pusher, result)
+    except QuotaExhausted as exhausted:
+        result.status, result.error = "deferred", str(exhausted)
+        log.warning("%s: %s", audience.name, exhausted)
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
-        log.error("%s: %s", plan.audience.name, error)
+        log.error("%s: %s", audience.name, error)
     except Stopped as stopped:
         result.status, result.error = "stopped", str(stopped)
-        log.warning("%s: %s", plan.audience.name, stopped)
+        log.warning("%s: %s", audience.name, stopped)
     finally:
+        if pusher is not None:
+            _copy_tally(pusher, result)
         destination.close()
         state.finish_run(run_id, result.status, result.summary(), result.error)
 
 
-def _push(
-    run_id: str,
-    plan: AudiencePlan,
+def _network_id(audience: Audience, destination: Destination, plan: AudiencePlan) -> str:
+    """The audience's id on the network: configured, or found (or created) by name. Lists
+    are only created when there is something to send to them."""
+    if audience.audience_id is not None:
+        return audience.audience_id
+    if not hasattr(destination, "ensure_audience"):
+        raise DestinationError(
+            ErrorClass.FAIL_AUDIENCE,
+            f"{audience.name}: this destination cannot create audiences; give audience_id",
+        )
+    return str(destination.ensure_audience(audience.audience_name or "", audience.description))
+
+
+def _push(pusher: Pusher, result: AudienceResult) -> None:
+    plan = pusher.plan
+    if plan.audience.mode == "replace" and hasattr(pusher.destination, "replace"):
+        try:
+            pusher.replace()
+            return
+        except ReplaceNotAllowed as refused:
+            result.notes.append(f"replace refused, sent changes instead: {refused.reason}")
+            log.warning("%s: %s", plan.audience.name, result.notes[-1])
+    elif plan.audience.mode == "replace":
+        result.notes.append("this network has no full replace; sent changes instead")
+    pusher.incremental()
+
+
+def _settle(
     destination: Destination,
-    state: StateStore,
-    options: PassOptions,
+    config: object,
+    network_id: str,
+    pusher: Pusher,
     result: AudienceResult,
 ) -> None:
-    """Removals first: on Meta a removal matches by any key, so removing a member's old
-    version after adding its new one could take the person out again."""
-    operations = (
-        ("remove", plan.diff.removes, destination.remove),
-        ("add", plan.diff.adds, destination.add),
-    )
-    size = plan.batch_size
-    for operation, members, push in operations:
-        batches = plan.requests[operation]
-        for number, offset in enumerate(range(0, len(members), size), start=1):
-            what = f"{plan.audience.name} {operation} batch {number}/{batches}"
-            if options.stop.is_set():
-                raise Stopped(f"stopped before {what}; the next pass completes the audience")
-            chunk = members.slice(offset, size)
-            batch_id = state.begin_batch(run_id, plan.ref, operation, number, chunk)
-            try:
-                acknowledged = call_with_retries(
-                    _bind(push, plan.ref.audience_id, chunk),
-                    options.retry_policy,
-                    what,
-                    on_outcome=_outcome_counter(result),
-                    on_wait=_wait_counter(result.network),
-                    sleep=options.stop.wait,
-                )
-            except DestinationError as error:
-                state.fail_batch(batch_id, str(error))
-                raise
-            state.acknowledge_batch(batch_id, plan.ref, operation, chunk, acknowledged.request_id)
-            if acknowledged.request_id:
-                result.request_ids.append(acknowledged.request_id)
-            result.rejected_by_network += acknowledged.invalid
-            metrics.MEMBERS_CHANGED.labels(result.audience, result.network, operation).inc(
-                len(chunk)
-            )
-            log.info(
-                "%s: %d members acknowledged",
-                what,
-                len(chunk),
-                extra={"audience": result.audience, "run_id": run_id, "operation": operation},
-            )
+    """Record how the network took the requests (Google processes them asynchronously) and
+    what the audience looks like now. Neither can fail a pass that was acknowledged."""
+    wait = getattr(config, "settle_seconds", 0.0)
+    try:
+        if wait and pusher.tally.request_ids and hasattr(destination, "settle"):
+            result.request_statuses = destination.settle(pusher.tally.request_ids, timeout=wait)
+        if hasattr(destination, "describe"):
+            result.audience_info = destination.describe(network_id)
+    except DestinationError as error:
+        result.notes.append(f"could not read the audience back: {error}")
 
 
-def _bind(
-    push: Callable[[str, pa.Table], PushResult], audience_id: str, chunk: pa.Table
-) -> Callable[[], PushResult]:
-    return lambda: push(audience_id, chunk)
-
-
-def _outcome_counter(result: AudienceResult) -> Callable[[str], None]:
-    def count(outcome: str) -> None:
-        result.requests += 1
-        metrics.REQUESTS.labels(result.network, outcome).inc()
-
-    return count
-
-
-def _wait_counter(network: str) -> Callable[[float, DestinationError], None]:
-    def count(seconds: float, error: DestinationError) -> None:
-        metrics.RETRIES.labels(network).inc()
-        if error.error_class is ErrorClass.RATE_LIMITED:
-            metrics.RATE_LIMIT_WAIT.labels(network).inc(seconds)
-
-    return count
+def _copy_tally(pusher: Pusher, result: AudienceResult) -> None:
+    tally = pusher.tally
+    result.requests += tally.requests
+    result.rejected_by_network += tally.rejected_by_network
+    result.skipped_no_consent += tally.skipped_no_consent
+    result.refused_members += tally.refused_members
+    result.request_ids.extend(tally.request_ids)

@@ -4,6 +4,7 @@ how many requests that takes. Building a plan sends nothing, so `syncd plan` is 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -68,10 +69,7 @@ class AudiencePlan:
 def audience_ref(config: SyncdConfig, audience: Audience) -> AudienceRef:
     """State keys audiences by network account, so renaming a destination keeps its state."""
     destination = config.destinations[audience.destination]
-    account = getattr(destination, "ad_account_id", None) or getattr(
-        destination, "operating_account_id", ""
-    )
-    return AudienceRef(f"{destination.kind}:{account}", audience.audience_id)
+    return AudienceRef(f"{destination.kind}:{destination.account}", audience.state_id)
 
 
 def read_segment(
@@ -135,7 +133,11 @@ def plan_audience(
     capabilities = capabilities_of(destination)
     ref = audience_ref(config, audience)
     held = state.member_count(ref)
-    diff = state.diff(ref, segment.members)
+    refresh_days = getattr(destination, "refresh_after_days", None)
+    refresh_before = (
+        dt.datetime.now(dt.UTC) - dt.timedelta(days=refresh_days) if refresh_days else None
+    )
+    diff = state.diff(ref, segment.members, refresh_before)
     unusable = pc.sum(pc.equal(segment.quarantine["reason"], NO_USABLE_IDENTIFIER)).as_py()
     checks = check_plan(
         rows=segment.rows,

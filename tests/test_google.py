@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pytest
 
-from syncd.config.models import GoogleDataManagerDestination
+from syncd.config.models import GoogleAdsDestination, GoogleDataManagerDestination
 from syncd.destinations.base import (
     DestinationError,
     ErrorClass,
@@ -26,7 +26,6 @@ from syncd.destinations.base import (
     split_by_index,
 )
 from syncd.destinations.google_ads import GoogleAdsAudiences
-from syncd.destinations.google_ads_config import GoogleAdsDestination
 from syncd.destinations.google_data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_SCHEMA

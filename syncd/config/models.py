@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -87,6 +87,13 @@ class Segment(StrictModel):
 class DestinationSettings(StrictModel):
     """Settings every network shares."""
 
+    #: Which field names the network account (state is kept per account and audience).
+    ACCOUNT_FIELD: ClassVar[str]
+
+    @property
+    def account(self) -> str:
+        return str(getattr(self, self.ACCOUNT_FIELD))
+
     batch_size: int | None = Field(
         default=None,
         ge=1,
@@ -121,6 +128,8 @@ def _is_loopback(host: str) -> bool:
 
 
 class MetaDestination(DestinationSettings):
+    ACCOUNT_FIELD: ClassVar[str] = "ad_account_id"
+
     kind: Literal["meta"] = Field(description="Meta Custom Audiences through the Graph API.")
     ad_account_id: str = Field(
         pattern=r"^act_\d+$", description="The ad account, written act_<digits>."
@@ -150,6 +159,7 @@ class Consent(StrictModel):
 
 
 class GoogleDataManagerDestination(DestinationSettings):
+    ACCOUNT_FIELD: ClassVar[str] = "operating_account_id"
     kind: Literal["google_data_manager"] = Field(
         description="Google Customer Match through the Data Manager API."
     )
@@ -174,7 +184,27 @@ class GoogleDataManagerDestination(DestinationSettings):
         description="Data Manager API base URL; point it at the sandbox for tests and demos.",
     )
     consent: Consent = Field(
-        default_factory=Consent, description="Consent sent with every member (EU rules)."
+        default_factory=Consent,
+        description="Consent for rows whose segment has no consent columns (EU rules).",
+    )
+    membership_duration_days: int = Field(
+        default=540,
+        ge=1,
+        le=540,
+        description="How long members stay in user lists that syncd creates (Google's cap: 540).",
+    )
+    refresh_after_days: int = Field(
+        default=450,
+        ge=1,
+        le=539,
+        description="Members not re-sent for this many days are ingested again, before "
+        "Google's 540-day membership expiry drops them.",
+    )
+    settle_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a pass waits for Google to process its requests, to record "
+        "each request's status in the run record (0: do not wait).",
     )
 
     @field_validator("operating_account_id", "login_account_id")
@@ -194,7 +224,111 @@ class GoogleDataManagerDestination(DestinationSettings):
         return self
 
 
-Destination = Annotated[MetaDestination | GoogleDataManagerDestination, Field(discriminator="kind")]
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$")
+
+
+class GoogleAdsDestination(DestinationSettings):
+    ACCOUNT_FIELD: ClassVar[str] = "customer_id"
+    kind: Literal["google_ads"] = Field(
+        description="Google Customer Match through the Google Ads API (gRPC), for accounts "
+        "allowlisted on the legacy upload path; otherwise use google_data_manager."
+    )
+    customer_id: str = Field(
+        description="The Google Ads customer id that owns the user lists (10 digits, dashes "
+        "allowed)."
+    )
+    login_customer_id: str | None = Field(
+        default=None,
+        description="The manager (MCC) account the credentials log in through, sent as the "
+        "login-customer-id header; leave it out when the credentials are a user of "
+        "customer_id itself.",
+    )
+    developer_token: SecretStr = Field(
+        description="The Google Ads API developer token of your manager account, e.g. "
+        "${GOOGLE_ADS_DEVELOPER_TOKEN}."
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="An OAuth access token with the adwords scope, e.g. ${GOOGLE_ACCESS_TOKEN}; "
+        "it is never refreshed. Or give client_id, client_secret and refresh_token, or "
+        "credentials_file.",
+    )
+    client_id: str | None = Field(
+        default=None, description="OAuth client id, with client_secret and refresh_token."
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="OAuth client secret, e.g. ${GOOGLE_ADS_CLIENT_SECRET}."
+    )
+    refresh_token: SecretStr | None = Field(
+        default=None,
+        description="OAuth refresh token of a user of the account, e.g. "
+        "${GOOGLE_ADS_REFRESH_TOKEN}; google-auth refreshes access tokens from it.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="A service account or authorized-user JSON file (google-auth); relative "
+        "to the config file's folder.",
+    )
+    endpoint: str = Field(
+        default="googleads.googleapis.com:443",
+        description="The Google Ads API host:port (gRPC over TLS); point it at the sandbox "
+        "emulator for tests and demos.",
+    )
+    consent: Consent = Field(
+        default_factory=Consent,
+        description="Consent assumed for members whose rows carry none (EU rules); members "
+        "without both consents granted are never uploaded.",
+    )
+    job_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long to wait for an offline user data job to finish before the "
+        "batch is retried; Google runs jobs in minutes to hours.",
+    )
+
+    @field_validator("customer_id", "login_customer_id")
+    @classmethod
+    def _customer_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.replace("-", "")
+        if not digits.isdigit() or len(digits) != 10:
+            raise ValueError("a Google Ads customer id has 10 digits, e.g. 123-456-7890")
+        return digits
+
+    @field_validator("endpoint")
+    @classmethod
+    def _tls_unless_loopback(cls, value: str) -> str:
+        """Overrides the URL rule of DestinationSettings: gRPC takes host:port, always TLS."""
+        if "://" in value or not _HOST_PORT.match(value):
+            raise ValueError(
+                "write host:port without a scheme, e.g. googleads.googleapis.com:443 (the "
+                "connection is always TLS)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GoogleAdsDestination:
+        refresh = (self.client_id, self.client_secret, self.refresh_token)
+        given = [
+            self.access_token is not None,
+            any(part is not None for part in refresh),
+            self.credentials_file is not None,
+        ]
+        if sum(given) != 1:
+            raise ValueError(
+                "give exactly one of access_token, client_id + client_secret + "
+                "refresh_token, or credentials_file"
+            )
+        if given[1] and any(part is None for part in refresh):
+            raise ValueError("client_id, client_secret and refresh_token go together")
+        return self
+
+
+Destination = Annotated[
+    MetaDestination | GoogleDataManagerDestination | GoogleAdsDestination,
+    Field(discriminator="kind"),
+]
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
@@ -254,18 +388,46 @@ class Schedule(StrictModel):
 class Audience(StrictModel):
     segment: str = Field(description="A key of `segments`.")
     destination: str = Field(description="A key of `destinations`.")
-    audience_id: str = Field(
+    audience_id: str | None = Field(
+        default=None,
         pattern=r"^\d+$",
         description="The network's id: Meta custom audience id, or Google user list id.",
+    )
+    audience_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Or a name: syncd finds the customer list of that name, or creates it.",
+    )
+    description: str = Field(
+        default="",
+        description="Description of a list syncd creates (avoid health or "
+        "financial-status wording: Meta blocks such audiences).",
+    )
+    mode: Literal["incremental", "replace"] = Field(
+        default="incremental",
+        description="incremental sends only changes; replace re-sends the whole segment as a "
+        "full replacement (Meta usersreplace), falling back to incremental where refused.",
     )
     schedule: Schedule | None = Field(
         default=None, description="When `syncd run` syncs this audience; defaults to `schedule`."
     )
 
+    @model_validator(mode="after")
+    def _id_or_name(self) -> Audience:
+        if (self.audience_id is None) == (self.audience_name is None):
+            raise ValueError("give exactly one of audience_id or audience_name")
+        return self
+
     @property
     def name(self) -> str:
         """How logs, metrics and summaries name this audience: it says what goes where."""
         return f"{self.segment}->{self.destination}"
+
+    @property
+    def state_id(self) -> str:
+        """The audience as state keys it: its id, or its name until the network gives one."""
+        return self.audience_id or f"name:{self.audience_name}"
 
 
 class Guardrails(StrictModel):

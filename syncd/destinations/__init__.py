@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from syncd.config.models import GoogleDataManagerDestination, MetaDestination
+import time
+from collections.abc import Callable
+
+from syncd.config.models import (
+    GoogleAdsDestination,
+    GoogleDataManagerDestination,
+    MetaDestination,
+)
 from syncd.destinations.base import (
     Capabilities,
     Destination,
@@ -22,21 +29,36 @@ __all__ = [
 ]
 
 
-def open_destination(config: MetaDestination | GoogleDataManagerDestination) -> Destination:
-    """A connected client for a destination config."""
+AnyDestination = MetaDestination | GoogleDataManagerDestination | GoogleAdsDestination
+
+
+def open_destination(
+    config: AnyDestination,
+    *,
+    validate_only: bool = False,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Destination:
+    """A connected client for a destination config. `sleep` is what its own waits use
+    (Meta's throttle), so a stopping daemon can cut them short."""
     if isinstance(config, MetaDestination):
         from syncd.destinations.meta import MetaCustomAudiences
 
-        return MetaCustomAudiences(config)
+        return MetaCustomAudiences(config, sleep=sleep)
+    if isinstance(config, GoogleAdsDestination):
+        from syncd.destinations.google_ads import GoogleAdsAudiences
+
+        return GoogleAdsAudiences(config, sleep=sleep)
     from syncd.destinations.google_data_manager import DataManagerAudiences
 
-    return DataManagerAudiences(config)
+    return DataManagerAudiences(config, validate_only=validate_only)
 
 
-def capabilities_of(config: MetaDestination | GoogleDataManagerDestination) -> Capabilities:
+def capabilities_of(config: AnyDestination) -> Capabilities:
     """A network's limits and identifier kinds, without opening a connection."""
     if isinstance(config, MetaDestination):
         from syncd.destinations.meta import CAPABILITIES
+    elif isinstance(config, GoogleAdsDestination):
+        from syncd.destinations.google_ads import CAPABILITIES
     else:
         from syncd.destinations.google_data_manager import CAPABILITIES
     return CAPABILITIES

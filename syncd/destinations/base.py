@@ -109,6 +109,17 @@ class MemberErrors(DestinationError):
         return tuple(self.reasons)
 
 
+class ReplaceNotAllowed(DestinationError):
+    """The network will not replace this audience's members now; send changes instead.
+
+    ``reason`` is the network's word for it. Nothing was replaced: the audience is as it was.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(ErrorClass.FAIL_AUDIENCE, message)
+        self.reason = reason
+
+
 class QuotaExhausted(DestinationError):
     """A quota that does not refill within a run (a day's requests) is used up.
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pyarrow as pa
 
+from syncd.config.models import GoogleAdsDestination
 from syncd.destinations.base import (
     Capabilities,
     DestinationError,
@@ -33,7 +34,6 @@ from syncd.destinations.base import (
 )
 from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
 from syncd.destinations.google.dm_members import consented_rows
-from syncd.destinations.google_ads_config import GoogleAdsDestination
 from syncd.identity import IdentifierKind, Network
 
 if TYPE_CHECKING:

@@ -74,9 +74,10 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR NOT NULL,
     audience VARCHAR NOT NULL,
-    row_number BIGINT NOT NULL,
+    row_number BIGINT,
     kind VARCHAR NOT NULL,
-    reason VARCHAR NOT NULL
+    reason VARCHAR NOT NULL,
+    member_key VARCHAR
 );
 """
 
@@ -96,6 +97,8 @@ class Diff:
 
     adds: pa.Table
     removes: pa.Table
+    #: How many of the adds are held members sent again before their membership expires.
+    refreshes: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,25 +150,39 @@ class StateStore:
             [audience.destination, audience.audience_id],
         )
 
-    def diff(self, audience: AudienceRef, segment: pa.Table) -> Diff:
+    def diff(
+        self, audience: AudienceRef, segment: pa.Table, refresh_before: datetime | None = None
+    ) -> Diff:
         """Anti-joins on member_key; `segment` must have distinct member keys. In-flight
-        members count as possibly held and possibly not: see the module docstring."""
+        members count as possibly held and possibly not: see the module docstring. Members
+        last sent before `refresh_before` are sent again (their membership would expire)."""
+        params: list[object] = [audience.destination, audience.audience_id]
+        fresh = ""
+        if refresh_before is not None:
+            fresh, params = " AND m.synced_at >= ?", [*params, refresh_before]
+        held = "SELECT * FROM members WHERE destination = ? AND audience_id = ?"
         with self._backend.registered("segment_members", segment):
-            params = [audience.destination, audience.audience_id]
-            held = "SELECT * FROM members WHERE destination = ? AND audience_id = ?"
             adds = self._backend.arrow(
                 f"SELECT {_MEMBER_COLUMNS} FROM segment_members s WHERE NOT EXISTS "
                 f"(SELECT 1 FROM ({held}) m WHERE m.member_key = s.member_key "
-                f"AND m.status = '{PRESENT}') ORDER BY member_key",
+                f"AND m.status = '{PRESENT}'{fresh}) ORDER BY member_key",
                 params,
             )
             removes = self._backend.arrow(
                 f"SELECT {_MEMBER_COLUMNS} FROM ({held}) m WHERE NOT EXISTS "
                 "(SELECT 1 FROM segment_members s WHERE s.member_key = m.member_key)"
                 " ORDER BY member_key",
-                params,
+                params[:2],
             )
-        return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA))
+            refreshes = 0
+            if refresh_before is not None:
+                refreshes = self._backend.execute(
+                    f"SELECT count(*) FROM ({held}) m WHERE m.status = '{PRESENT}' "
+                    "AND m.synced_at < ? AND EXISTS "
+                    "(SELECT 1 FROM segment_members s WHERE s.member_key = m.member_key)",
+                    params,
+                )[0][0]
+        return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA), int(refreshes))
 
     def begin_batch(
         self, run_id: str, audience: AudienceRef, operation: str, number: int, members: pa.Table
@@ -223,6 +240,67 @@ class StateStore:
                 "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
                 "WHERE batch_id = ?",
                 [request_id, _now(), batch_id],
+            )
+
+    def begin_replace(self, run_id: str, audience: AudienceRef, segment: pa.Table) -> str:
+        """Journal a full replacement: every held member may go, every segment member may
+        arrive, until the network says the session ended."""
+        batch_id = uuid.uuid4().hex
+        params = [audience.destination, audience.audience_id]
+        with self._backend.transaction(), self._backend.registered("batch", segment):
+            self._backend.execute(
+                f"UPDATE members SET status = '{REMOVING}' "
+                "WHERE destination = ? AND audience_id = ?",
+                params,
+            )
+            self._backend.execute(
+                f"INSERT INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, '{ADDING}', now() "
+                "FROM batch ON CONFLICT (destination, audience_id, member_key) "
+                "DO UPDATE SET status = excluded.status, synced_at = excluded.synced_at",
+                params,
+            )
+            self._backend.execute(
+                "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, "
+                "status, sent_at) VALUES (?, ?, 'replace', 1, ?, 'sent', ?)",
+                [batch_id, run_id, len(segment), _now()],
+            )
+        return batch_id
+
+    def acknowledge_replace(
+        self, batch_id: str, audience: AudienceRef, request_id: str | None
+    ) -> None:
+        """The replacement took: the audience holds exactly the segment."""
+        params = [audience.destination, audience.audience_id]
+        with self._backend.transaction():
+            self._backend.execute(
+                f"DELETE FROM members WHERE destination = ? AND audience_id = ? "
+                f"AND status = '{REMOVING}'",
+                params,
+            )
+            self._backend.execute(
+                f"UPDATE members SET status = '{PRESENT}', synced_at = now() "
+                "WHERE destination = ? AND audience_id = ?",
+                params,
+            )
+            self._backend.execute(
+                "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
+                "WHERE batch_id = ?",
+                [request_id, _now(), batch_id],
+            )
+
+    def forget_in_flight(self, audience: AudienceRef, operation: str, members: pa.Table) -> None:
+        """Members the network refused outright: an add that never landed is not held; a
+        refused removal leaves the member held (and the next pass tries again)."""
+        statement = (
+            "DELETE FROM members"
+            if operation == "add"
+            else f"UPDATE members SET status = '{PRESENT}'"
+        )
+        with self._backend.registered("refused", members.select(["member_key"])):
+            self._backend.execute(
+                f"{statement} WHERE destination = ? AND audience_id = ? "
+                "AND member_key IN (SELECT member_key FROM refused)",
+                [audience.destination, audience.audience_id],
             )
 
     def fail_batch(self, batch_id: str, error: str) -> None:
@@ -291,8 +369,24 @@ class StateStore:
         """Keep where and why rows were refused (row number, kind, reason), not the values."""
         with self._backend.registered("refused", quarantine):
             self._backend.execute(
-                "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason FROM refused",
+                "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason, NULL FROM refused",
                 [run_id, name],
+            )
+
+    def quarantine_members(
+        self, run_id: str, name: str, operation: str, members: pa.Table, reasons: list[str]
+    ) -> None:
+        """Members a network refused, by member key (a hash) and the network's reason."""
+        refused = pa.table(
+            {
+                "member_key": members["member_key"],
+                "reason": pa.array(reasons, pa.string()),
+            }
+        )
+        with self._backend.registered("refused", refused):
+            self._backend.execute(
+                "INSERT INTO quarantine SELECT ?, ?, NULL, ?, reason, member_key FROM refused",
+                [run_id, name, f"network:{operation}"],
             )
 
     def runs(self) -> list[dict[str, object]]:

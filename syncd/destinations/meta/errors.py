@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from syncd.destinations.base import DestinationError, ErrorClass, retry_after_seconds
+from syncd.destinations.base import (
+    DestinationError,
+    ErrorClass,
+    ReplaceNotAllowed,
+    retry_after_seconds,
+)
 from syncd.destinations.meta.throttle import parse_usage
 
 __all__ = [
@@ -80,17 +85,6 @@ _RULES: dict[tuple[int, int | None], _Rule] = {
     (100, 1713228): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
     (100, 1713231): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
 }
-
-
-class ReplaceNotAllowed(DestinationError):
-    """Meta will not replace this audience's users now; add and remove them instead.
-
-    ``reason`` is Meta's word for it. Nothing was replaced: the audience is as it was.
-    """
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(ErrorClass.FAIL_AUDIENCE, message)
-        self.reason = reason
 
 
 class GraphRequestError(Protocol):

@@ -1,0 +1,184 @@
+"""Sending one audience's plan, batch by batch, with every batch journaled in the state.
+
+A batch is journaled (its members marked in flight) before it is sent and settled after
+the network acknowledged it. Members the network refuses by index are quarantined and the
+rest of their batch is sent again, so one bad hash never holds back 9,999 good ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from syncd import metrics
+from syncd.destinations import Destination, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import MemberErrors, split_by_index
+from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.plan import AudiencePlan
+from syncd.state import StateStore
+
+log = logging.getLogger("syncd")
+
+
+class Stopped(Exception):
+    """The pass was asked to stop; raised between batches, never inside one."""
+
+
+@dataclass
+class Tally:
+    """What the network said, added up over a push: the pipeline copies it to the result."""
+
+    requests: int = 0
+    rejected_by_network: int = 0
+    skipped_no_consent: int = 0
+    refused_members: int = 0
+    request_ids: list[str] = field(default_factory=list)
+
+
+class Pusher:
+    """Pushes one plan to one network audience (`network_id`, resolved by the caller)."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        plan: AudiencePlan,
+        destination: Destination,
+        network_id: str,
+        state: StateStore,
+        retry_policy: RetryPolicy,
+        stop: threading.Event,
+        network: str,
+    ) -> None:
+        self.run_id = run_id
+        self.plan = plan
+        self.destination = destination
+        self.network_id = network_id
+        self.state = state
+        self.retry_policy = retry_policy
+        self.stop = stop
+        self.network = network
+        self.tally = Tally()
+
+    def incremental(self) -> None:
+        """Removals first: on Meta a removal matches by any key, so removing a member's old
+        version after adding its new one could take the person out again."""
+        operations = (
+            ("remove", self.plan.diff.removes, self.destination.remove),
+            ("add", self.plan.diff.adds, self.destination.add),
+        )
+        size = self.plan.batch_size
+        for operation, members, push in operations:
+            batches = self.plan.requests[operation]
+            for number, offset in enumerate(range(0, len(members), size), start=1):
+                what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
+                if self.stop.is_set():
+                    raise Stopped(f"stopped before {what}; the next pass completes the audience")
+                self._batch(operation, number, members.slice(offset, size), push, what)
+
+    def replace(self) -> None:
+        """The whole segment as one replacement session (Meta usersreplace). Every member is
+        in flight until the session ends, so a crash midway leaves the next pass exact."""
+        members = self.plan.segment.members
+        size = self.plan.batch_size
+        batch_id = self.state.begin_replace(self.run_id, self.plan.ref, members)
+        batches = [members.slice(offset, size) for offset in range(0, len(members), size)]
+        try:
+            results = self.destination.replace(  # type: ignore[attr-defined]
+                self.network_id, batches, len(members)
+            )
+        except DestinationError as error:
+            self.state.fail_batch(batch_id, str(error))
+            raise
+        self.tally.requests += len(results)
+        self.state.acknowledge_replace(batch_id, self.plan.ref, results[0].request_id)
+        self._count(results)
+
+    def _batch(
+        self,
+        operation: str,
+        number: int,
+        chunk: pa.Table,
+        push: Callable[[str, pa.Table], PushResult],
+        what: str,
+    ) -> None:
+        batch_id = self.state.begin_batch(self.run_id, self.plan.ref, operation, number, chunk)
+        try:
+            acknowledged = self._send(push, chunk, what)
+        except MemberErrors as refused:
+            acknowledged, chunk = self._without_refused(operation, push, chunk, refused, what)
+        except DestinationError as error:
+            self.state.fail_batch(batch_id, str(error))
+            raise
+        self.state.acknowledge_batch(
+            batch_id, self.plan.ref, operation, chunk, acknowledged.request_id
+        )
+        self._count([acknowledged])
+        metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
+            len(chunk)
+        )
+        log.info(
+            "%s: %d members acknowledged",
+            what,
+            len(chunk),
+            extra={"audience": self.plan.audience.name, "run_id": self.run_id},
+        )
+
+    def _without_refused(
+        self,
+        operation: str,
+        push: Callable[[str, pa.Table], PushResult],
+        chunk: pa.Table,
+        refused: MemberErrors,
+        what: str,
+    ) -> tuple[PushResult, pa.Table]:
+        """Quarantine the members the network named, send the others again (unless the
+        network already applied them), and return what was acknowledged."""
+        good, bad = split_by_index(chunk, refused.indexes)
+        reasons = [refused.reasons[index] for index in refused.indexes]
+        self.state.quarantine_members(self.run_id, self.plan.audience.name, operation, bad, reasons)
+        self.state.forget_in_flight(self.plan.ref, operation, bad)
+        self.tally.refused_members += len(bad)
+        log.warning(
+            "%s: the network refused %d members (%s); sending the other %d",
+            what,
+            len(bad),
+            ", ".join(sorted(set(reasons))),
+            len(good),
+        )
+        if refused.applied or not len(good):
+            return PushResult(received=len(good)), good
+        return self._send(push, good, what), good
+
+    def _send(
+        self, push: Callable[[str, pa.Table], PushResult], chunk: pa.Table, what: str
+    ) -> PushResult:
+        network_id = self.network_id
+        return call_with_retries(
+            lambda: push(network_id, chunk),
+            self.retry_policy,
+            what,
+            on_outcome=self._outcome,
+            on_wait=self._waited,
+            sleep=self.stop.wait,
+        )
+
+    def _count(self, results: list[PushResult]) -> None:
+        for result in results:
+            self.tally.rejected_by_network += result.invalid
+            self.tally.skipped_no_consent += result.skipped_no_consent
+            ids = result.request_ids or ((result.request_id,) if result.request_id else ())
+            self.tally.request_ids.extend(ids)
+
+    def _outcome(self, outcome: str) -> None:
+        self.tally.requests += 1
+        metrics.REQUESTS.labels(self.network, outcome).inc()
+
+    def _waited(self, seconds: float, error: DestinationError) -> None:
+        metrics.RETRIES.labels(self.network).inc()
+        if error.error_class is ErrorClass.RATE_LIMITED:
+            metrics.RATE_LIMIT_WAIT.labels(self.network).inc(seconds)

@@ -1,0 +1,151 @@
+"""The network features wired through a whole pass: audiences by name, full replace, members
+refused by index, membership refresh, a used-up daily quota, and what a run records."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+from test_sync import PEOPLE, google_members, meta_members, rows
+
+from syncd.sandbox.google_data_manager.quota import Quota
+
+
+def emails(*names: str) -> list[tuple]:
+    return [(f"{name}@example.com", None, "US", None, None, None) for name in names]
+
+
+def meta_emails(*names: str) -> set[frozenset]:
+    return {frozenset({("EMAIL", sha(f"{name}@example.com"))}) for name in names}
+
+
+def state_rows(workspace: Workspace, sql: str) -> list[tuple]:
+    with duckdb.connect(str(workspace.root / "state.duckdb"), read_only=True) as state:
+        return state.execute(sql).fetchall()
+
+
+def test_audiences_named_instead_of_numbered_are_found_or_created(workspace: Workspace) -> None:
+    workspace.write_people(rows(PEOPLE))
+    data = workspace.config_data()
+    for audience, name in zip(
+        data["audiences"], ("Cart abandoners", "Cart abandoners"), strict=True
+    ):
+        del audience["audience_id"]
+        audience["audience_name"] = name
+
+    meta, google = workspace.sync(data)
+
+    assert (meta.status, google.status) == ("ok", "ok")
+    (meta_id,) = [
+        i for i, n in workspace.sandbox.meta.audiences().items() if n == "Cart abandoners"
+    ]
+    (google_id,) = [
+        i for i, n in workspace.sandbox.google.user_lists().items() if n == "Cart abandoners"
+    ]
+    assert workspace.sandbox.meta.members(meta_id) == meta_members(PEOPLE)
+    assert workspace.sandbox.google.members(google_id) == google_members(PEOPLE)
+
+    again = workspace.sync(data)  # found by name this time: no second list, nothing re-sent
+    assert [r.requests for r in again] == [0, 0]
+    assert list(workspace.sandbox.meta.audiences().values()).count("Cart abandoners") == 1
+
+
+def test_replace_mode_replaces_the_audience_in_one_session(workspace: Workspace) -> None:
+    workspace.write_people(emails("a", "b", "c"))
+    data = workspace.config_data()
+    for audience in data["audiences"]:
+        audience["mode"] = "replace"
+    data["destinations"]["meta"]["batch_size"] = 2
+    workspace.sync(data)
+    workspace.write_people(emails("b", "c", "d", "e"))
+
+    meta, google = workspace.sync(data)
+
+    assert meta.status == "ok" and meta.notes == []
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_emails("b", "c", "d", "e")
+    replaced = [r for r in workspace.sandbox.meta.requests if r.path.endswith("/usersreplace")]
+    assert len(replaced) == 4  # two sessions (first pass and this one) of two batches each
+    assert google.notes == ["this network has no full replace; sent changes instead"]
+    assert (google.adds, google.removes) == (2, 1)
+
+    workspace.sandbox.meta.refuse_replace(META_AUDIENCE)
+    workspace.write_people(emails("b"))
+    meta, _ = workspace.sync(data)
+    assert meta.status == "ok"
+    assert meta.notes[0].startswith("replace refused, sent changes instead")
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_emails("b")
+
+
+def test_members_refused_by_index_are_quarantined_and_the_rest_sent(
+    workspace: Workspace,
+) -> None:
+    workspace.write_people(emails("a", "b", "c"))
+    workspace.sync()
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # a corrupt held hash
+        state.execute(
+            "INSERT INTO members (destination, audience_id, member_key, email, status, synced_at)"
+            " VALUES ('google_data_manager:1234567890', ?, 'k-bad', 'not-hex', 'present', now())",
+            [GOOGLE_LIST],
+        )
+    workspace.write_people(emails("b", "c"))  # "a" and the corrupt member must go
+
+    _, google = workspace.sync()
+
+    assert google.status == "ok"
+    assert google.refused_members == 1
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha(f"{n}@example.com"))}) for n in ("b", "c")
+    }
+    assert state_rows(
+        workspace, "SELECT kind, member_key FROM quarantine WHERE kind LIKE 'network:%'"
+    ) == [("network:remove", "k-bad")]
+
+
+def test_members_are_sent_again_before_their_membership_expires(workspace: Workspace) -> None:
+    workspace.write_people(emails("old", "new"))
+    workspace.sync()
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:
+        state.execute(
+            "UPDATE members SET synced_at = now() - INTERVAL 460 DAY WHERE email = ?",
+            [sha("old@example.com")],
+        )
+
+    meta, google = workspace.sync()
+
+    assert (google.adds, google.refreshes, google.requests) == (1, 1, 1)  # 450 days default
+    assert (meta.adds, meta.refreshes, meta.requests) == (0, 0, 0)  # Meta has no expiry
+    again = workspace.sync()
+    assert [r.requests for r in again] == [0, 0]
+
+
+def test_a_used_up_daily_quota_defers_and_the_next_run_resumes(workspace: Workspace) -> None:
+    workspace.write_people(emails(*"abcde"))
+    data = workspace.config_data()
+    data["destinations"]["google"]["batch_size"] = 2
+    workspace.sandbox.google.quota = Quota(requests_per_day=2)
+
+    _, google = workspace.sync(data)
+
+    assert google.status == "deferred"
+    assert "quota" in (google.error or "").lower()
+    assert 0 < len(workspace.sandbox.google.members(GOOGLE_LIST)) < 5
+    workspace.sandbox.google.quota = Quota()  # a new day
+    _, google = workspace.sync(data)
+    assert google.status == "ok"
+    assert len(workspace.sandbox.google.members(GOOGLE_LIST)) == 5
+
+
+def test_the_run_record_keeps_request_statuses_and_the_audience_read_back(
+    workspace: Workspace,
+) -> None:
+    workspace.write_people(rows(PEOPLE))
+    meta, google = workspace.sync()
+
+    assert set(google.request_statuses.values()) == {"SUCCESS"}
+    assert google.audience_info  # sizes and match rate as the API reports them
+    assert meta.audience_info["operation_status_code"] == 200
+    (summary,) = state_rows(workspace, "SELECT summary FROM runs WHERE audience = 'people->google'")
+    recorded = json.loads(summary[0])
+    assert recorded["request_statuses"] == google.request_statuses
+    assert recorded["request_ids"] == google.request_ids
