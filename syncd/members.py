@@ -22,6 +22,7 @@ from syncd.identity import (
     normalize_column,
     normalize_country,
     sha256_hex,
+    sha256_hex_array,
 )
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(kind.value for kind in IdentifierKind)
@@ -54,6 +55,7 @@ _ADDRESS = (
     IdentifierKind.ZIP,
 )
 NO_USABLE_IDENTIFIER = "no_usable_identifier"
+_KEY_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -104,16 +106,23 @@ def build_members(
         for name in IDENTIFIER_COLUMNS
     }
     table = pa.table(columns).filter(usable)
-    rows = zip(*(table[name].to_pylist() for name in IDENTIFIER_COLUMNS), strict=True)
-    keys = pa.array([member_key(row) for row in rows], pa.string())
-    members = table.add_column(0, "member_key", keys).cast(MEMBER_SCHEMA)
+    members = table.add_column(0, "member_key", member_keys(table)).cast(MEMBER_SCHEMA)
     return MemberBatch(members, pa.concat_tables(quarantined), len(batch))
 
 
 def member_key(values: tuple[str | None, ...]) -> str:
     """A stable id of one member, from the values sent for it (already hashed where the
-    network hashes): the same person sent the same way has the same key."""
-    return sha256_hex("\x1f".join(value or "" for value in values))
+    network hashes): the same person sent the same way has the same key. This is the
+    reference; `member_keys` computes the same for a whole table at once."""
+    return sha256_hex(_KEY_SEPARATOR.join(value or "" for value in values))
+
+
+def member_keys(table: pa.Table) -> pa.Array:
+    """`member_key` of every row of `table` (its IDENTIFIER_COLUMNS, in that order), in one
+    vectorized join and hash instead of a Python call per row."""
+    columns = [pc.fill_null(table[name], "") for name in IDENTIFIER_COLUMNS]
+    joined = pc.binary_join_element_wise(*columns, _KEY_SEPARATOR)
+    return sha256_hex_array(joined)
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:

@@ -1,10 +1,10 @@
-"""Normalization and hashing of identifiers, by each network's published rules.
+"""The identifier rules, one small function per value: the reference path.
 
 A network matches a hashed identifier only when we normalized it exactly as it does, so
-every rule here is a network's documented rule, not our taste. Each rule is a small
-per-value function; `normalize_column` applies it to an Arrow column with a cache per
-distinct value, because segments repeat values (countries, shared phones, duplicates).
-An invalid value never raises out of this module: it becomes a null plus a reason.
+every rule here is a network's documented rule, not our taste. These per-value functions
+*define* what syncd sends; the vectorized paths beside them (`emails`, `phones`) must give
+bit-identical results and hand anything they are unsure of back to these functions.
+An invalid value never raises out of the package: it becomes a null plus a reason.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
-import pyarrow as pa
 
 #: Longer values are refused before any regex runs on them: no real identifier is this long,
 #: and a megabyte string must not cost a megabyte of work per row.
@@ -243,50 +242,3 @@ def as_text(value: object) -> str:
 def send_value(network: Network, kind: IdentifierKind, value: object, country: str | None) -> str:
     """What syncd sends for one raw value; raises InvalidIdentifier with the reason."""
     return RULES[network][kind].apply(as_text(value), country)
-
-
-@dataclass(frozen=True)
-class IdentifierColumn:
-    """One identifier column ready to send: values (null where absent or invalid) and the
-    reason for every invalid row (null elsewhere)."""
-
-    values: pa.Array
-    reasons: pa.Array
-
-
-def normalize_column(
-    network: Network,
-    kind: IdentifierKind,
-    raw: pa.Array,
-    countries: pa.Array | None = None,
-) -> IdentifierColumn:
-    """Apply one network's rule to a column; `countries` gives each row's ISO code (or null)."""
-    rule = RULES[network][kind]
-    country_values = countries.to_pylist() if countries is not None else [None] * len(raw)
-    cache: dict[tuple[object, str | None], tuple[str | None, str | None]] = {}
-    values: list[str | None] = []
-    reasons: list[str | None] = []
-    for value, country in zip(raw.to_pylist(), country_values, strict=True):
-        key = (value, country)
-        result = cache.get(key)
-        if result is None:
-            result = cache[key] = _send_or_reason(rule, value, country)
-        values.append(result[0])
-        reasons.append(result[1])
-    return IdentifierColumn(pa.array(values, pa.string()), pa.array(reasons, pa.string()))
-
-
-def _send_or_reason(
-    rule: IdentifierRule, value: object, country: str | None
-) -> tuple[str | None, str | None]:
-    """(value to send, None), (None, reason) when invalid, or (None, None) when absent:
-    a NULL or blank cell is a missing identifier, not a bad one."""
-    if value is None:
-        return None, None
-    try:
-        text = as_text(value)
-        if not text.strip():
-            return None, None
-        return rule.apply(text, country), None
-    except InvalidIdentifier as invalid:
-        return None, invalid.reason
