@@ -55,6 +55,7 @@ _ADDRESS = (
     IdentifierKind.ZIP,
 )
 NO_USABLE_IDENTIFIER = "no_usable_identifier"
+NO_CONSENT = "no_consent"
 _KEY_SEPARATOR = "\x1f"
 
 
@@ -78,9 +79,14 @@ class MemberBatch:
 
 
 def build_members(
-    batch: pa.RecordBatch, shape: SegmentShape, network: Network, first_row: int = 0
+    batch: pa.RecordBatch,
+    shape: SegmentShape,
+    network: Network,
+    first_row: int = 0,
+    consented: pa.Array | None = None,
 ) -> MemberBatch:
-    """Normalize and hash one batch for `network`; `first_row` numbers quarantine records."""
+    """Normalize and hash one batch for `network`; `first_row` numbers quarantine records.
+    Rows whose `consented` flag is false are never members: they are counted as no_consent."""
     countries = _row_countries(batch, shape)
     values: dict[IdentifierKind, pa.Array] = {}
     quarantined: list[pa.Table] = []
@@ -92,14 +98,12 @@ def build_members(
     if network is Network.GOOGLE:
         values = _google_address_all_or_nothing(values)
     usable = _usable(values, len(batch))
-    unusable_rows = pc.invert(usable)
-    quarantined.append(
-        _quarantine_records(
-            pc.if_else(unusable_rows, NO_USABLE_IDENTIFIER, pa.scalar(None, pa.string())),
-            "row",
-            first_row,
-        )
-    )
+    reasons = pc.if_else(usable, pa.scalar(None, pa.string()), NO_USABLE_IDENTIFIER)
+    if consented is not None:
+        refused = pc.and_(usable, pc.invert(consented))
+        reasons = pc.if_else(refused, NO_CONSENT, reasons)
+        usable = pc.and_(usable, consented)
+    quarantined.append(_quarantine_records(reasons, "row", first_row))
 
     columns = {
         name: values.get(IdentifierKind(name), pa.nulls(len(batch), pa.string()))

@@ -107,7 +107,7 @@ def sync_all(
     options = options or PassOptions()
     results = []
     exhausted: set[str] = set()  # destinations whose daily quota is gone for this pass
-    segments: dict[tuple[str, str], SegmentMembers | SourceError] = {}
+    segments: dict[tuple[str, str, object], SegmentMembers | SourceError] = {}
     source: Source | None = None
     with open_state(config.state) as state:
         _report_recovery(state)
@@ -126,7 +126,8 @@ def sync_all(
                     result.status = "deferred"
                     result.error = "the destination's daily quota is used up; the next run resumes"
                 else:
-                    key = (audience.segment, result.network)
+                    consent = getattr(config.destinations[audience.destination], "consent", None)
+                    key = (audience.segment, result.network, consent)
                     if key not in segments:
                         source = source or open_source(config.warehouse)
                         segments[key] = _read(source, config, audience)
@@ -182,10 +183,14 @@ def _new_result(config: SyncdConfig, audience: Audience) -> AudienceResult:
 
 
 def _read(source: Source, config: SyncdConfig, audience: Audience) -> SegmentMembers | SourceError:
-    capabilities = capabilities_of(config.destinations[audience.destination])
+    destination = config.destinations[audience.destination]
     try:
         return read_segment(
-            source, audience.segment, config.segments[audience.segment], capabilities
+            source,
+            audience.segment,
+            config.segments[audience.segment],
+            capabilities_of(destination),
+            getattr(destination, "consent", None),
         )
     except SourceError as error:
         return error

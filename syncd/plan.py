@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from syncd.config.models import Audience, Segment, SyncdConfig
+from syncd.config.models import Audience, Consent, Segment, SegmentConsent, SyncdConfig
 from syncd.destinations import Capabilities, capabilities_of
 from syncd.guardrails import Check, Verdict, check_plan
 from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA, build_members
@@ -73,9 +73,14 @@ def audience_ref(config: SyncdConfig, audience: Audience) -> AudienceRef:
 
 
 def read_segment(
-    source: Source, name: str, segment: Segment, capabilities: Capabilities
+    source: Source,
+    name: str,
+    segment: Segment,
+    capabilities: Capabilities,
+    consent_defaults: Consent | None = None,
 ) -> SegmentMembers:
-    """Stream the segment query through identity for one network."""
+    """Stream the segment query through identity for one network. `consent_defaults` (for
+    networks that need consent) fill in rows whose consent columns are NULL."""
     shape = segment.shape()
     carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
     shape = dataclasses.replace(shape, identifiers=carried)
@@ -83,7 +88,12 @@ def read_segment(
     quarantine: list[pa.Table] = []
     rows = 0
     for batch in _checked_batches(source, name, segment):
-        built = build_members(batch, shape, capabilities.network, first_row=rows)
+        consented = (
+            consent_mask(batch, segment.consent, consent_defaults)
+            if capabilities.needs_consent and consent_defaults is not None
+            else None
+        )
+        built = build_members(batch, shape, capabilities.network, rows, consented)
         members.append(built.members)
         quarantine.append(built.quarantine)
         rows += built.rows
@@ -103,6 +113,35 @@ def read_segment(
     )
 
 
+_GRANTED = frozenset({"granted", "true", "yes", "y", "1", "t"})
+
+
+def consent_mask(
+    batch: pa.RecordBatch, columns: SegmentConsent | None, defaults: Consent
+) -> pa.Array:
+    """A flag per row: both consents granted, from the segment's columns or the defaults.
+    A value that says neither yes nor no counts as no: consent is never assumed."""
+    granted = [True] * len(batch)
+    pairs = (
+        (columns.ad_user_data if columns else None, defaults.ad_user_data),
+        (columns.ad_personalization if columns else None, defaults.ad_personalization),
+    )
+    for column, default in pairs:
+        values = batch.column(column).to_pylist() if column else [None] * len(batch)
+        cache: dict[object, bool] = {}
+        for index, value in enumerate(values):
+            if value not in cache:
+                cache[value] = _granted(value, default)
+            granted[index] = granted[index] and cache[value]
+    return pa.array(granted, pa.bool_())
+
+
+def _granted(value: object, default: str) -> bool:
+    if value is None:
+        return default == "granted"
+    return str(value).strip().lower() in _GRANTED
+
+
 def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa.RecordBatch]:
     """The query's batches, after checking once that every mapped column is there."""
     try:
@@ -110,6 +149,9 @@ def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa
             wanted = {f"identifiers.{k.value}": c for k, c in segment.identifiers.items()}
             if segment.country_column:
                 wanted["country_column"] = segment.country_column
+            if segment.consent:
+                wanted["consent.ad_user_data"] = segment.consent.ad_user_data
+                wanted["consent.ad_personalization"] = segment.consent.ad_personalization
             missing = [f"{c!r} ({key})" for key, c in wanted.items() if c not in batch.schema.names]
             if missing:
                 raise SourceError(

@@ -149,3 +149,45 @@ def test_the_run_record_keeps_request_statuses_and_the_audience_read_back(
     recorded = json.loads(summary[0])
     assert recorded["request_statuses"] == google.request_statuses
     assert recorded["request_ids"] == google.request_ids
+
+
+def test_google_never_receives_a_row_without_consent(workspace: Workspace) -> None:
+    people = [
+        ("yes@example.com", "granted", "granted"),
+        ("half@example.com", "granted", "denied"),
+        ("unknown@example.com", None, None),  # the destination default (granted) applies
+        ("odd@example.com", "maybe", "granted"),  # neither yes nor no: never assumed
+    ]
+    workspace.write_people(
+        [
+            (email, None, "US", user_data, personalization, None)
+            for email, user_data, personalization in people
+        ]
+    )
+    data = workspace.config_data()
+    data["segments"]["people"]["consent"] = {
+        "ad_user_data": "first_name",  # the fixture table's spare columns carry the flags
+        "ad_personalization": "last_name",
+    }
+
+    meta, google = workspace.sync(data)
+
+    assert meta.invalid == {}
+    assert google.invalid == {"row:no_consent": 2}
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha(f"{n}@example.com"))}) for n in ("yes", "unknown")
+    }
+    assert len(workspace.sandbox.meta.members(META_AUDIENCE)) == 4  # Meta takes no consent flags
+
+    people[0] = ("yes@example.com", "denied", "granted")  # consent withdrawn
+    workspace.write_people(
+        [
+            (email, None, "US", user_data, personalization, None)
+            for email, user_data, personalization in people
+        ]
+    )
+    _, google = workspace.sync(data)
+    assert google.removes == 1
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha("unknown@example.com"))})
+    }

@@ -50,6 +50,16 @@ Warehouse = Annotated[
 ]
 
 
+class SegmentConsent(StrictModel):
+    ad_user_data: str = Field(
+        description="Column saying whether the person agreed to their data being used for "
+        "ads (granted/denied, true/false, yes/no, 1/0; NULL: the destination's default)."
+    )
+    ad_personalization: str = Field(
+        description="Column saying whether the person agreed to personalized ads (same values)."
+    )
+
+
 class Segment(StrictModel):
     sql: str = Field(
         min_length=1, description="A query returning one row per person, in the warehouse's SQL."
@@ -69,6 +79,11 @@ class Segment(StrictModel):
         description="ISO country (e.g. US) for rows whose country is missing.",
     )
     description: str = Field(default="", description="What the segment is for, for people.")
+    consent: SegmentConsent | None = Field(
+        default=None,
+        description="Per-row EU consent columns; Google never receives a row without both "
+        "consents (it is counted as no_consent).",
+    )
 
     @field_validator("default_country")
     @classmethod

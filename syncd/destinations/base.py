@@ -26,6 +26,9 @@ class Capabilities:
     max_members_per_request: int
     identifier_kinds: frozenset[IdentifierKind]
     min_serving_size: int
+    #: Whether members need the EU consent signals (Google Customer Match): rows without
+    #: them are never sent.
+    needs_consent: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,14 @@ import pyarrow as pa
 
 from syncd.config.models import GoogleAdsDestination
 from syncd.destinations.base import (
-    Capabilities,
     DestinationError,
     ErrorClass,
     MemberErrors,
     PushResult,
 )
 from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
+from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_members import consented_rows
-from syncd.identity import IdentifierKind, Network
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
@@ -47,23 +46,6 @@ MAX_IDENTIFIERS_PER_REQUEST = 10_000
 #: Longest membership a CRM-based list may have, in days.
 MAX_LIFE_SPAN_DAYS = 540
 _TOKEN_URI = "https://oauth2.googleapis.com/token"
-
-CAPABILITIES = Capabilities(
-    network=Network.GOOGLE,
-    max_members_per_request=10_000,
-    identifier_kinds=frozenset(
-        {
-            IdentifierKind.EMAIL,
-            IdentifierKind.PHONE,
-            IdentifierKind.FIRST_NAME,
-            IdentifierKind.LAST_NAME,
-            IdentifierKind.COUNTRY,
-            IdentifierKind.ZIP,
-            IdentifierKind.EXTERNAL_ID,
-        }
-    ),
-    min_serving_size=100,
-)
 
 
 def build_client(config: GoogleAdsDestination) -> GoogleAdsClient:

@@ -22,30 +22,14 @@ import httpx
 import pyarrow as pa
 
 from syncd.config.models import GoogleDataManagerDestination as GoogleConfig
-from syncd.destinations.base import Capabilities, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.google.auth import BearerAuth, GoogleCredentialsAuth
+from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
 from syncd.destinations.google.dm_members import consent_status, prepare
-from syncd.identity import IdentifierKind, Network
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
 
-CAPABILITIES = Capabilities(
-    network=Network.GOOGLE,
-    max_members_per_request=10_000,
-    identifier_kinds=frozenset(
-        {
-            IdentifierKind.EMAIL,
-            IdentifierKind.PHONE,
-            IdentifierKind.FIRST_NAME,
-            IdentifierKind.LAST_NAME,
-            IdentifierKind.COUNTRY,
-            IdentifierKind.ZIP,
-            IdentifierKind.EXTERNAL_ID,
-        }
-    ),
-    min_serving_size=100,
-)
 
 MAX_DESTINATIONS = 10
 #: Final request statuses (``FAILURE`` is not the API's name, but is read as ``FAILED``).
