@@ -158,6 +158,33 @@ def run(config_path: Path, listen: str) -> None:
 @main.command()
 @config_argument
 @click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day to pull (default: spend.lookback_days before today; on a destination's "
+    "first pull, spend.first_pull_days).",
+)
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | None) -> None:
+    """Pull spend per audience from every destination into the spend table.
+
+    Google: GAQL on ad_group_audience_view (a google_data_manager destination needs a
+    `reporting` connection). Meta: Insights per ad set and day, split evenly across the
+    custom audiences each ad set targets. Rows for audiences the config does not name are
+    not kept. Pulling again is harmless: a window is replaced, never added twice. Exits 1 if
+    any destination failed (the others are still written). See it with `syncd report`.
+    """
+    from syncd.spend.pull import pull_spend
+
+    config = _load(config_path)
+    summary = pull_spend(config, since.date() if since else None, until.date() if until else None)
+    click.echo(summary.text())
+    if summary.failed:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_argument
+@click.option(
     "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: 30 days ago)."
 )
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")

@@ -4,6 +4,8 @@ One worker thread runs passes, one at a time: the networks' rate limits, not thi
 the pace, and one writer keeps the state file simple. A second thread renews this
 process's leases, so a long pass never loses its audiences to a replica, while a crashed
 process stops renewing and its audiences pass to a replica after `daemon.lease_seconds`.
+A third pulls spend every `spend.every` (first soon after start): reports are slow reads,
+so they run beside the passes and never hold one up.
 
 SIGTERM and SIGINT stop new work, let the batch in flight finish (the journal checkpoints
 the rest), release the leases and exit 0. SIGHUP reloads the config; a config that does not
@@ -28,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
 from syncd.health import Health, HealthServer
+from syncd.metrics import SPEND_PULLS
 from syncd.pipeline import Lease, PassOptions, process_name, sync_all
 from syncd.state import open_state
 
@@ -49,6 +52,7 @@ class Daemon:
             executors={
                 "passes": ThreadPoolExecutor(max_workers=1),
                 "leases": ThreadPoolExecutor(max_workers=1),
+                "spend": ThreadPoolExecutor(max_workers=1),
             },
             job_defaults={
                 "coalesce": True,
@@ -116,6 +120,13 @@ class Daemon:
                 next_run_time=_first_run(schedule),
             )
         self._scheduler.add_job(
+            self._pull_spend,
+            IntervalTrigger(seconds=config.spend.interval_seconds, timezone=UTC),
+            id="spend",
+            executor="spend",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0, 5)),
+        )
+        self._scheduler.add_job(
             self._renew_leases,
             IntervalTrigger(seconds=config.daemon.lease_seconds / 3, timezone=UTC),
             id="leases",
@@ -134,6 +145,26 @@ class Daemon:
             return
         for result in results:
             self.health.pass_finished(result.audience, result.status)
+
+    def _pull_spend(self) -> None:
+        """One spend pull; its failures are logged and counted, and never stop the daemon."""
+        from syncd.spend.pull import pull_spend
+
+        config = self.config
+        try:
+            summary = pull_spend(config, sleep=self.stop.wait)
+        except Exception as error:  # the spend table cannot be opened
+            log.error("spend pull failed: %s", error)
+            SPEND_PULLS.labels("*", "failed").inc()
+            return
+        for note in summary.notes:
+            log.info("spend: %s", note)
+        log.info(
+            "spend pulled: %s",
+            ", ".join(f"{rows} {network} rows" for network, rows in summary.rows_by_network.items())
+            or "no destination has audiences",
+            extra={"spend_rows": summary.rows_by_network},
+        )
 
     def _renew_leases(self) -> None:
         config = self.config

@@ -63,6 +63,26 @@ AUDIENCE_MEMBERS = Gauge(
     registry=REGISTRY,
 )
 
+SPEND_ROWS = Counter(
+    "syncd_spend_rows",
+    "Spend rows written to the spend table (one per day, ad set or ad group, and audience).",
+    ["destination", "network"],
+    registry=REGISTRY,
+)
+SPEND_PULLS = Counter(
+    "syncd_spend_pulls",
+    "Spend pulls of a destination, by outcome (ok, skipped, failed); destination "
+    '"*" counts pulls that failed before any destination (the spend table unreachable).',
+    ["destination", "status"],
+    registry=REGISTRY,
+)
+SPEND_LAST_PULL = Gauge(
+    "syncd_spend_last_pull_timestamp_seconds",
+    "Unix time of the destination's last successful spend pull.",
+    ["destination"],
+    registry=REGISTRY,
+)
+
 
 def observe_pass(
     audience: str, status: str, rows: int, invalid: dict[str, int], members: int, seconds: float

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -214,3 +216,35 @@ def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise(
     daemon.process.send_signal(signal.SIGHUP)
     wait_for(lambda: audience_is(workspace, emails[:1]), "a pass with the reloaded config")
     assert daemon.stop() == 0
+
+
+def test_spend_is_pulled_on_its_own_schedule(workspace: Workspace, daemons: list) -> None:
+    today = dt.date.today()
+    generated = workspace.sandbox.meta.generate_spend(today - dt.timedelta(days=4), today)
+    emails = [f"spend{i}@example.com" for i in range(3)]
+    configure(workspace, emails, spend={"every": "1s", "lookback_days": 2})
+    daemon = RunningDaemon(workspace, "a")
+    daemons.append(daemon)
+
+    wait_for(lambda: len(spend_pulls(daemon)) >= 2, "two scheduled spend pulls")
+    wait_for(lambda: audience_is(workspace, emails), "the audience passes beside them")
+    metrics = daemon.get("/metrics").text
+    assert 'syncd_spend_pulls_total{destination="meta",status="ok"}' in metrics
+    assert 'syncd_spend_pulls_total{destination="google",status="skipped"}' in metrics
+    assert re.search(r'syncd_spend_rows_total\{destination="meta",network="meta"\} [1-9]', metrics)
+    assert 'syncd_spend_last_pull_timestamp_seconds{destination="meta"}' in metrics
+    assert daemon.stop() == 0
+
+    assert any("no `reporting` block" in line["message"] for line in daemon.logs())
+    with duckdb.connect(str(workspace.root / "state.duckdb"), read_only=True) as state:
+        held = state.execute(
+            "SELECT date, ad_set_id, audience_id, cost FROM spend ORDER BY date, ad_set_id"
+        ).fetchall()
+    want = sorted(
+        (row.day, row.ad_set.id, META_AUDIENCE, row.spend_cents / 100) for row in generated
+    )
+    assert [(d, a, i, round(c, 2)) for d, a, i, c in held] == want
+
+
+def spend_pulls(daemon: RunningDaemon) -> list[dict]:
+    return [line for line in daemon.logs() if line["message"].startswith("spend pulled")]

@@ -28,7 +28,8 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
-    first, second = out.split("Second pass: no segment changed.")
+    syncs, spend = out.split("\nSpend: ")
+    first, second = syncs.split("Second pass: no segment changed.")
     for segment in ("non_buyers", "abandoned_carts", "wishlist_users", "first_time_buyers"):
         assert f"{segment}->meta" in first and f"{segment}->google" in first
     # Every audience of the first pass added members and sent requests; none of the second did.
@@ -44,3 +45,30 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     assert "Second pass sent 0 requests." in out
     assert "Emulated audiences equal the synced segments: 12/12." in out
     assert (tmp_path / "demo" / "syncd.yaml").exists()
+
+    # Then the loop closes: spend seeded in both emulators comes back per audience.
+    written = re.search(r"Spend rows written: (.+)\.", spend)
+    assert written, spend
+    counts = {
+        network: int(count.replace(",", ""))
+        for count, network in (part.split() for part in written.group(1).split(", "))
+    }
+    assert set(counts) == {"meta", "google"} and min(counts.values()) > 0
+    assert "error" not in spend
+    report = spend.split("\nSpend from ", 1)[1]
+    lines = [
+        line.split() for line in report.splitlines() if re.match(r"^\w+ +(meta|google) ", line)
+    ]
+    assert {(line[0], line[1]) for line in lines} >= {
+        ("abandoned_carts", "meta"),
+        ("abandoned_carts", "google"),
+        ("first_time_buyers", "meta"),
+        ("non_buyers", "google"),
+    }
+    assert not [line for line in lines if line[0] == "recent_buyers"]  # an exclusion audience
+    assert all(float(line[2].replace(",", "")) > 0 and line[3] == "USD" for line in lines)
+    assert {line[8] for line in lines} <= {"CPC", "CPM", "CPC+CPM"}
+    page = tmp_path / "demo" / "report.html"
+    assert f"Report with charts: {page}" in spend
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 3 and "abandoned_carts" in html and "http" not in html

@@ -112,3 +112,45 @@ def test_the_html_page_is_self_contained_and_carries_the_numbers() -> None:
     assert "abandoned_carts" in page and "non_buyers" in page
     text = report.text()
     assert "abandoned_carts  google" in text and "2.00" in text
+
+
+def test_a_pull_replaces_its_window_for_its_audiences_only(
+    store: Callable[[], SpendStore],
+) -> None:
+    later = DAY + dt.timedelta(days=5)
+    held = table(
+        row(network="meta", account_id="act_1", ad_set_id="s1", audience_id="A", share=0.5),
+        row(network="meta", account_id="act_1", ad_set_id="s1", audience_id="B", share=0.5),
+        row(network="meta", account_id="act_1", ad_set_id="s1", audience_id="B", date=later),
+        row(network="meta", account_id="act_2", ad_set_id="s1", audience_id="B", share=0.5),
+        row(network="meta", account_id="act_1", ad_set_id="s1", audience_id="X"),
+    )  # fmt: skip
+    now_only_a = table(
+        row(network="meta", account_id="act_1", ad_set_id="s1", audience_id="A", cost=200.0)
+    )
+    with store() as spend:
+        spend.upsert(held)
+        assert spend.pulled_until("meta", "act_1") is None
+
+        written = spend.replace_window(
+            now_only_a,
+            network="meta",
+            account_id="act_1",
+            audience_ids=("A", "B"),
+            since=DAY,
+            until=DAY + dt.timedelta(days=1),
+        )
+        spend.record_pull("meta", "act_1", DAY + dt.timedelta(days=1))
+        spend.record_pull("meta", "act_1", DAY)  # an explicit older window never moves it back
+        kept = spend.rows(DAY, later).to_pylist()
+
+        assert written == 1
+        assert spend.pulled_until("meta", "act_1") == DAY + dt.timedelta(days=1)
+    # The ad set no longer targets B: its old half on DAY goes (it would count twice beside
+    # A's whole); B's later day, act_2 and the audience the pull did not cover stay.
+    assert sorted((r["account_id"], r["audience_id"], r["date"], r["cost"]) for r in kept) == [
+        ("act_1", "A", DAY, 200.0),
+        ("act_1", "B", later, 100.0),
+        ("act_1", "X", DAY, 100.0),
+        ("act_2", "B", DAY, 100.0),
+    ]

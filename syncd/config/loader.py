@@ -34,6 +34,7 @@ _SECRET_KEY = "access_token"
 _WAREHOUSE_SECRETS = ("password", "token", "private_key_passphrase")
 _DSN_PASSWORD = re.compile(r"\bpassword\s*=|://[^/@:]*:[^/@]+@")
 KeyPath = tuple[str | int, ...]
+_Model = typing.TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -254,9 +255,20 @@ def _step(
 
 
 def _unwrap(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
+    """The type under Annotated[...] and under an optional `X | None` (so errors inside an
+    optional section, such as a destination's `reporting`, get their own field's hint)."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        is_union = isinstance(annotation, types.UnionType) or (
+            typing.get_origin(annotation) is typing.Union
+        )
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        if is_union and len(members) == 1 and len(typing.get_args(annotation)) == 2:
+            annotation = members[0]
+            continue
+        return annotation
 
 
 def _union_member(annotation: Any, tag: str | int) -> Any:
@@ -289,6 +301,15 @@ def _literal_secrets(raw: dict[str, Any]) -> list[ConfigProblem]:
         )
         for name, destination in (destinations if isinstance(destinations, dict) else {}).items()
         if isinstance(destination, dict)
+    ]
+    candidates += [
+        (
+            f"destinations.{name}.reporting.{_SECRET_KEY}",
+            destination["reporting"].get(_SECRET_KEY),
+            "GOOGLE_ACCESS_TOKEN",
+        )
+        for name, destination in (destinations if isinstance(destinations, dict) else {}).items()
+        if isinstance(destination, dict) and isinstance(destination.get("reporting"), dict)
     ]
     if isinstance(warehouse, dict):
         candidates += [
@@ -332,7 +353,10 @@ def _reference_problems(data: dict[str, Any]) -> list[ConfigProblem]:
                         f"{key}s: {', '.join(sorted(known)) or '(none)'}",
                     )
                 )
-        target = (str(audience.get("destination")), str(audience.get("audience_id")))
+        network_id = audience.get("audience_id")
+        if network_id is None:  # audiences given by name are told apart by their names
+            network_id = f"name {audience.get('audience_name')!r}"
+        target = (str(audience.get("destination")), str(network_id))
         if target in fed_by:
             problems.append(
                 ConfigProblem(
@@ -362,13 +386,20 @@ def _resolve_paths(config: SyncdConfig, base: Path) -> SyncdConfig:
     if isinstance(state, DuckDBState):
         state = state.model_copy(update={"path": base / state.path})
     destinations = {
-        name: destination.model_copy(
-            update={"credentials_file": base / destination.credentials_file}
-        )
-        if getattr(destination, "credentials_file", None)
-        else destination
+        name: _resolve_credentials(destination, base)
         for name, destination in config.destinations.items()
     }
     return config.model_copy(
         update={"warehouse": warehouse, "state": state, "destinations": destinations}
     )
+
+
+def _resolve_credentials(model: _Model, base: Path) -> _Model:
+    """`credentials_file` against the config's folder, in a destination and its `reporting`."""
+    update: dict[str, Any] = {}
+    if getattr(model, "credentials_file", None):
+        update["credentials_file"] = base / model.credentials_file  # type: ignore[attr-defined]
+    reporting = getattr(model, "reporting", None)
+    if reporting is not None:
+        update["reporting"] = _resolve_credentials(reporting, base)
+    return model.model_copy(update=update) if update else model

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -173,6 +173,97 @@ class Consent(StrictModel):
     )
 
 
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$")
+
+
+def _customer_digits(value: str | None) -> str | None:
+    """A Google Ads customer id without its dashes; 10 digits or a ValueError."""
+    if value is None:
+        return None
+    digits = value.replace("-", "")
+    if not digits.isdigit() or len(digits) != 10:
+        raise ValueError("a Google Ads customer id has 10 digits, e.g. 123-456-7890")
+    return digits
+
+
+class GoogleAdsConnection(StrictModel):
+    """How syncd reaches the Google Ads API (gRPC): a developer token, one kind of OAuth
+    credential, and the endpoint. The google_ads destination is built on it, and a
+    google_data_manager destination names one as `reporting` to have its spend pulled."""
+
+    login_customer_id: str | None = Field(
+        default=None,
+        description="The manager (MCC) account the credentials log in through, sent as the "
+        "login-customer-id header; leave it out when the credentials are a user of the "
+        "customer itself.",
+    )
+    developer_token: SecretStr = Field(
+        description="The Google Ads API developer token of your manager account, e.g. "
+        "${GOOGLE_ADS_DEVELOPER_TOKEN}."
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="An OAuth access token with the adwords scope, e.g. ${GOOGLE_ACCESS_TOKEN}; "
+        "it is never refreshed. Or give client_id, client_secret and refresh_token, or "
+        "credentials_file.",
+    )
+    client_id: str | None = Field(
+        default=None, description="OAuth client id, with client_secret and refresh_token."
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="OAuth client secret, e.g. ${GOOGLE_ADS_CLIENT_SECRET}."
+    )
+    refresh_token: SecretStr | None = Field(
+        default=None,
+        description="OAuth refresh token of a user of the account, e.g. "
+        "${GOOGLE_ADS_REFRESH_TOKEN}; google-auth refreshes access tokens from it.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="A service account or authorized-user JSON file (google-auth); relative "
+        "to the config file's folder.",
+    )
+    endpoint: str = Field(
+        default="googleads.googleapis.com:443",
+        description="The Google Ads API host:port (gRPC over TLS); point it at the sandbox "
+        "emulator for tests and demos.",
+    )
+
+    @field_validator("login_customer_id")
+    @classmethod
+    def _login_customer_id(cls, value: str | None) -> str | None:
+        return _customer_digits(value)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _tls_unless_loopback(cls, value: str) -> str:
+        """Named as DestinationSettings' URL rule so that it replaces it in the google_ads
+        destination: gRPC takes host:port, and the connection is always TLS."""
+        if "://" in value or not _HOST_PORT.match(value):
+            raise ValueError(
+                "write host:port without a scheme, e.g. googleads.googleapis.com:443 (the "
+                "connection is always TLS)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        refresh = (self.client_id, self.client_secret, self.refresh_token)
+        given = [
+            self.access_token is not None,
+            any(part is not None for part in refresh),
+            self.credentials_file is not None,
+        ]
+        if sum(given) != 1:
+            raise ValueError(
+                "give exactly one of access_token, client_id + client_secret + "
+                "refresh_token, or credentials_file"
+            )
+        if given[1] and any(part is None for part in refresh):
+            raise ValueError("client_id, client_secret and refresh_token go together")
+        return self
+
+
 class GoogleDataManagerDestination(DestinationSettings):
     ACCOUNT_FIELD: ClassVar[str] = "operating_account_id"
     kind: Literal["google_data_manager"] = Field(
@@ -222,15 +313,18 @@ class GoogleDataManagerDestination(DestinationSettings):
         "each request's status in the run record (0: do not wait).",
     )
 
+    reporting: GoogleAdsConnection | None = Field(
+        default=None,
+        description="A Google Ads API connection to pull this destination's spend with "
+        "(GAQL on the operating account; the Data Manager API has no reports). "
+        "login_customer_id defaults to login_account_id. Without it, `syncd spend` skips "
+        "this destination and says so.",
+    )
+
     @field_validator("operating_account_id", "login_account_id")
     @classmethod
     def _customer_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digits = value.replace("-", "")
-        if not digits.isdigit() or len(digits) != 10:
-            raise ValueError("a Google Ads customer id has 10 digits, e.g. 123-456-7890")
-        return digits
+        return _customer_digits(value)
 
     @model_validator(mode="after")
     def _one_credential(self) -> GoogleDataManagerDestination:
@@ -239,10 +333,7 @@ class GoogleDataManagerDestination(DestinationSettings):
         return self
 
 
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$")
-
-
-class GoogleAdsDestination(DestinationSettings):
+class GoogleAdsDestination(GoogleAdsConnection, DestinationSettings):
     ACCOUNT_FIELD: ClassVar[str] = "customer_id"
     kind: Literal["google_ads"] = Field(
         description="Google Customer Match through the Google Ads API (gRPC), for accounts "
@@ -251,43 +342,6 @@ class GoogleAdsDestination(DestinationSettings):
     customer_id: str = Field(
         description="The Google Ads customer id that owns the user lists (10 digits, dashes "
         "allowed)."
-    )
-    login_customer_id: str | None = Field(
-        default=None,
-        description="The manager (MCC) account the credentials log in through, sent as the "
-        "login-customer-id header; leave it out when the credentials are a user of "
-        "customer_id itself.",
-    )
-    developer_token: SecretStr = Field(
-        description="The Google Ads API developer token of your manager account, e.g. "
-        "${GOOGLE_ADS_DEVELOPER_TOKEN}."
-    )
-    access_token: SecretStr | None = Field(
-        default=None,
-        description="An OAuth access token with the adwords scope, e.g. ${GOOGLE_ACCESS_TOKEN}; "
-        "it is never refreshed. Or give client_id, client_secret and refresh_token, or "
-        "credentials_file.",
-    )
-    client_id: str | None = Field(
-        default=None, description="OAuth client id, with client_secret and refresh_token."
-    )
-    client_secret: SecretStr | None = Field(
-        default=None, description="OAuth client secret, e.g. ${GOOGLE_ADS_CLIENT_SECRET}."
-    )
-    refresh_token: SecretStr | None = Field(
-        default=None,
-        description="OAuth refresh token of a user of the account, e.g. "
-        "${GOOGLE_ADS_REFRESH_TOKEN}; google-auth refreshes access tokens from it.",
-    )
-    credentials_file: Path | None = Field(
-        default=None,
-        description="A service account or authorized-user JSON file (google-auth); relative "
-        "to the config file's folder.",
-    )
-    endpoint: str = Field(
-        default="googleads.googleapis.com:443",
-        description="The Google Ads API host:port (gRPC over TLS); point it at the sandbox "
-        "emulator for tests and demos.",
     )
     consent: Consent = Field(
         default_factory=Consent,
@@ -301,43 +355,12 @@ class GoogleAdsDestination(DestinationSettings):
         "batch is retried; Google runs jobs in minutes to hours.",
     )
 
-    @field_validator("customer_id", "login_customer_id")
+    @field_validator("customer_id")
     @classmethod
-    def _customer_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digits = value.replace("-", "")
-        if not digits.isdigit() or len(digits) != 10:
-            raise ValueError("a Google Ads customer id has 10 digits, e.g. 123-456-7890")
+    def _customer_id(cls, value: str) -> str:
+        digits = _customer_digits(value)
+        assert digits is not None
         return digits
-
-    @field_validator("endpoint")
-    @classmethod
-    def _tls_unless_loopback(cls, value: str) -> str:
-        """Overrides the URL rule of DestinationSettings: gRPC takes host:port, always TLS."""
-        if "://" in value or not _HOST_PORT.match(value):
-            raise ValueError(
-                "write host:port without a scheme, e.g. googleads.googleapis.com:443 (the "
-                "connection is always TLS)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> GoogleAdsDestination:
-        refresh = (self.client_id, self.client_secret, self.refresh_token)
-        given = [
-            self.access_token is not None,
-            any(part is not None for part in refresh),
-            self.credentials_file is not None,
-        ]
-        if sum(given) != 1:
-            raise ValueError(
-                "give exactly one of access_token, client_id + client_secret + "
-                "refresh_token, or credentials_file"
-            )
-        if given[1] and any(part is None for part in refresh):
-            raise ValueError("client_id, client_secret and refresh_token go together")
-        return self
 
 
 Destination = Annotated[
@@ -369,9 +392,7 @@ class Schedule(StrictModel):
     @field_validator("every")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        if value is not None and not _DURATION.match(value.strip()):
-            raise ValueError("write a number and a unit: 45s, 30m, 1h or 1d")
-        return value
+        return _checked_duration(value)
 
     @field_validator("cron")
     @classmethod
@@ -393,11 +414,21 @@ class Schedule(StrictModel):
 
     @property
     def interval_seconds(self) -> float | None:
-        if self.every is None:
-            return None
-        match = _DURATION.match(self.every.strip())
-        assert match is not None  # checked by the validator
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        return None if self.every is None else duration_seconds(self.every)
+
+
+def _checked_duration(value: str | None) -> str | None:
+    if value is not None and not _DURATION.match(value.strip()):
+        raise ValueError("write a number and a unit: 45s, 30m, 1h or 1d")
+    return value
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a duration written as a number and a unit (45s, 30m, 1h, 1d)."""
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 class Audience(StrictModel):
@@ -476,6 +507,40 @@ class Daemon(StrictModel):
     )
 
 
+class SpendSettings(StrictModel):
+    """How `syncd spend` and `syncd run` pull spend per audience from the networks."""
+
+    lookback_days: int = Field(
+        default=3,
+        ge=0,
+        le=90,
+        description="Networks restate recent days (late clicks, invalid-traffic refunds): "
+        "each pull reads this many days before today again and overwrites them.",
+    )
+    every: str = Field(
+        default="6h",
+        description="How often `syncd run` pulls spend: a number and a unit, e.g. 6h or 1d.",
+    )
+    first_pull_days: int = Field(
+        default=30,
+        ge=1,
+        le=1095,
+        description="How many days back the first pull of a destination goes; a pull after "
+        "a gap also reaches back to where the previous one stopped, at most this far.",
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        checked = _checked_duration(value)
+        assert checked is not None
+        return checked
+
+    @property
+    def interval_seconds(self) -> float:
+        return duration_seconds(self.every)
+
+
 class DuckDBState(StrictModel):
     kind: Literal["duckdb"] = Field(default="duckdb", description="A DuckDB file (default).")
     path: Path = Field(
@@ -543,6 +608,10 @@ class SyncdConfig(BaseSettings):
         description="When `syncd run` syncs each audience, unless the audience says otherwise.",
     )
     daemon: Daemon = Field(default_factory=Daemon, description="Settings of `syncd run`.")
+    spend: SpendSettings = Field(
+        default_factory=SpendSettings,
+        description="Pulling spend per audience back from the networks (`syncd spend`).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -3,29 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 
 from syncd.config import ConfigError, SyncdConfig, load_config
-from syncd.config.models import MetaDestination
+from syncd.config.models import (
+    GoogleAdsDestination,
+    GoogleDataManagerDestination,
+    MetaDestination,
+)
 from syncd.demo.segments import SEGMENTS
 from syncd.demo.shop import build_shop
 from syncd.pipeline import AudienceResult, sync_all
 from syncd.plan import audience_ref
 from syncd.sandbox import Sandbox
+from syncd.spend.pull import pull_spend
+from syncd.spend.report import build_report
 from syncd.state import open_state
 from syncd.summary import format_results
 
+if TYPE_CHECKING:
+    from syncd.sandbox.google_ads import GoogleAdsEmulator
+
 META_ENDPOINT_VARIABLE = "SYNCD_SANDBOX_META"
 GOOGLE_ENDPOINT_VARIABLE = "SYNCD_SANDBOX_GOOGLE"
+GOOGLE_ADS_ENDPOINT_VARIABLE = "SYNCD_SANDBOX_GOOGLE_ADS"
 DEFAULT_META_PORT = 18001
 DEFAULT_GOOGLE_PORT = 18002
+DEFAULT_GOOGLE_ADS_PORT = 18003
+#: Days of spend the emulators are seeded with, ending today.
+SPEND_DAYS = 14
+#: The audiences the demo's Meta ad sets are built on (its Google campaigns target every
+#: segment but the exclusion audience, recent_buyers, which never carries spend).
+_META_SPEND_SEGMENTS = ("abandoned_carts", "wishlist_users", "first_time_buyers")
+_EXCLUSION_SEGMENTS = ("recent_buyers",)
 
 
 def demo_config(shop_file: str) -> dict[str, Any]:
@@ -69,6 +87,14 @@ def demo_config(shop_file: str) -> dict[str, Any]:
                 "operating_account_id": "1234567890",
                 "access_token": "${GOOGLE_ACCESS_TOKEN:-sandbox-token}",
                 "endpoint": f"${{{GOOGLE_ENDPOINT_VARIABLE}:-http://127.0.0.1:{DEFAULT_GOOGLE_PORT}}}",
+                # Spend comes from the Google Ads API: the Data Manager API has no reports.
+                "reporting": {
+                    "developer_token": "${GOOGLE_ADS_DEVELOPER_TOKEN:-sandbox-developer-token}",
+                    "access_token": "${GOOGLE_ACCESS_TOKEN:-sandbox-token}",
+                    "endpoint": (
+                        f"${{{GOOGLE_ADS_ENDPOINT_VARIABLE}:-127.0.0.1:{DEFAULT_GOOGLE_ADS_PORT}}}"
+                    ),
+                },
             },
         },
         "audiences": audiences,
@@ -91,6 +117,68 @@ def sandbox_for(config: SyncdConfig, meta_port: int = 0, google_port: int = 0) -
     )
 
 
+def google_ads_for(config: SyncdConfig, port: int = 0) -> GoogleAdsEmulator:
+    """A Google Ads API emulator holding every Google user list the config names by id, on
+    the account that owns it, for spend reports (a Data Manager destination's `reporting`).
+
+    Start it before anything in the process opens a gRPC channel: it points grpc's trusted
+    roots at the sandbox CA, and grpc reads them once per process.
+    """
+    from syncd.sandbox.google_ads import GoogleAdsEmulator
+
+    customers: dict[str, list[tuple[str, int]]] = {}
+    for audience in config.audiences:
+        destination = config.destinations[audience.destination]
+        if isinstance(destination, GoogleDataManagerDestination):
+            customer = destination.operating_account_id
+        elif isinstance(destination, GoogleAdsDestination):
+            customer = destination.customer_id
+        else:
+            continue
+        lists = customers.setdefault(customer, [])
+        if audience.audience_id is not None:
+            lists.append((audience.segment, int(audience.audience_id)))
+    emulator = GoogleAdsEmulator(customers=list(customers) or ["1234567890"], port=port)
+    for customer, lists in customers.items():
+        for name, list_id in lists:
+            emulator.add_user_list(name, customer_id=customer, user_list_id=list_id)
+    return emulator
+
+
+def seed_spend(
+    config: SyncdConfig, sandbox: Sandbox, ads: GoogleAdsEmulator, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """Realistic daily spend for the last SPEND_DAYS days on the demo's campaigns: Meta ad
+    sets over three audiences (one of them shared by two audiences, one excluding an
+    audience), Google campaigns bidding per click and per thousand impressions."""
+    start = today - dt.timedelta(days=SPEND_DAYS - 1)
+    meta_ids: dict[str, list[str]] = {}
+    google_ids: dict[str, list[int]] = {}
+    for audience in config.audiences:
+        destination = config.destinations[audience.destination]
+        if audience.audience_id is None or audience.segment in _EXCLUSION_SEGMENTS:
+            continue
+        if isinstance(destination, MetaDestination):
+            if audience.segment in _META_SPEND_SEGMENTS:
+                meta_ids.setdefault(destination.ad_account_id, []).append(audience.audience_id)
+        else:
+            google_ids.setdefault(destination.account, []).append(int(audience.audience_id))
+    for account, ids in meta_ids.items():
+        sandbox.meta.generate_spend(start, today, ids, seed=2026, ad_account_id=account)
+    for customer, lists in google_ids.items():
+        ads.generate_spend(start, today, customer_id=customer, user_list_ids=lists, seed=2026)
+    return start, today
+
+
+@contextlib.contextmanager
+def _emulators(
+    config: SyncdConfig, meta_port: int, google_port: int, ads_port: int
+) -> Iterator[tuple[Sandbox, GoogleAdsEmulator]]:
+    ads = google_ads_for(config, ads_port)
+    with ads, sandbox_for(config, meta_port, google_port) as sandbox:  # ads first: gRPC roots
+        yield sandbox, ads
+
+
 @click.command()
 @click.option(
     "--dir",
@@ -107,7 +195,9 @@ def demo(directory: Path, visitors: int) -> None:
     Builds a deterministic shop (about 92% of visitors never buy, with the dirt real data
     has), starts emulators of the Meta Graph API and the Google Data Manager API on
     127.0.0.1, syncs every playbook segment to both networks, then syncs again to show
-    that an unchanged segment sends nothing.
+    that an unchanged segment sends nothing. Then it closes the loop: two weeks of spend
+    on the emulated campaigns are pulled back per audience (Google through an emulated
+    Google Ads API), reported per segment, and drawn in report.html in the same folder.
     """
     directory.mkdir(parents=True, exist_ok=True)
     shop = build_shop(directory / "shop.duckdb", visitors=visitors)
@@ -120,13 +210,17 @@ def demo(directory: Path, visitors: int) -> None:
     (directory / "state.duckdb").unlink(missing_ok=True)
 
     config = load_config(config_path)
-    with sandbox_for(config) as sandbox:
+    with _emulators(config, 0, 0, 0) as (sandbox, ads):
         environ = {
             META_ENDPOINT_VARIABLE: sandbox.meta.base_url,
             GOOGLE_ENDPOINT_VARIABLE: sandbox.google.base_url,
+            GOOGLE_ADS_ENDPOINT_VARIABLE: ads.endpoint,
         }
         config = load_config(config_path, environ=environ)
-        click.echo(f"Sandbox: Meta {sandbox.meta.base_url}, Google {sandbox.google.base_url}")
+        click.echo(
+            f"Sandbox: Meta {sandbox.meta.base_url}, Google {sandbox.google.base_url}, "
+            f"Google Ads API {ads.endpoint}"
+        )
         click.echo(f"Config: {config_path}\n\nFirst pass: every audience starts empty.")
         first = sync_all(config)
         click.echo(format_results(first))
@@ -134,9 +228,25 @@ def demo(directory: Path, visitors: int) -> None:
         second = sync_all(config)
         click.echo(format_results(second))
         click.echo(_verdict(config, sandbox, first, second))
+
+        first_day, last_day = seed_spend(config, sandbox, ads, dt.date.today())
+        click.echo(
+            f"\nSpend: the emulated campaigns ran from {first_day} to {last_day}; "
+            "pulling it back per audience."
+        )
+        pulled = pull_spend(config)
+        click.echo(pulled.text())
+        if pulled.failed:
+            raise click.ClickException("the spend pull failed")
+    report = build_report(config, first_day, last_day)
+    click.echo(f"\n{report.text()}")
+    page = directory / "report.html"
+    page.write_text(report.html(), encoding="utf-8")
+    click.echo(f"\nReport with charts: {page.resolve()} (self-contained; open it in a browser).")
     click.echo(
         f"\nBy hand: `syncd sandbox --config {config_path}` in one shell, then "
-        f"`syncd plan {config_path}` or `syncd sync --once {config_path}` in another."
+        f"`syncd plan {config_path}` or `syncd sync --once {config_path}` in another, "
+        f"and `syncd spend` / `syncd report --html report.html` on the same config."
     )
 
 
@@ -187,24 +297,43 @@ def _yaml_with_header(config: Mapping[str, Any]) -> str:
 )
 @click.option("--meta-port", type=int, default=DEFAULT_META_PORT, show_default=True)
 @click.option("--google-port", type=int, default=DEFAULT_GOOGLE_PORT, show_default=True)
-def sandbox(config_path: Path | None, meta_port: int, google_port: int) -> None:
-    """Serve the Meta and Google emulators on 127.0.0.1 until Ctrl-C or SIGTERM.
+@click.option("--google-ads-port", type=int, default=DEFAULT_GOOGLE_ADS_PORT, show_default=True)
+def sandbox(
+    config_path: Path | None, meta_port: int, google_port: int, google_ads_port: int
+) -> None:
+    """Serve the Meta, Data Manager and Google Ads API emulators on 127.0.0.1 until Ctrl-C
+    or SIGTERM. With --config they hold the config's audiences and two weeks of spend.
 
     Membership lives in memory: restarting the sandbox empties every audience, so remove
     the config's state file too before syncing again.
     """
-    if config_path is not None:
-        try:
-            config = load_config(config_path)
-        except ConfigError as error:
-            raise click.ClickException(str(error)) from None
-        emulators = sandbox_for(config, meta_port, google_port)
-    else:
-        emulators = Sandbox(meta_port=meta_port, google_port=google_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with emulators:
-        click.echo(f"Meta Graph API emulator: {emulators.meta.base_url}")
-        click.echo(f"Data Manager API emulator: {emulators.google.base_url}")
+    if config_path is None:
+        with Sandbox(meta_port=meta_port, google_port=google_port) as emulators:
+            _announce(emulators)
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+        return
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    from syncd.sandbox.google_ads import ROOTS_ENV
+
+    with _emulators(config, meta_port, google_port, google_ads_port) as (emulators, ads):
+        first_day, last_day = seed_spend(config, emulators, ads, dt.date.today())
+        _announce(emulators)
+        click.echo(f"Google Ads API emulator: {ads.endpoint} (gRPC over TLS)")
+        click.echo(f"Spend from {first_day} to {last_day} is waiting to be pulled.")
+        click.echo(
+            "For `syncd spend` in another shell to trust its certificate, run there first:\n"
+            f"  export {ROOTS_ENV}={ads.ca_file}"
+        )
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+
+
+def _announce(emulators: Sandbox) -> None:
+    click.echo(f"Meta Graph API emulator: {emulators.meta.base_url}")
+    click.echo(f"Data Manager API emulator: {emulators.google.base_url}")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pyarrow as pa
 
-from syncd.config.models import GoogleAdsDestination
+from syncd.config.models import GoogleAdsConnection, GoogleAdsDestination
 from syncd.destinations.base import (
     DestinationError,
     ErrorClass,
@@ -48,9 +48,11 @@ MAX_LIFE_SPAN_DAYS = 540
 _TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 
-def build_client(config: GoogleAdsDestination) -> GoogleAdsClient:
+def build_client(config: GoogleAdsConnection) -> GoogleAdsClient:
     """A ``GoogleAdsClient`` built with its constructor: ``load_from_dict`` would refresh
-    OAuth credentials against Google at once, even for an emulator."""
+    OAuth credentials against Google at once, even for an emulator. ``config`` is a
+    google_ads destination or any other connection (a Data Manager destination's
+    ``reporting``)."""
     from google.ads.googleads.client import GoogleAdsClient
 
     return GoogleAdsClient(
@@ -62,7 +64,7 @@ def build_client(config: GoogleAdsDestination) -> GoogleAdsClient:
     )
 
 
-def _credentials(config: GoogleAdsDestination) -> Any:
+def _credentials(config: GoogleAdsConnection) -> Any:
     import google.auth
     from google.oauth2.credentials import Credentials
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from syncd.config.models import SyncdConfig
+from syncd.config.models import PostgresState, SyncdConfig
 from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.spend.store import SpendStore
-from syncd.state import open_state
-from syncd.state.backends import PostgresBackend
+from syncd.state.backends import DuckDBBackend, PostgresBackend
 
 
 def open_spend_store(config: SyncdConfig) -> SpendStore:
-    """The warehouse when syncd may write there (PostgreSQL), else the state store."""
+    """The warehouse when syncd may write there (PostgreSQL), else beside the state.
+
+    Only the spend tables are touched: the state store's own set-up never runs here, so a
+    spend pull in the daemon cannot get in the way of a pass writing the state meanwhile.
+    """
     warehouse = config.warehouse
     if isinstance(warehouse, PostgresWarehouse):
         schema = warehouse.schema_name or "syncd"
         return SpendStore(PostgresBackend(warehouse.dsn.get_secret_value(), schema))
-    return SpendStore(open_state(config.state).backend)
+    state = config.state
+    if isinstance(state, PostgresState):
+        return SpendStore(PostgresBackend(state.dsn.get_secret_value(), state.schema_name))
+    return SpendStore(DuckDBBackend(state.path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -10,6 +11,7 @@ import pyarrow.compute as pc
 
 from syncd.config.models import SyncdConfig
 from syncd.spend.table import cpc, cpm
+from syncd.state.backends import Backend
 
 
 @dataclass(frozen=True)
@@ -98,36 +100,39 @@ class SpendReport:
             return f"No spend between {self.first} and {self.last}: run `syncd spend` first."
         headers = ("segment", "network", "spend", "currency", "impressions", "clicks", "CPC")
         headers += ("CPM", "billing", "audience", "match rate")
-        table = format_table(
-            headers,
+        rows = [
             [
-                (
-                    s.segment,
-                    s.network,
-                    f"{s.cost:,.2f}",
-                    s.currency,
-                    s.impressions,
-                    s.clicks,
-                    money(s.cpc),
-                    money(s.cpm),
-                    s.billing_models,
-                    s.audience_members if s.audience_members is not None else "-",
-                    f"{s.match_rate:.0%}" if s.match_rate is not None else "-",
-                )
-                for s in self.segments
-            ],
-        )
+                s.segment,
+                s.network,
+                f"{s.cost:,.2f}",
+                s.currency,
+                s.impressions,
+                s.clicks,
+                money(s.cpc),
+                money(s.cpm),
+                s.billing_models,
+                s.audience_members if s.audience_members is not None else "-",
+                f"{s.match_rate:.0%}" if s.match_rate is not None else "-",
+            ]
+            for s in self.segments
+        ]
+        for column in (2, 6, 7, 10):  # numbers written as text: aligned right all the same
+            width = max(len(headers[column]), *(len(str(row[column])) for row in rows))
+            for row in rows:
+                row[column] = str(row[column]).rjust(width)
+        table = format_table(headers, rows)
         return f"Spend from {self.first} to {self.last}\n{table}"
 
     def html(self) -> str:
         from syncd.spend import html
 
-        title = f"syncd: spend per segment, {self.first} to {self.last}"
+        title = "syncd: spend per segment"
         return html.render(title, self.segments, daily_cost(self.rows), period(self.rows))
 
 
 def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendReport:
-    """Read the spend table and the audiences' sizes from the state for one period."""
+    """Read the spend table, the audiences' sizes and their latest match rates from the
+    state for one period. Reads only."""
     from syncd.plan import audience_ref
     from syncd.spend import open_spend_store
     from syncd.state import open_state
@@ -135,12 +140,74 @@ def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendRep
     with open_spend_store(config) as store:
         rows = store.rows(first, last)
     sizes: dict[tuple[str, str], int] = {}
+    matched: dict[tuple[str, str], tuple[float, int]] = {}  # key -> (matched, of members)
     with open_state(config.state) as state:
+        infos = latest_audience_info(state.backend)
         for audience in config.audiences:
             network = config.destinations[audience.destination].kind
             key = (audience.segment, "meta" if network == "meta" else "google")
-            sizes[key] = sizes.get(key, 0) + state.member_count(audience_ref(config, audience))
-    return SpendReport(first, last, rows, by_segment(rows, sizes))
+            held = state.member_count(audience_ref(config, audience))
+            sizes[key] = sizes.get(key, 0) + held
+            estimate = matched_members(infos.get(audience.name), network)
+            if estimate is not None:
+                done, of = matched.get(key, (0.0, 0))
+                matched[key] = (done + estimate[0], of + estimate[1])
+    rates = {key: min(done / of, 1.0) for key, (done, of) in matched.items() if of}
+    return SpendReport(first, last, rows, by_segment(rows, sizes, rates))
+
+
+def latest_audience_info(backend: Backend) -> dict[str, tuple[dict[str, object], int | None]]:
+    """Per audience (config name): what the network said about it after its latest run
+    that read it back (``runs.summary`` -> ``audience_info``), and that run's member count."""
+    table = backend.arrow(
+        "SELECT audience, summary FROM ("
+        " SELECT audience, summary, ROW_NUMBER() OVER ("
+        "  PARTITION BY audience ORDER BY finished_at DESC) AS recency FROM runs"
+        " WHERE finished_at IS NOT NULL AND summary IS NOT NULL"
+        """ AND summary NOT LIKE '%"audience_info": {}%'"""
+        ") AS latest WHERE recency = 1"
+    )
+    found: dict[str, tuple[dict[str, object], int | None]] = {}
+    for record in table.to_pylist():
+        try:
+            summary = json.loads(record["summary"])
+        except ValueError:
+            continue
+        info = summary.get("audience_info") if isinstance(summary, dict) else None
+        if isinstance(info, dict) and info:
+            members = summary.get("members")
+            found[record["audience"]] = (info, members if isinstance(members, int) else None)
+    return found
+
+
+def matched_members(
+    latest: tuple[dict[str, object], int | None] | None, kind: str
+) -> tuple[float, int] | None:
+    """(matched, members) of one audience at its latest run, or None when unknown.
+
+    Google gives ``match_rate_percentage`` itself. Meta gives approximate counts of the
+    audience (lower and upper bound, -1 when too small to say), compared here with the
+    members the run sent.
+    """
+    if latest is None:
+        return None
+    info, members = latest
+    if not members:
+        return None
+    if kind == "meta":
+        bounds = [
+            value
+            for value in (
+                info.get("approximate_count_lower_bound"),
+                info.get("approximate_count_upper_bound"),
+            )
+            if isinstance(value, int) and value >= 0
+        ]
+        return (sum(bounds) / len(bounds), members) if bounds else None
+    percentage = info.get("match_rate_percentage")
+    if isinstance(percentage, int | float) and not isinstance(percentage, bool):
+        return percentage / 100 * members, members
+    return None
 
 
 def money(value: float | None) -> str:

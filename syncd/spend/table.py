@@ -1,19 +1,26 @@
 """The spend table: one row per day x network x account x campaign x ad set x audience.
 
 It sits next to the segments so a team can see which segment earns its budget. Networks
-restate recent days, so rows are upserted on their key and the pull window reaches back a
-few days. `share` and `allocation` make the allocation rule visible in the data itself:
+restate recent days, so each pull reads a window reaching back `spend.lookback_days` and
+replaces what the table held for those audiences in that window (rows are keyed, so pulling
+twice changes nothing). `share` and `allocation` make the allocation rule visible in the data
+itself:
 
 - Google reports each ad group's metrics per audience criterion (ad_group_audience_view),
   so a row belongs to its audience entirely: share 1, allocation "criterion".
 - Meta reports spend per ad set, and one ad set may target several custom audiences. Its
   spend is split evenly across every custom audience the ad set targets (managed by syncd
-  or not): share 1/n, allocation "even_split". Excluded audiences carry no spend. An even
-  split is the only rule the data supports without guessing: Meta does not break ad set
-  delivery down by audience.
+  or not): share 1/n, allocation "even_split". Impressions and clicks are whole numbers, so
+  they are split as evenly as whole numbers allow (the remainder goes one each to the
+  audiences with the lowest ids) and add back up to the ad set's; `cpc` and `cpm` are the ad
+  set's own. Excluded audiences carry no spend. Only audiences syncd manages get rows. An
+  even split is the only rule the data supports without guessing: Meta does not break ad
+  set delivery down by audience.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -53,3 +60,14 @@ def cpc(cost: float, clicks: int) -> float | None:
 def cpm(cost: float, impressions: int) -> float | None:
     """Cost per thousand impressions; None where nothing was shown."""
     return cost * 1000 / impressions if impressions else None
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What one destination's pull brought back: rows for the audiences it covers."""
+
+    rows: pa.Table
+    #: The network ids of the audiences the rows cover: the pull is the whole truth about
+    #: them in its window (rows they no longer have there are dropped).
+    audience_ids: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import requests
@@ -45,6 +45,7 @@ _DESCRIBE_FIELDS = (
     "delivery_status",
 )
 _FLAGGED = 471
+_T = TypeVar("_T")
 
 
 class _ObservedApi(FacebookAdsApi):
@@ -108,35 +109,57 @@ class MetaCustomAudiences:
 
     # -- audiences -------------------------------------------------------------------------
 
+    def ad_account(self) -> AdAccount:
+        """The ad account as an SDK object on this client's API: its calls (Insights, ad
+        sets) go through the same throttle as the audience edits."""
+        return AdAccount(self._account_id, api=self._api)
+
+    def find_audience(self, name: str) -> str | None:
+        """The id of the customer-list audience called exactly ``name`` on the ad account,
+        or None. With several, the oldest wins. Reads only."""
+        subject = f"Meta ad account {self._account_id}"
+        return self.read(subject, lambda: self._find_audience(name, subject))
+
+    def read(self, subject: str, fetch: Callable[[], _T]) -> _T:
+        """Run SDK reads (cursors and their further pages included) with this client's
+        error classes: a refusal or a dropped connection becomes a ``DestinationError``."""
+        try:
+            return fetch()
+        except FacebookRequestError as error:
+            raise self._classified(error, subject) from None
+        except requests.RequestException as error:
+            raise _unreachable(error) from None
+
+    def _find_audience(self, name: str, subject: str) -> str | None:
+        listed = self.ad_account().get_custom_audiences(
+            fields=[
+                CustomAudience.Field.id,
+                CustomAudience.Field.name,
+                CustomAudience.Field.subtype,
+            ],
+            params={
+                "filtering": [{"field": "name", "operator": "CONTAIN", "value": name}],
+                "limit": 100,
+            },
+        )
+        ids = [
+            str(audience["id"])
+            for audience in listed  # the cursor fetches further pages as it goes
+            if audience.get("name") == name and audience.get("subtype", "CUSTOM") == "CUSTOM"
+        ]
+        if len(ids) > 1:
+            log.warning("%s: %d audiences share one name; using the oldest", subject, len(ids))
+        return min(ids, key=int) if ids else None
+
     def ensure_audience(self, name: str, description: str) -> str:
         """The id of the customer-list audience called exactly ``name`` on the ad account,
         created (USER_PROVIDED_ONLY) when there is none. With several, the oldest wins."""
         subject = f"Meta ad account {self._account_id}"
-        account = AdAccount(self._account_id, api=self._api)
         try:
-            listed = account.get_custom_audiences(
-                fields=[
-                    CustomAudience.Field.id,
-                    CustomAudience.Field.name,
-                    CustomAudience.Field.subtype,
-                ],
-                params={
-                    "filtering": [{"field": "name", "operator": "CONTAIN", "value": name}],
-                    "limit": 100,
-                },
-            )
-            ids = [
-                str(audience["id"])
-                for audience in listed  # the cursor fetches further pages as it goes
-                if audience.get("name") == name and audience.get("subtype", "CUSTOM") == "CUSTOM"
-            ]
-            if ids:
-                if len(ids) > 1:
-                    log.warning(
-                        "%s: %d audiences share one name; using the oldest", subject, len(ids)
-                    )
-                return min(ids, key=int)
-            created = account.create_custom_audience(
+            found = self._find_audience(name, subject)
+            if found is not None:
+                return found
+            created = self.ad_account().create_custom_audience(
                 params={
                     "name": name,
                     "subtype": CustomAudience.Subtype.custom,

@@ -154,11 +154,18 @@ class GoogleAdsEmulator(GrpcServer):
         customer_id: str | None = None,
         upload_key_type: str = "CONTACT_INFO",
         members: Iterable[Member] = (),
+        user_list_id: int | None = None,
     ) -> int:
-        """Create a CRM-based list as if made in the Google Ads UI; returns its id."""
+        """Create a CRM-based list as if made in the Google Ads UI; returns its id.
+
+        ``user_list_id`` gives the list a chosen id (the demo uses the ids its Data Manager
+        emulator knows: on Google one list has one id in both APIs)."""
         with self._lock:
             account = self._account(customer_id)
-            user_list = UserList(next(self._ids), name, upload_key_type=upload_key_type)
+            if user_list_id is not None and user_list_id in account.user_lists:
+                raise ValueError(f"user list {user_list_id} exists already")
+            list_id = user_list_id if user_list_id is not None else next(self._ids)
+            user_list = UserList(list_id, name, upload_key_type=upload_key_type)
             user_list.members.update(members)
             account.user_lists[user_list.id] = user_list
             return user_list.id

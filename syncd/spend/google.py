@@ -1,0 +1,220 @@
+"""Google spend per audience: GAQL on ``ad_group_audience_view`` through SearchStream.
+
+Google reports each ad group's metrics per audience criterion, so every row belongs to one
+user list entirely (share 1, allocation "criterion"). The billing model comes from the
+campaign's bidding strategy: CPM and CPV strategies buy impressions or views, every other
+one buys clicks.
+
+The pull works for both Google destinations: a ``google_ads`` destination is itself a Google
+Ads API connection on ``customer_id``; a ``google_data_manager`` destination pulls through its
+``reporting`` connection on ``operating_account_id`` (the Data Manager API has no reports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from syncd.config.models import (
+    Audience,
+    GoogleAdsConnection,
+    GoogleAdsDestination,
+    GoogleDataManagerDestination,
+)
+from syncd.destinations.base import DestinationError, ErrorClass
+from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
+
+if TYPE_CHECKING:
+    from google.ads.googleads.client import GoogleAdsClient
+
+__all__ = ["CPM_STRATEGIES", "NoReporting", "billing_model", "pull_google"]
+
+#: Bidding strategies that buy impressions (CPM) or video views (CPV): not paid per click.
+CPM_STRATEGIES = frozenset({"TARGET_CPM", "MANUAL_CPM", "FIXED_CPM", "TARGET_CPV", "MANUAL_CPV"})
+_FIELDS = (
+    "segments.date",
+    "customer.currency_code",
+    "campaign.id",
+    "campaign.name",
+    "campaign.bidding_strategy_type",
+    "campaign.advertising_channel_type",
+    "ad_group.id",
+    "ad_group.name",
+    "ad_group_criterion.user_list.user_list",
+    "metrics.impressions",
+    "metrics.clicks",
+    "metrics.cost_micros",
+)
+_MICROS = 1_000_000
+
+
+class NoReporting(Exception):
+    """The destination has no Google Ads API connection to pull spend through."""
+
+
+def billing_model(bidding_strategy_type: str) -> str:
+    """CPM for strategies that buy impressions or views, CPC for the rest."""
+    return CPM if bidding_strategy_type in CPM_STRATEGIES else CPC
+
+
+def pull_google(
+    destination: GoogleAdsDestination | GoogleDataManagerDestination,
+    audiences: Sequence[Audience],
+    since: dt.date,
+    until: dt.date,
+    *,
+    pulled_at: dt.datetime,
+    retry_policy: RetryPolicy,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Pulled:
+    """Spend rows (SPEND_SCHEMA) of the managed ``audiences`` from ``since`` to ``until``.
+    Raises ``NoReporting`` for a Data Manager destination without ``reporting``, and
+    ``DestinationError`` when Google refuses."""
+    connection, customer_id = _connection(destination)
+    from syncd.destinations.google_ads import build_client
+
+    client = build_client(connection)
+    service = client.get_service("GoogleAdsService")
+    notes: list[str] = []
+    try:
+        search = functools.partial(_search, client, service, customer_id, retry_policy, sleep)
+        segments = _segments_by_list(search, audiences, notes)
+        if not segments:
+            return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
+        query = (
+            f"SELECT {', '.join(_FIELDS)} FROM ad_group_audience_view "
+            f"WHERE segments.date BETWEEN '{since.isoformat()}' AND '{until.isoformat()}'"
+        )
+        rows = search(query, "spend report")
+    finally:
+        service.transport.close()
+    table = _table(rows, customer_id, segments, pulled_at)
+    return Pulled(table, tuple(sorted(segments)), tuple(notes))
+
+
+def _connection(
+    destination: GoogleAdsDestination | GoogleDataManagerDestination,
+) -> tuple[GoogleAdsConnection, str]:
+    if isinstance(destination, GoogleAdsDestination):
+        return destination, destination.customer_id
+    reporting = destination.reporting
+    if reporting is None:
+        raise NoReporting(
+            "no `reporting` block (a Google Ads API connection), so its spend is not pulled; "
+            "the Data Manager API uploads lists but has no reports"
+        )
+    if reporting.login_customer_id is None and destination.login_account_id is not None:
+        reporting = reporting.model_copy(update={"login_customer_id": destination.login_account_id})
+    return reporting, destination.operating_account_id
+
+
+def _segments_by_list(
+    search: Callable[[str, str], list[Any]], audiences: Sequence[Audience], notes: list[str]
+) -> dict[str, str]:
+    """User list id -> segment, for the audiences given by id and those given by name
+    (found with one GAQL query on ``user_list``, which reads and never creates)."""
+    segments = {a.audience_id: a.segment for a in audiences if a.audience_id is not None}
+    named = {a.audience_name: a for a in audiences if a.audience_name is not None}
+    if named:
+        rows = search("SELECT user_list.id, user_list.name FROM user_list", "user list names")
+        ids = {row.user_list.name: str(row.user_list.id) for row in rows}
+        for name, audience in sorted(named.items()):
+            if name in ids:
+                segments[ids[name]] = audience.segment
+            else:
+                notes.append(
+                    f"{audience.name}: no user list named {name!r} (the first sync creates "
+                    "it); skipped"
+                )
+    return segments
+
+
+def _search(
+    client: GoogleAdsClient,
+    service: Any,
+    customer_id: str,
+    retry_policy: RetryPolicy,
+    sleep: Callable[[float], object],
+    query: str,
+    what: str,
+) -> list[Any]:
+    subject = f"Google Ads customer {customer_id} {what}"
+
+    def stream() -> list[Any]:
+        try:
+            return [
+                row
+                for batch in service.search_stream(customer_id=customer_id, query=query)
+                for row in batch.results
+            ]
+        except Exception as error:
+            raise _classified(error, client, subject) from None
+
+    return call_with_retries(stream, retry_policy, subject, sleep=sleep)
+
+
+def _classified(error: Exception, client: GoogleAdsClient, subject: str) -> Exception:
+    import grpc
+    from google.ads.googleads.errors import GoogleAdsException
+
+    from syncd.destinations.google.ads_errors import classify_ads_error
+
+    if isinstance(error, GoogleAdsException | grpc.RpcError):
+        return classify_ads_error(error, client, subject)
+    if isinstance(error, OSError):
+        return DestinationError(ErrorClass.RETRY, f"{subject}: {type(error).__name__}")
+    return error
+
+
+def _table(
+    rows: Iterable[Any], customer_id: str, segments: dict[str, str], pulled_at: dt.datetime
+) -> pa.Table:
+    """One row per day, campaign, ad group and managed list (summed should Google ever
+    split one criterion's day in two)."""
+    totals: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    prefix = f"customers/{customer_id}/userLists/"
+    for row in rows:
+        user_list = row.ad_group_criterion.user_list.user_list
+        list_id = user_list.removeprefix(prefix)
+        if not user_list.startswith(prefix) or list_id not in segments:
+            continue  # another kind of audience, or a list syncd does not manage: not stored
+        key = (row.segments.date, str(row.campaign.id), str(row.ad_group.id), list_id)
+        found = totals.get(key)
+        if found is None:
+            totals[key] = {
+                "date": dt.date.fromisoformat(row.segments.date),
+                "network": "google",
+                "account_id": customer_id,
+                "campaign_id": str(row.campaign.id),
+                "campaign_name": row.campaign.name,
+                "ad_set_id": str(row.ad_group.id),
+                "ad_set_name": row.ad_group.name,
+                "audience_id": list_id,
+                "segment": segments[list_id],
+                "impressions": int(row.metrics.impressions),
+                "clicks": int(row.metrics.clicks),
+                "cost_micros": int(row.metrics.cost_micros),
+                "currency": row.customer.currency_code or None,
+                "billing_model": billing_model(row.campaign.bidding_strategy_type.name),
+                "share": 1.0,
+                "allocation": "criterion",
+                "pulled_at": pulled_at,
+            }
+        else:
+            found["impressions"] += int(row.metrics.impressions)
+            found["clicks"] += int(row.metrics.clicks)
+            found["cost_micros"] += int(row.metrics.cost_micros)
+    records = []
+    for record in totals.values():
+        cost = record.pop("cost_micros") / _MICROS
+        record["cost"] = cost
+        record["cpc"] = cpc(cost, record["clicks"])
+        record["cpm"] = cpm(cost, record["impressions"])
+        records.append(record)
+    return pa.Table.from_pylist(records, schema=SPEND_SCHEMA)

@@ -1,0 +1,201 @@
+"""Meta spend per audience: Insights per ad set and day, split across the ad set's audiences.
+
+Meta reports spend per ad set (``level=adset``, ``time_increment=1``), and one ad set may
+target several custom audiences (``targeting.custom_audiences``). Each targeted audience gets
+an even share, 1/n of the ad set's day, whether syncd manages it or not; rows are kept only
+for the audiences syncd manages. Excluded audiences (``excluded_custom_audiences``) carry
+nothing. Spend is split exactly; impressions and clicks are whole numbers, so they are split
+as evenly as whole numbers allow, the remainder going one each to the audiences with the
+lowest ids, and every audience's share adds back up to the ad set's total. ``cpc`` and ``cpm``
+on each row are the ad set's own (its spend over its clicks or impressions).
+
+The billing model is the ad set's ``billing_event``: IMPRESSIONS is CPM, LINK_CLICKS and
+CLICKS are CPC, any other event is labelled with its own name (THRUPLAY, APP_INSTALLS ...).
+
+Calls go through the Meta destination's client, so its session setup and its throttle (which
+reads Meta's usage headers) apply to reports exactly as to audience edits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from syncd.config.models import Audience, MetaDestination
+from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
+
+__all__ = ["billing_model", "pull_meta", "split_evenly"]
+
+_AD_SET_FIELDS = ("id", "name", "campaign_id", "billing_event", "targeting")
+_INSIGHT_FIELDS = (
+    "adset_id",
+    "adset_name",
+    "campaign_id",
+    "campaign_name",
+    "spend",
+    "impressions",
+    "clicks",
+    "date_start",
+    "account_currency",
+)
+_BILLING = {"IMPRESSIONS": CPM, "LINK_CLICKS": CPC, "CLICKS": CPC}
+_PAGE = 500
+
+
+def billing_model(billing_event: str) -> str:
+    """CPM for IMPRESSIONS, CPC for LINK_CLICKS and CLICKS, else the event's own name."""
+    return _BILLING.get(billing_event, billing_event or "UNKNOWN")
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` whole numbers that differ by at most one and add up to it;
+    the larger ones come first."""
+    quotient, remainder = divmod(total, parts)
+    return [quotient + (1 if index < remainder else 0) for index in range(parts)]
+
+
+@dataclass(frozen=True)
+class _AdSet:
+    name: str
+    billing_event: str
+    audiences: tuple[str, ...]  # targeted custom audience ids, sorted
+
+
+def pull_meta(
+    destination: MetaDestination,
+    audiences: Sequence[Audience],
+    since: dt.date,
+    until: dt.date,
+    *,
+    pulled_at: dt.datetime,
+    retry_policy: RetryPolicy,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Pulled:
+    """Spend rows (SPEND_SCHEMA) of the managed ``audiences`` from ``since`` to ``until``.
+    Raises ``DestinationError`` when Meta refuses."""
+    from syncd.destinations.meta.client import MetaCustomAudiences
+
+    client = MetaCustomAudiences(destination, sleep=sleep)
+    subject = f"Meta ad account {destination.ad_account_id}"
+    notes: list[str] = []
+    try:
+        segments = {a.audience_id: a.segment for a in audiences if a.audience_id is not None}
+        for audience in audiences:
+            if audience.audience_name is None:
+                continue
+            found = call_with_retries(
+                lambda name=audience.audience_name: client.find_audience(name),
+                retry_policy,
+                f"{subject}: audience names",
+                sleep=sleep,
+            )
+            if found is None:
+                notes.append(f"{audience.name}: no audience named {audience.audience_name!r}")
+            else:
+                segments[found] = audience.segment
+        if not segments:
+            return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
+        account = client.ad_account()
+
+        def fetch() -> tuple[dict[str, _AdSet], list[dict[str, Any]]]:
+            ad_sets = account.get_ad_sets(fields=list(_AD_SET_FIELDS), params={"limit": _PAGE})
+            params = {
+                "level": "adset",
+                "time_increment": 1,
+                "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+                "limit": _PAGE,
+            }
+            insights = account.get_insights(fields=list(_INSIGHT_FIELDS), params=params)
+            # The SDK's cursors fetch further pages while they are iterated.
+            return _ad_sets(dict(node) for node in ad_sets), [dict(row) for row in insights]
+
+        ad_sets, insights = call_with_retries(
+            lambda: client.read(f"{subject} spend report", fetch),
+            retry_policy,
+            f"{subject} spend report",
+            sleep=sleep,
+        )
+    finally:
+        client.close()
+    table = _table(insights, ad_sets, destination.ad_account_id, segments, pulled_at, notes)
+    return Pulled(table, tuple(sorted(segments)), tuple(notes))
+
+
+def _ad_sets(nodes: Iterable[dict[str, Any]]) -> dict[str, _AdSet]:
+    result = {}
+    for node in nodes:
+        targeting = node.get("targeting") or {}
+        targeted = {str(item["id"]) for item in targeting.get("custom_audiences") or ()}
+        result[str(node["id"])] = _AdSet(
+            name=str(node.get("name", "")),
+            billing_event=str(node.get("billing_event", "")),
+            audiences=tuple(sorted(targeted, key=lambda i: (len(i), i))),
+        )
+    return result
+
+
+def _table(
+    insights: Iterable[dict[str, Any]],
+    ad_sets: dict[str, _AdSet],
+    account_id: str,
+    segments: dict[str, str],
+    pulled_at: dt.datetime,
+    notes: list[str],
+) -> pa.Table:
+    records = []
+    unlisted: set[str] = set()
+    for row in insights:
+        ad_set_id = str(row["adset_id"])
+        ad_set = ad_sets.get(ad_set_id)
+        if ad_set is None:
+            unlisted.add(ad_set_id)
+            continue
+        if not set(ad_set.audiences) & segments.keys():
+            continue  # targets no audience syncd manages (or none at all)
+        spend = float(row.get("spend") or 0)
+        impressions, clicks = int(row.get("impressions") or 0), int(row.get("clicks") or 0)
+        parts = len(ad_set.audiences)
+        split = zip(
+            ad_set.audiences,
+            split_evenly(impressions, parts),
+            split_evenly(clicks, parts),
+            strict=True,
+        )
+        for audience_id, audience_impressions, audience_clicks in split:
+            if audience_id not in segments:
+                continue  # its share is counted in 1/n, but not stored
+            records.append(
+                {
+                    "date": dt.date.fromisoformat(row["date_start"]),
+                    "network": "meta",
+                    "account_id": account_id,
+                    "campaign_id": str(row.get("campaign_id", "")),
+                    "campaign_name": row.get("campaign_name"),
+                    "ad_set_id": ad_set_id,
+                    "ad_set_name": row.get("adset_name") or ad_set.name,
+                    "audience_id": audience_id,
+                    "segment": segments[audience_id],
+                    "impressions": audience_impressions,
+                    "clicks": audience_clicks,
+                    "cost": spend / parts,
+                    "currency": row.get("account_currency"),
+                    "cpc": cpc(spend, clicks),
+                    "cpm": cpm(spend, impressions),
+                    "billing_model": billing_model(ad_set.billing_event),
+                    "share": 1 / parts,
+                    "allocation": "even_split",
+                    "pulled_at": pulled_at,
+                }
+            )
+    if unlisted:
+        notes.append(
+            f"{len(unlisted)} ad set(s) in Insights are not listed (archived or deleted): "
+            "their targeting is unknown, so their spend is not allocated"
+        )
+    return pa.Table.from_pylist(records, schema=SPEND_SCHEMA)
