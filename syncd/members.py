@@ -130,15 +130,16 @@ def member_keys(table: pa.Table) -> pa.Array:
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
+    """Each row's country, decided once per distinct value (a segment has a few hundred
+    countries at most, and millions of rows)."""
     column = shape.country_column or shape.identifiers.get(IdentifierKind.COUNTRY)
-    raw = batch.column(column).to_pylist() if column else [None] * len(batch)
-    cache: dict[object, str | None] = {}
-    countries = []
-    for value in raw:
-        if value not in cache:
-            cache[value] = _country_or_none(value) or shape.default_country
-        countries.append(cache[value])
-    return pa.array(countries, pa.string())
+    fallback = shape.default_country
+    if not column:
+        return pa.array([fallback] * len(batch), pa.string())
+    encoded = pc.dictionary_encode(batch.column(column))
+    decided = [_country_or_none(v) or fallback for v in encoded.dictionary.to_pylist()]
+    countries = pc.take(pa.array(decided, pa.string()), encoded.indices)
+    return pc.fill_null(countries, fallback) if fallback is not None else countries
 
 
 def _country_or_none(value: object) -> str | None:

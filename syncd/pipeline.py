@@ -4,6 +4,9 @@ Audiences fail alone: a broken query or a refused token stops that audience with
 reason, and the others still sync. A segment feeding several audiences of one network is
 read and hashed once per pass. A pass asked to stop (SIGTERM) finishes the batch in flight
 and stops before the next one; the journal in the state makes the next pass complete it.
+
+A pass keeps segments and diffs in a spill (DuckDB tables under a memory limit, on disk
+beyond it), never in Python memory, so its footprint does not grow with the segment.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from syncd import metrics
-from syncd.config.models import Audience, SyncdConfig
+from syncd.config.models import Audience, Consent, SyncdConfig
 from syncd.destinations import (
+    Capabilities,
     Destination,
     DestinationError,
     ErrorClass,
@@ -28,10 +32,10 @@ from syncd.destinations import (
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
-from syncd.plan import AudiencePlan, SegmentMembers, plan_audience, read_segment
+from syncd.plan import AudiencePlan, SpilledSegment, plan_audience, spill_segments
 from syncd.push import Pusher, Stopped
 from syncd.sources import Source, SourceError, open_source
-from syncd.state import StateStore, open_state
+from syncd.state import Spill, StateStore, open_state
 
 log = logging.getLogger("syncd")
 
@@ -107,12 +111,13 @@ def sync_all(
     options = options or PassOptions()
     results = []
     exhausted: set[str] = set()  # destinations whose daily quota is gone for this pass
-    segments: dict[tuple[str, str, object], SegmentMembers | SourceError] = {}
+    segments: dict[tuple[str, str, object], SpilledSegment | SourceError] = {}
     source: Source | None = None
-    with open_state(config.state) as state:
+    selected = [audience for audience in config.audiences if only(audience)]
+    with open_state(config.state) as state, state.spill() as spill:
         _report_recovery(state)
         try:
-            for audience in filter(only, config.audiences):
+            for audience in selected:
                 if options.stop.is_set():
                     break
                 started = time.monotonic()
@@ -126,11 +131,16 @@ def sync_all(
                     result.status = "deferred"
                     result.error = "the destination's daily quota is used up; the next run resumes"
                 else:
-                    consent = getattr(config.destinations[audience.destination], "consent", None)
-                    key = (audience.segment, result.network, consent)
+                    key = _segment_key(config, audience)
                     if key not in segments:
                         source = source or open_source(config.warehouse)
-                        segments[key] = _read(source, config, audience)
+                        unread = [
+                            other
+                            for other in selected
+                            if other.segment == audience.segment
+                            and _segment_key(config, other) not in segments
+                        ]
+                        segments.update(_read(source, config, audience.segment, unread, spill))
                     _sync_audience(config, audience, segments[key], state, options, result)
                 if result.status == "deferred":
                     exhausted.add(audience.destination)
@@ -182,24 +192,38 @@ def _new_result(config: SyncdConfig, audience: Audience) -> AudienceResult:
     return AudienceResult(audience.name, network, audience.audience_id)
 
 
-def _read(source: Source, config: SyncdConfig, audience: Audience) -> SegmentMembers | SourceError:
+def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, object]:
+    """Audiences with one key share their segment's members: same segment, same network's
+    rules, same consent defaults."""
     destination = config.destinations[audience.destination]
+    network = capabilities_of(destination).network.value
+    return audience.segment, network, getattr(destination, "consent", None)
+
+
+def _read(
+    source: Source, config: SyncdConfig, segment: str, audiences: list[Audience], spill: Spill
+) -> dict[tuple[str, str, object], SpilledSegment | SourceError]:
+    """The members of `segment` for every network these audiences need, from one scan."""
+    networks: dict[tuple[str, str, object], tuple[Capabilities, Consent | None]] = {}
+    for audience in audiences:
+        destination = config.destinations[audience.destination]
+        networks.setdefault(
+            _segment_key(config, audience),
+            (capabilities_of(destination), getattr(destination, "consent", None)),
+        )
     try:
-        return read_segment(
-            source,
-            audience.segment,
-            config.segments[audience.segment],
-            capabilities_of(destination),
-            getattr(destination, "consent", None),
+        spilled = spill_segments(
+            source, segment, config.segments[segment], list(networks.values()), spill
         )
     except SourceError as error:
-        return error
+        return dict.fromkeys(networks, error)
+    return dict(zip(networks, spilled, strict=True))
 
 
 def _sync_audience(
     config: SyncdConfig,
     audience: Audience,
-    segment: SegmentMembers | SourceError,
+    segment: SpilledSegment | SourceError,
     state: StateStore,
     options: PassOptions,
     result: AudienceResult,
@@ -211,26 +235,29 @@ def _sync_audience(
     plan = plan_audience(
         config, audience, segment, state, allow_mass_removal=options.allow_mass_removal
     )
-    _describe(result, plan)
-    if plan.refusals:
-        result.status = "refused"
-        result.error = "; ".join(str(check) for check in plan.refusals)
-        log.error("%s: refused: %s", audience.name, result.error)
-    elif options.apply:
-        _apply_and_record(config, plan, state, options, result)
-    else:
-        result.status = "planned"
-        result.requests = sum(plan.requests.values())
+    try:
+        _describe(result, plan)
+        if plan.refusals:
+            result.status = "refused"
+            result.error = "; ".join(str(check) for check in plan.refusals)
+            log.error("%s: refused: %s", audience.name, result.error)
+        elif options.apply:
+            _apply_and_record(config, plan, state, options, result)
+        else:
+            result.status = "planned"
+            result.requests = sum(plan.requests.values())
+    finally:
+        plan.changes.drop()
 
 
 def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.rows_read = plan.segment.rows
     result.invalid = plan.segment.invalid_counts()
-    result.members = len(plan.segment.members)
+    result.members = plan.segment.members.rows
     result.held_before = plan.held
-    result.adds = len(plan.diff.adds)
-    result.removes = len(plan.diff.removes)
-    result.refreshes = plan.diff.refreshes
+    result.adds = plan.changes.adds.rows
+    result.removes = plan.changes.removes.rows
+    result.refreshes = plan.changes.refreshes
     result.checks = [str(check) for check in plan.checks]
 
 
@@ -250,8 +277,8 @@ def _apply_and_record(
         "%s: run %s: %d to remove, %d to add",
         audience.name,
         run_id,
-        len(plan.diff.removes),
-        len(plan.diff.adds),
+        plan.changes.removes.rows,
+        plan.changes.adds.rows,
         extra={"audience": audience.name, "run_id": run_id},
     )
     pusher = None
@@ -281,8 +308,19 @@ def _apply_and_record(
     finally:
         if pusher is not None:
             _copy_tally(pusher, result)
+            _fold(pusher, result)
         destination.close()
         state.finish_run(run_id, result.status, result.summary(), result.error)
+
+
+def _fold(pusher: Pusher, result: AudienceResult) -> None:
+    """Commit what the network acknowledged. If the state cannot take it now, the journal
+    keeps it and the next pass folds it before it diffs."""
+    try:
+        pusher.finish()
+    except Exception as error:  # the state store is unreachable or the disk is full
+        result.notes.append(f"the journal is applied at the next pass: {error}")
+        log.error("%s: could not apply the journal: %s", result.audience, error)
 
 
 def _network_id(audience: Audience, destination: Destination, plan: AudiencePlan) -> str:

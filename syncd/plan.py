@@ -1,13 +1,20 @@
 """From a segment and what the audience holds to a plan: what to add, what to remove, and
-how many requests that takes. Building a plan sends nothing, so `syncd plan` is safe."""
+how many requests that takes. Building a plan sends nothing, so `syncd plan` is safe.
+
+Nothing here holds a whole segment in memory: `read_segment` streams the query through
+identity a batch at a time into the pass's spill, and the plan's changes stay there until
+the push streams them out (see `syncd.state.spill`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
+import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -16,14 +23,23 @@ import pyarrow.compute as pc
 from syncd.config.models import Audience, Consent, Segment, SegmentConsent, SyncdConfig
 from syncd.destinations import Capabilities, capabilities_of
 from syncd.guardrails import Check, Verdict, check_plan
-from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA, build_members
+from syncd.members import (
+    MEMBER_SCHEMA,
+    NO_USABLE_IDENTIFIER,
+    QUARANTINE_SCHEMA,
+    MemberBatch,
+    build_members,
+)
 from syncd.sources import Source, SourceError
-from syncd.state import AudienceRef, Diff, StateStore
+from syncd.state import AudienceRef, Changes, Spill, SpillTable, StateStore
+
+_MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
 
 @dataclass(frozen=True)
 class SegmentMembers:
-    """A segment read and turned into one network's members (distinct by member_key)."""
+    """A segment read and turned into one network's members (distinct by member_key), in
+    memory: for small segments and tests. A pass uses `SpilledSegment`."""
 
     rows: int
     members: pa.Table
@@ -43,13 +59,36 @@ class SegmentMembers:
 
 
 @dataclass(frozen=True)
+class SpilledSegment:
+    """A segment read and turned into one network's members, in the pass's spill:
+    `members` with distinct member keys, `quarantine` the values and rows refused."""
+
+    rows: int
+    members: SpillTable
+    quarantine: SpillTable
+    #: Quarantined values by "kind:reason", e.g. {"phone:invalid_phone": 3}.
+    invalid: dict[str, int]
+    #: Rows with no usable identifier at all.
+    unusable: int
+
+    def invalid_counts(self) -> dict[str, int]:
+        return dict(self.invalid)
+
+    def batches(self, size: int) -> Iterator[pa.Table]:
+        """Every member, in tables of `size` (MEMBER_SCHEMA), streamed from the spill."""
+        select = f"SELECT {_MEMBER_COLUMNS} FROM {self.members.name}"
+        for chunk in self.members.spill.batches(select, (), size):
+            yield chunk.cast(MEMBER_SCHEMA)
+
+
+@dataclass(frozen=True)
 class AudiencePlan:
     audience: Audience
     ref: AudienceRef
     capabilities: Capabilities
-    segment: SegmentMembers
+    segment: SpilledSegment
     held: int
-    diff: Diff
+    changes: Changes
     batch_size: int
     checks: list[Check]
 
@@ -57,8 +96,8 @@ class AudiencePlan:
     def requests(self) -> dict[str, int]:
         """The fewest requests that carry the plan: ceil(changes / batch size) per operation."""
         return {
-            "add": math.ceil(len(self.diff.adds) / self.batch_size),
-            "remove": math.ceil(len(self.diff.removes) / self.batch_size),
+            "add": math.ceil(self.changes.adds.rows / self.batch_size),
+            "remove": math.ceil(self.changes.removes.rows / self.batch_size),
         }
 
     @property
@@ -79,38 +118,135 @@ def read_segment(
     capabilities: Capabilities,
     consent_defaults: Consent | None = None,
 ) -> SegmentMembers:
-    """Stream the segment query through identity for one network. `consent_defaults` (for
-    networks that need consent) fill in rows whose consent columns are NULL."""
-    shape = segment.shape()
-    carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
-    shape = dataclasses.replace(shape, identifiers=carried)
-    members: list[pa.Table] = []
-    quarantine: list[pa.Table] = []
+    """`spill_segment`, with the members and quarantine read back into memory: for small
+    segments and tests (a pass keeps them in its spill)."""
+    with Spill.standalone() as spill:
+        spilled = spill_segment(source, name, segment, capabilities, consent_defaults, spill)
+        members = spill.arrow(f"SELECT {_MEMBER_COLUMNS} FROM {spilled.members.name}")
+        quarantine = spill.arrow(
+            f"SELECT {', '.join(QUARANTINE_SCHEMA.names)} FROM {spilled.quarantine.name} "
+            "ORDER BY rowid"
+        )
+    return SegmentMembers(
+        spilled.rows, members.cast(MEMBER_SCHEMA), quarantine.cast(QUARANTINE_SCHEMA)
+    )
+
+
+def spill_segment(
+    source: Source,
+    name: str,
+    segment: Segment,
+    capabilities: Capabilities,
+    consent_defaults: Consent | None,
+    spill: Spill,
+) -> SpilledSegment:
+    """Stream the segment query through identity for one network into `spill`, a source
+    batch at a time. `consent_defaults` (for networks that need consent) fill in rows whose
+    consent columns are NULL."""
+    return spill_segments(source, name, segment, [(capabilities, consent_defaults)], spill)[0]
+
+
+def spill_segments(
+    source: Source,
+    name: str,
+    segment: Segment,
+    networks: Sequence[tuple[Capabilities, Consent | None]],
+    spill: Spill,
+) -> list[SpilledSegment]:
+    """`spill_segment` for several networks (capabilities and consent defaults) from one
+    scan of the segment: each source batch goes through every network's identity at once,
+    on threads (the work runs in Arrow and DuckDB, outside the GIL)."""
+    builders = [
+        _Builder(segment, capabilities, consent, spill) for capabilities, consent in networks
+    ]
     rows = 0
-    for batch in _checked_batches(source, name, segment):
+    try:
+        with ThreadPoolExecutor(max_workers=min(len(builders), os.cpu_count() or 1)) as pool:
+            for batch in _checked_batches(source, name, segment):
+                if len(builders) == 1:
+                    builders[0].append(builders[0].build(batch, rows))
+                else:
+                    futures = [pool.submit(b.build, batch, rows) for b in builders]
+                    for builder, future in zip(builders, futures, strict=True):
+                        builder.append(future.result())
+                rows += len(batch)
+    except BaseException:
+        for builder in builders:
+            builder.drop()
+        raise
+    return [builder.finish(rows) for builder in builders]
+
+
+class _Builder:
+    """One network's members of a segment, appended to spill tables batch by batch."""
+
+    def __init__(
+        self,
+        segment: Segment,
+        capabilities: Capabilities,
+        consent_defaults: Consent | None,
+        spill: Spill,
+    ) -> None:
+        shape = segment.shape()
+        carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
+        self.shape = dataclasses.replace(shape, identifiers=carried)
+        self.consent = segment.consent
+        self.consent_defaults = consent_defaults if capabilities.needs_consent else None
+        self.network = capabilities.network
+        self.spill = spill
+        self.members = spill.create("segment", MEMBER_SCHEMA)
+        self.quarantine = spill.create("quarantine", QUARANTINE_SCHEMA)
+
+    def build(self, batch: pa.RecordBatch, first_row: int) -> MemberBatch:
         consented = (
-            consent_mask(batch, segment.consent, consent_defaults)
-            if capabilities.needs_consent and consent_defaults is not None
+            consent_mask(batch, self.consent, self.consent_defaults)
+            if self.consent_defaults is not None
             else None
         )
-        built = build_members(batch, shape, capabilities.network, rows, consented)
-        members.append(built.members)
-        quarantine.append(built.quarantine)
-        rows += built.rows
-    distinct = (
-        pa.concat_tables(members, promote_options="none")
-        .group_by(MEMBER_SCHEMA.names, use_threads=False)
-        .aggregate([])
-        .select(MEMBER_SCHEMA.names)
-        .cast(MEMBER_SCHEMA)
-        if members
-        else MEMBER_SCHEMA.empty_table()
+        return build_members(batch, self.shape, self.network, first_row, consented)
+
+    def append(self, built: MemberBatch) -> None:
+        self.spill.append(self.members, built.members)
+        self.spill.append(self.quarantine, built.quarantine)
+
+    def drop(self) -> None:
+        self.spill.drop(self.members, self.quarantine)
+
+    def finish(self, rows: int) -> SpilledSegment:
+        counts = self.spill.execute(
+            f"SELECT kind || ':' || reason, count(*), reason = ? FROM {self.quarantine} "
+            "GROUP BY ALL",
+            [NO_USABLE_IDENTIFIER],
+        )
+        return SpilledSegment(
+            rows,
+            _distinct(self.spill, self.members),
+            SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts)),
+            dict(sorted((key, count) for key, count, _ in counts)),
+            sum(count for _, count, unusable in counts if unusable),
+        )
+
+
+def _distinct(spill: Spill, members: str) -> SpillTable:
+    """The members with distinct keys. Rows with one key are one member (the key hashes
+    every value sent), so this is a DISTINCT; but keys whose 64-bit hash occurs once are
+    certainly distinct, so only the rows whose hash repeats (a person listed twice, or a
+    rare hash collision) go through it: one cheap pass over the segment, not a sort of it."""
+    repeated = spill.create_as(
+        "repeated", f"SELECT hash(member_key) AS h FROM {members} GROUP BY 1 HAVING count(*) > 1"
     )
-    return SegmentMembers(
-        rows,
-        distinct,
-        pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table(),
+    if not repeated.rows:
+        spill.drop(repeated.name)
+        return SpillTable(spill, members, spill.count(members))
+    distinct = spill.create_as(
+        "members",
+        f"SELECT {_MEMBER_COLUMNS} FROM {members} "
+        f"WHERE hash(member_key) NOT IN (SELECT h FROM {repeated.name}) UNION ALL "
+        f"SELECT DISTINCT {_MEMBER_COLUMNS} FROM {members} "
+        f"WHERE hash(member_key) IN (SELECT h FROM {repeated.name})",
     )
+    spill.drop(members, repeated.name)
+    return distinct
 
 
 _GRANTED = frozenset({"granted", "true", "yes", "y", "1", "t"})
@@ -120,20 +256,24 @@ def consent_mask(
     batch: pa.RecordBatch, columns: SegmentConsent | None, defaults: Consent
 ) -> pa.Array:
     """A flag per row: both consents granted, from the segment's columns or the defaults.
-    A value that says neither yes nor no counts as no: consent is never assumed."""
-    granted = [True] * len(batch)
+    A value that says neither yes nor no counts as no: consent is never assumed. Decided
+    once per distinct value, not per row."""
+    granted = pa.repeat(pa.scalar(True), len(batch))
     pairs = (
         (columns.ad_user_data if columns else None, defaults.ad_user_data),
         (columns.ad_personalization if columns else None, defaults.ad_personalization),
     )
     for column, default in pairs:
-        values = batch.column(column).to_pylist() if column else [None] * len(batch)
-        cache: dict[object, bool] = {}
-        for index, value in enumerate(values):
-            if value not in cache:
-                cache[value] = _granted(value, default)
-            granted[index] = granted[index] and cache[value]
-    return pa.array(granted, pa.bool_())
+        if column is None:
+            flags = pa.repeat(pa.scalar(_granted(None, default)), len(batch))
+        else:
+            encoded = pc.dictionary_encode(batch.column(column))
+            decided = [_granted(value, default) for value in encoded.dictionary.to_pylist()]
+            flags = pc.fill_null(
+                pc.take(pa.array(decided, pa.bool_()), encoded.indices), _granted(None, default)
+            )
+        granted = pc.and_(granted, flags)
+    return granted
 
 
 def _granted(value: object, default: str) -> bool:
@@ -166,11 +306,12 @@ def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa
 def plan_audience(
     config: SyncdConfig,
     audience: Audience,
-    segment: SegmentMembers,
+    segment: SpilledSegment,
     state: StateStore,
     *,
     allow_mass_removal: bool = False,
 ) -> AudiencePlan:
+    """The plan of one audience; its changes live in the segment's spill until `drop`."""
     destination = config.destinations[audience.destination]
     capabilities = capabilities_of(destination)
     ref = audience_ref(config, audience)
@@ -179,14 +320,13 @@ def plan_audience(
     refresh_before = (
         dt.datetime.now(dt.UTC) - dt.timedelta(days=refresh_days) if refresh_days else None
     )
-    diff = state.diff(ref, segment.members, refresh_before)
-    unusable = pc.sum(pc.equal(segment.quarantine["reason"], NO_USABLE_IDENTIFIER)).as_py()
+    changes = state.changes(ref, segment.members, refresh_before)
     checks = check_plan(
         rows=segment.rows,
-        unusable_rows=unusable or 0,
-        members=len(segment.members),
+        unusable_rows=segment.unusable,
+        members=segment.members.rows,
         held=held,
-        removes=len(diff.removes),
+        removes=changes.removes.rows,
         min_serving_size=capabilities.min_serving_size,
         limits=config.guardrails,
         allow_mass_removal=allow_mass_removal,
@@ -198,7 +338,7 @@ def plan_audience(
         capabilities=capabilities,
         segment=segment,
         held=held,
-        diff=diff,
+        changes=changes,
         batch_size=min(destination.batch_size or limit, limit),
         checks=checks,
     )

@@ -1,8 +1,12 @@
 """Sending one audience's plan, batch by batch, with every batch journaled in the state.
 
 A batch is journaled (its members marked in flight) before it is sent and settled after
-the network acknowledged it. Members the network refuses by index are quarantined and the
-rest of their batch is sent again, so one bad hash never holds back 9,999 good ones.
+the network acknowledged it. The members of every batch are written to the journal in one
+bulk insert before the first request (`StateStore.stage`), so a batch then costs one row
+when it is sent and one update when it is settled, and the batches stream out of the
+pass's spill one at a time: memory stays flat however many members change. Members the
+network refuses by index are quarantined and the rest of their batch is sent again, so one
+bad hash never holds back 9,999 good ones.
 """
 
 from __future__ import annotations
@@ -67,29 +71,25 @@ class Pusher:
     def incremental(self) -> None:
         """Removals first: on Meta a removal matches by any key, so removing a member's old
         version after adding its new one could take the person out again."""
-        operations = (
-            ("remove", self.plan.diff.removes, self.destination.remove),
-            ("add", self.plan.diff.adds, self.destination.add),
-        )
-        size = self.plan.batch_size
-        for operation, members, push in operations:
+        changes, size = self.plan.changes, self.plan.batch_size
+        self.state.stage(self.run_id, self.plan.ref, changes, size)
+        operations = (("remove", self.destination.remove), ("add", self.destination.add))
+        for operation, push in operations:
             batches = self.plan.requests[operation]
-            for number, offset in enumerate(range(0, len(members), size), start=1):
+            for number, chunk in enumerate(changes.batches(operation, size), start=1):
                 what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
                 if self.stop.is_set():
                     raise Stopped(f"stopped before {what}; the next pass completes the audience")
-                self._batch(operation, number, members.slice(offset, size), push, what)
+                self._batch(operation, number, chunk, push, what)
 
     def replace(self) -> None:
         """The whole segment as one replacement session (Meta usersreplace). Every member is
         in flight until the session ends, so a crash midway leaves the next pass exact."""
-        members = self.plan.segment.members
-        size = self.plan.batch_size
-        batch_id = self.state.begin_replace(self.run_id, self.plan.ref, members)
-        batches = [members.slice(offset, size) for offset in range(0, len(members), size)]
+        segment = self.plan.segment
+        batch_id = self.state.begin_replace(self.run_id, self.plan.ref, segment.members)
         try:
             results = self.destination.replace(  # type: ignore[attr-defined]
-                self.network_id, batches, len(members)
+                self.network_id, segment.batches(self.plan.batch_size), segment.members.rows
             )
         except DestinationError as error:
             self.state.fail_batch(batch_id, str(error))
@@ -97,6 +97,11 @@ class Pusher:
         self.tally.requests += len(results)
         self.state.acknowledge_replace(batch_id, self.plan.ref, results[0].request_id)
         self._count(results)
+
+    def finish(self) -> None:
+        """Apply the journal to the audience's members, whatever became of the push: what
+        was acknowledged is held, what was in flight stays possibly either way."""
+        self.state.fold(self.plan.ref)
 
     def _batch(
         self,
@@ -106,7 +111,9 @@ class Pusher:
         push: Callable[[str, pa.Table], PushResult],
         what: str,
     ) -> None:
-        batch_id = self.state.begin_batch(self.run_id, self.plan.ref, operation, number, chunk)
+        batch_id = self.state.begin_staged_batch(
+            self.run_id, self.plan.ref, operation, number, len(chunk)
+        )
         try:
             acknowledged = self._send(push, chunk, what)
         except MemberErrors as refused:
@@ -114,9 +121,7 @@ class Pusher:
         except DestinationError as error:
             self.state.fail_batch(batch_id, str(error))
             raise
-        self.state.acknowledge_batch(
-            batch_id, self.plan.ref, operation, chunk, acknowledged.request_id
-        )
+        self.state.acknowledge_staged_batch(batch_id, acknowledged.request_id)
         self._count([acknowledged])
         metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
             len(chunk)

@@ -77,7 +77,9 @@ class Request:
         content_type = self.headers.get("Content-Type", "")
         if not self.body or "application/x-www-form-urlencoded" not in content_type:
             return {}
-        parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        parsed = parse_qs(
+            _unescape_json_punctuation(self.body.decode("utf-8")), keep_blank_values=True
+        )
         return {key: values[0] for key, values in parsed.items()}
 
     def bearer_token(self) -> str | None:
@@ -86,6 +88,27 @@ class Request:
         if scheme.lower() in ("bearer", "oauth") and token.strip():
             return token.strip()
         return None
+
+
+#: Escapes of the characters JSON is made of, as form encoding writes them (upper or lower
+#: case hex). A 10,000-row Graph payload holds about 50,000 of them.
+_JSON_ESCAPES = tuple(
+    (escape, character)
+    for character in '"[]{}:,'
+    for hex_digits in {f"{ord(character):02X}", f"{ord(character):02x}"}
+    for escape in (f"%{hex_digits}",)
+)
+
+
+def _unescape_json_punctuation(form: str) -> str:
+    """Decode the escapes of JSON punctuation ahead of ``parse_qs``, with ``str.replace``
+    in C rather than one Python step per escape. The result parses to the same values: an
+    escape is ``%`` and two hex digits wherever it starts, so a replacement can neither
+    start inside another escape nor make a new one (it writes no ``%`` and no hex digit),
+    and ``&``, ``=`` and ``+`` are left for ``parse_qs``."""
+    for escape, character in _JSON_ESCAPES:
+        form = form.replace(escape, character)
+    return form
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # HTTP/1.1 keeps connections alive, as the real APIs do; every response has a length.
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK of the headers, about 40 ms per response on Linux.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from syncd.config.models import DuckDBState, PostgresState
 from syncd.state.backends import DuckDBBackend, PostgresBackend
+from syncd.state.diff import Changes
+from syncd.state.spill import Spill, SpillTable
 from syncd.state.store import PRESENT, AudienceRef, Diff, Recovery, StateStore
 
-__all__ = ["PRESENT", "AudienceRef", "Diff", "Recovery", "StateStore", "open_state"]
+__all__ = [
+    "PRESENT",
+    "AudienceRef",
+    "Changes",
+    "Diff",
+    "Recovery",
+    "Spill",
+    "SpillTable",
+    "StateStore",
+    "open_state",
+]
 
 
 def open_state(settings: DuckDBState | PostgresState) -> StateStore:

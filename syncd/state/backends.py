@@ -1,9 +1,10 @@
 """Where the state lives: a DuckDB file (the embedded default) or a PostgreSQL schema.
 
 The store's SQL is written once, in the dialect both engines share (ON CONFLICT, RETURNING,
-NOT EXISTS, `?` placeholders); a backend only knows how to run it, how to show an Arrow
-table to it under a name, and how to hold a transaction. PostgreSQL is for teams whose
-replicas share state across pods, where a file lock cannot reach.
+NOT EXISTS, `?` placeholders); a backend only knows how to run it, how to show Arrow data to
+it under a name, how to stream a result out, how to hold a transaction, and where a pass
+keeps its scratch tables (`spill`). PostgreSQL is for teams whose replicas share state
+across pods, where a file lock cannot reach.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -19,27 +20,56 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
+from syncd.state import spill as spill_module
+from syncd.state.spill import Spill
+
+#: Arrow data a backend can show to SQL under a name: a table, or a stream of batches that
+#: the statement reads once (what a pass moves in and out of its spill).
+ArrowData = pa.Table | pa.RecordBatchReader
+
 #: Threads of one process (a pass, the lease renewal) share one database; DuckDB aborts
 #: concurrent writers with a conflict, so a process writes one statement at a time.
 WRITES = threading.RLock()
 
 
 class Backend(Protocol):
+    #: Whether `members` has a primary key. PostgreSQL's B-tree is cheap; DuckDB's ART index
+    #: over tens of millions of keys costs gigabytes and slows every insert, and the store
+    #: keeps members unique without it (see `syncd.state.journal`).
+    keyed_members: bool
+
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]: ...
 
     def arrow(self, sql: str, parameters: Sequence[object] = ()) -> pa.Table: ...
 
-    def registered(self, name: str, table: pa.Table) -> AbstractContextManager[None]: ...
+    def stream(
+        self, sql: str, parameters: Sequence[object] = (), rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        """The result in tables of at most `rows` rows, never all of it in memory."""
+        ...
+
+    def registered(self, name: str, data: ArrowData) -> AbstractContextManager[None]: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def spill(self) -> Spill:
+        """Scratch tables for one pass, in DuckDB under a memory limit (see `spill`)."""
+        ...
 
     def close(self) -> None: ...
 
 
 class DuckDBBackend:
+    """The state file. A pass's spill is attached to the same database instance, so the diff
+    joins the segment with `members` in place, and the instance runs under the spill's
+    memory limit (spilling to `<state file>.tmp` beyond it)."""
+
+    keyed_members = False
+
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path, lock_timeout)
+        self._db.execute(f"SET memory_limit = '{spill_module.memory_limit()}'")
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:
@@ -48,14 +78,28 @@ class DuckDBBackend:
     def arrow(self, sql: str, parameters: Sequence[object] = ()) -> pa.Table:
         return self._db.sql(sql, params=list(parameters)).to_arrow_table()
 
+    def stream(
+        self, sql: str, parameters: Sequence[object] = (), rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        cursor = self._db.cursor()  # its own connection: the store may write meanwhile
+        try:
+            reader = cursor.sql(sql, params=list(parameters)).to_arrow_reader(rows)
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+        finally:
+            cursor.close()
+
     @contextmanager
-    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
-        """Expose an Arrow table to SQL by name, without copying it."""
-        self._db.register(name, table)
+    def registered(self, name: str, data: ArrowData) -> Iterator[None]:
+        """Expose Arrow data to SQL by name, without copying it."""
+        self._db.register(name, data)
         try:
             yield
         finally:
             self._db.unregister(name)
+
+    def spill(self) -> Spill:
+        return Spill.attached(self._db)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -89,7 +133,10 @@ _POSTGRES_TYPES = {pa.string(): "text", pa.int64(): "bigint"}
 
 
 class PostgresBackend:
-    """State tables in a schema of a PostgreSQL database (created if missing)."""
+    """State tables in a schema of a PostgreSQL database (created if missing). A pass's spill
+    is a DuckDB database of its own; what it needs from the state is streamed in and out."""
+
+    keyed_members = True
 
     def __init__(self, dsn: str, schema: str) -> None:
         import psycopg
@@ -114,14 +161,26 @@ class PostgresBackend:
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
         return pa.table({name: list(values) for name, values in zip(names, columns, strict=True)})
 
+    def stream(
+        self, sql: str, parameters: Sequence[object] = (), rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        """A server-side cursor, so the result never sits whole in this process."""
+        with self._db.transaction(), self._db.cursor(name="syncd_stream") as cursor:
+            cursor.execute(_pyformat(sql), list(parameters))
+            names = [column.name for column in cursor.description or ()]
+            while chunk := cursor.fetchmany(rows):
+                columns = list(zip(*chunk, strict=True))
+                yield pa.table({n: list(v) for n, v in zip(names, columns, strict=True)})
+
     @contextmanager
-    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
-        """Copy an Arrow table into a temporary table of that name, for one statement."""
+    def registered(self, name: str, data: ArrowData) -> Iterator[None]:
+        """Copy Arrow data into a temporary table of that name (with COPY, a batch at a
+        time), for the statements run inside the block."""
         columns = self._sql.SQL(", ").join(
             self._sql.SQL("{} {}").format(
-                self._sql.Identifier(field.name), self._sql.SQL(_POSTGRES_TYPES[field.type])
+                self._sql.Identifier(field.name), self._sql.SQL(_postgres_type(field.type))
             )
-            for field in table.schema
+            for field in data.schema
         )
         identifier = self._sql.Identifier(name)
         self._db.execute(self._sql.SQL("CREATE TEMP TABLE {} ({})").format(identifier, columns))
@@ -129,11 +188,15 @@ class PostgresBackend:
             with self._db.cursor().copy(
                 self._sql.SQL("COPY {} FROM STDIN").format(identifier)
             ) as copy:
-                for row in zip(*(column.to_pylist() for column in table.columns), strict=True):
-                    copy.write_row(row)
+                for batch in _batches(data):
+                    for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                        copy.write_row(row)
             yield
         finally:
             self._db.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(identifier))
+
+    def spill(self) -> Spill:
+        return Spill.standalone()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -142,6 +205,16 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _postgres_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz"
+    return _POSTGRES_TYPES[arrow_type]
+
+
+def _batches(data: ArrowData) -> Iterable[pa.RecordBatch]:
+    return data.to_batches() if isinstance(data, pa.Table) else data
 
 
 def _pyformat(sql: str) -> str:

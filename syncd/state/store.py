@@ -10,7 +10,11 @@ the batch; when the network acknowledges it, they become `present` (or are forgo
 one transaction. A crash between the two leaves them in flight, and in-flight members are
 treated as possibly either way: the next diff re-adds those still in the segment and
 removes those that left it. Both operations are idempotent on the networks, so nothing is
-lost and an acknowledged batch is never sent again.
+lost and an acknowledged batch is never sent again. (The journal itself, and how it reaches
+`members` in bulk, is `syncd.state.journal`.)
+
+It scales with the segment, not with memory: a pass diffs and journals through a spill of
+DuckDB tables (`spill`, `diff`), so holding 10M members takes disk, not gigabytes of RAM.
 """
 
 from __future__ import annotations
@@ -25,14 +29,18 @@ from pathlib import Path
 import pyarrow as pa
 
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA
+from syncd.state import diff, journal
 from syncd.state.backends import Backend, DuckDBBackend
+from syncd.state.diff import Changes
+from syncd.state.journal import ADDING, PRESENT, REMOVING
+from syncd.state.spill import Spill, SpillTable
+
+__all__ = ["ADDING", "PRESENT", "REMOVING", "AudienceRef", "Diff", "Recovery", "StateStore"]
 
 _IDENTIFIER_DDL = ", ".join(f"{name} VARCHAR" for name in IDENTIFIER_COLUMNS)
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
-PRESENT, ADDING, REMOVING = "present", "adding", "removing"
-
-_SCHEMA = f"""
+_MEMBERS = f"""
 CREATE TABLE IF NOT EXISTS members (
     destination VARCHAR NOT NULL,
     audience_id VARCHAR NOT NULL,
@@ -40,8 +48,12 @@ CREATE TABLE IF NOT EXISTS members (
     {_IDENTIFIER_DDL},
     status VARCHAR NOT NULL,
     synced_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (destination, audience_id, member_key)
-);
+    batch_id VARCHAR{{key}}
+)
+"""
+_MEMBERS_KEY = ",\n    PRIMARY KEY (destination, audience_id, member_key)"
+
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,
     audience VARCHAR NOT NULL,
@@ -93,7 +105,8 @@ class AudienceRef:
 
 @dataclass(frozen=True)
 class Diff:
-    """Members to add and members to remove, both in MEMBER_SCHEMA."""
+    """Members to add and members to remove, both in MEMBER_SCHEMA, in memory: for small
+    audiences and tests. A pass uses `StateStore.changes`, which stays in the spill."""
 
     adds: pa.Table
     removes: pa.Table
@@ -114,6 +127,12 @@ class StateStore:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        backend.execute(_MEMBERS.format(key=_MEMBERS_KEY if backend.keyed_members else ""))
+        # Members staged for a batch carry its id (see `journal`): older files lack it.
+        backend.execute("ALTER TABLE members ADD COLUMN IF NOT EXISTS batch_id VARCHAR")
+        if not backend.keyed_members:
+            _drop_members_key(backend)
+        backend.execute(journal.BATCH_MEMBERS_DDL)
         for statement in filter(str.strip, _SCHEMA.split(";")):
             backend.execute(statement)
 
@@ -136,7 +155,13 @@ class StateStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def spill(self) -> Spill:
+        """Scratch tables for a pass (segments, diffs), on this store's database when it is
+        DuckDB; close it before the store."""
+        return self._backend.spill()
+
     def member_count(self, audience: AudienceRef) -> int:
+        self.fold(audience)
         rows = self._backend.execute(
             "SELECT count(*) FROM members WHERE destination = ? AND audience_id = ?",
             [audience.destination, audience.audience_id],
@@ -144,72 +169,70 @@ class StateStore:
         return int(rows[0][0])
 
     def members(self, audience: AudienceRef) -> pa.Table:
+        self.fold(audience)
         return self._backend.arrow(
             f"SELECT {_MEMBER_COLUMNS} FROM members WHERE destination = ? AND audience_id = ?"
             " ORDER BY member_key",
             [audience.destination, audience.audience_id],
         )
 
+    def changes(
+        self,
+        audience: AudienceRef,
+        segment: SpillTable,
+        refresh_before: datetime | None = None,
+    ) -> Changes:
+        """What to send to make the audience equal `segment` (distinct member keys, in
+        `segment.spill`), computed and kept in the spill. See `syncd.state.diff`."""
+        held = self.member_count(audience)  # folds first
+        return diff.changes(
+            self._backend, segment.spill, _key(audience), segment, refresh_before, held
+        )
+
     def diff(
         self, audience: AudienceRef, segment: pa.Table, refresh_before: datetime | None = None
     ) -> Diff:
-        """Anti-joins on member_key; `segment` must have distinct member keys. In-flight
-        members count as possibly held and possibly not: see the module docstring. Members
-        last sent before `refresh_before` are sent again (their membership would expire)."""
-        params: list[object] = [audience.destination, audience.audience_id]
-        fresh = ""
-        if refresh_before is not None:
-            fresh, params = " AND m.synced_at >= ?", [*params, refresh_before]
-        held = "SELECT * FROM members WHERE destination = ? AND audience_id = ?"
-        with self._backend.registered("segment_members", segment):
-            adds = self._backend.arrow(
-                f"SELECT {_MEMBER_COLUMNS} FROM segment_members s WHERE NOT EXISTS "
-                f"(SELECT 1 FROM ({held}) m WHERE m.member_key = s.member_key "
-                f"AND m.status = '{PRESENT}'{fresh}) ORDER BY member_key",
-                params,
+        """`changes` for a segment given as an Arrow table (distinct member keys), with the
+        adds and removes read back into memory, ordered by member_key."""
+        with self.spill() as spill:
+            name = spill.create("segment", MEMBER_SCHEMA)
+            spill.append(name, segment.select(MEMBER_SCHEMA.names))
+            found = self.changes(audience, SpillTable(spill, name, len(segment)), refresh_before)
+            adds, removes = (
+                spill.arrow(f"SELECT {_MEMBER_COLUMNS} FROM {t.name} ORDER BY member_key")
+                for t in (found.adds, found.removes)
             )
-            removes = self._backend.arrow(
-                f"SELECT {_MEMBER_COLUMNS} FROM ({held}) m WHERE NOT EXISTS "
-                "(SELECT 1 FROM segment_members s WHERE s.member_key = m.member_key)"
-                " ORDER BY member_key",
-                params[:2],
+        return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA), found.refreshes)
+
+    def stage(self, run_id: str, audience: AudienceRef, changes: Changes, size: int) -> None:
+        """Journal every batch of a push at once, before the first is sent; each then costs
+        a row when it is sent (`begin_staged_batch`) and an update when it is settled."""
+        self.fold(audience)
+        for operation in ("remove", "add"):
+            journal.stage(
+                self._backend,
+                changes.adds.spill,
+                run_id,
+                _key(audience),
+                operation,
+                changes.table(operation),
+                size,
+                changes.held,
             )
-            refreshes = 0
-            if refresh_before is not None:
-                refreshes = self._backend.execute(
-                    f"SELECT count(*) FROM ({held}) m WHERE m.status = '{PRESENT}' "
-                    "AND m.synced_at < ? AND EXISTS "
-                    "(SELECT 1 FROM segment_members s WHERE s.member_key = m.member_key)",
-                    params,
-                )[0][0]
-        return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA), int(refreshes))
+
+    def begin_staged_batch(
+        self, run_id: str, audience: AudienceRef, operation: str, number: int, members: int
+    ) -> str:
+        """Batch `number` of a staged push is about to be sent: its members are in flight."""
+        return journal.begin_staged(self._backend, run_id, operation, number, members)
 
     def begin_batch(
         self, run_id: str, audience: AudienceRef, operation: str, number: int, members: pa.Table
     ) -> str:
         """Journal a batch about to be sent and mark its members in flight, atomically."""
-        batch_id = uuid.uuid4().hex
-        params = [audience.destination, audience.audience_id]
-        with self._backend.transaction(), self._backend.registered("batch", members):
-            if operation == "add":
-                self._backend.execute(
-                    f"INSERT INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, '{ADDING}', now() "
-                    "FROM batch ON CONFLICT (destination, audience_id, member_key) "
-                    "DO UPDATE SET status = excluded.status, synced_at = excluded.synced_at",
-                    params,
-                )
-            else:
-                self._backend.execute(
-                    f"UPDATE members SET status = '{REMOVING}' WHERE destination = ? "
-                    "AND audience_id = ? AND member_key IN (SELECT member_key FROM batch)",
-                    params,
-                )
-            self._backend.execute(
-                "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, "
-                "status, sent_at) VALUES (?, ?, ?, ?, ?, 'sent', ?)",
-                [batch_id, run_id, operation, number, len(members), _now()],
-            )
-        return batch_id
+        return journal.begin_batch(
+            self._backend, run_id, _key(audience), operation, number, members
+        )
 
     def acknowledge_batch(
         self,
@@ -219,97 +242,41 @@ class StateStore:
         members: pa.Table,
         request_id: str | None,
     ) -> None:
-        """The network took the batch: its members are now held (or gone), atomically."""
-        params = [audience.destination, audience.audience_id]
-        keys = members.select(["member_key"])
-        with self._backend.transaction(), self._backend.registered("batch", keys):
-            if operation == "add":
-                self._backend.execute(
-                    f"UPDATE members SET status = '{PRESENT}', synced_at = now() "
-                    "WHERE destination = ? AND audience_id = ? "
-                    "AND member_key IN (SELECT member_key FROM batch)",
-                    params,
-                )
-            else:
-                self._backend.execute(
-                    "DELETE FROM members WHERE destination = ? AND audience_id = ? "
-                    "AND member_key IN (SELECT member_key FROM batch)",
-                    params,
-                )
-            self._backend.execute(
-                "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
-                "WHERE batch_id = ?",
-                [request_id, _now(), batch_id],
-            )
+        """The network took a batch begun with `begin_batch`: its members (those the network
+        did not refuse, see `forget_in_flight`) are held (or gone) from now on."""
+        journal.settle(self._backend, batch_id, journal.ACKNOWLEDGED, request_id)
+        journal.fold(self._backend, _key(audience), discard_unsent=False)
 
-    def begin_replace(self, run_id: str, audience: AudienceRef, segment: pa.Table) -> str:
+    def acknowledge_staged_batch(self, batch_id: str, request_id: str | None) -> None:
+        """The network took a staged batch; its members follow when the push folds."""
+        journal.settle(self._backend, batch_id, journal.ACKNOWLEDGED, request_id)
+
+    def fold(self, audience: AudienceRef) -> None:
+        """Apply the audience's journal to its members (the end of a push, or of a pass that
+        died). Not during a push: members of batches not sent yet would be dropped."""
+        journal.fold(self._backend, _key(audience))
+
+    def begin_replace(self, run_id: str, audience: AudienceRef, segment: SpillTable) -> str:
         """Journal a full replacement: every held member may go, every segment member may
         arrive, until the network says the session ended."""
-        batch_id = uuid.uuid4().hex
-        params = [audience.destination, audience.audience_id]
-        with self._backend.transaction(), self._backend.registered("batch", segment):
-            self._backend.execute(
-                f"UPDATE members SET status = '{REMOVING}' "
-                "WHERE destination = ? AND audience_id = ?",
-                params,
-            )
-            self._backend.execute(
-                f"INSERT INTO members SELECT ?, ?, {_MEMBER_COLUMNS}, '{ADDING}', now() "
-                "FROM batch ON CONFLICT (destination, audience_id, member_key) "
-                "DO UPDATE SET status = excluded.status, synced_at = excluded.synced_at",
-                params,
-            )
-            self._backend.execute(
-                "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, "
-                "status, sent_at) VALUES (?, ?, 'replace', 1, ?, 'sent', ?)",
-                [batch_id, run_id, len(segment), _now()],
-            )
-        return batch_id
+        self.fold(audience)
+        return journal.begin_replace(self._backend, segment.spill, run_id, _key(audience), segment)
 
     def acknowledge_replace(
         self, batch_id: str, audience: AudienceRef, request_id: str | None
     ) -> None:
         """The replacement took: the audience holds exactly the segment."""
-        params = [audience.destination, audience.audience_id]
-        with self._backend.transaction():
-            self._backend.execute(
-                f"DELETE FROM members WHERE destination = ? AND audience_id = ? "
-                f"AND status = '{REMOVING}'",
-                params,
-            )
-            self._backend.execute(
-                f"UPDATE members SET status = '{PRESENT}', synced_at = now() "
-                "WHERE destination = ? AND audience_id = ?",
-                params,
-            )
-            self._backend.execute(
-                "UPDATE batches SET status = 'acknowledged', request_id = ?, settled_at = ? "
-                "WHERE batch_id = ?",
-                [request_id, _now(), batch_id],
-            )
+        journal.acknowledge_replace(self._backend, batch_id, _key(audience), request_id)
 
     def forget_in_flight(self, audience: AudienceRef, operation: str, members: pa.Table) -> None:
         """Members the network refused outright: an add that never landed is not held; a
         refused removal leaves the member held (and the next pass tries again)."""
-        statement = (
-            "DELETE FROM members"
-            if operation == "add"
-            else f"UPDATE members SET status = '{PRESENT}'"
-        )
-        with self._backend.registered("refused", members.select(["member_key"])):
-            self._backend.execute(
-                f"{statement} WHERE destination = ? AND audience_id = ? "
-                "AND member_key IN (SELECT member_key FROM refused)",
-                [audience.destination, audience.audience_id],
-            )
+        journal.forget(self._backend, _key(audience), operation, members)
 
     def fail_batch(self, batch_id: str, error: str) -> None:
         """The batch was refused or its fate is unknown: its members stay in flight, so
         the next diff sends them again."""
-        self._backend.execute(
-            "UPDATE batches SET status = 'failed', error = ?, settled_at = ? WHERE batch_id = ?",
-            [error, _now(), batch_id],
-        )
+        journal.settle(self._backend, batch_id, "failed", error=error)
 
     def recover(self) -> Recovery:
         """Close the books of a process that died mid-pass. Its in-flight members need no
@@ -365,13 +332,18 @@ class StateStore:
             [_now(), status, json.dumps(summary, sort_keys=True), error, run_id],
         )
 
-    def record_quarantine(self, run_id: str, name: str, quarantine: pa.Table) -> None:
+    def record_quarantine(self, run_id: str, name: str, quarantine: pa.Table | SpillTable) -> None:
         """Keep where and why rows were refused (row number, kind, reason), not the values."""
-        with self._backend.registered("refused", quarantine):
-            self._backend.execute(
-                "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason, NULL FROM refused",
-                [run_id, name],
-            )
+        insert = "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason, NULL FROM "
+        if isinstance(quarantine, pa.Table):
+            with self._backend.registered("refused", quarantine):
+                self._backend.execute(insert + "refused", [run_id, name])
+        elif quarantine.spill.local:
+            self._backend.execute(insert + quarantine.name, [run_id, name])
+        elif quarantine.rows:
+            select = f"SELECT row_number, kind, reason FROM {quarantine.name}"
+            with self._backend.registered("refused", quarantine.spill.reader(select)):
+                self._backend.execute(insert + "refused", [run_id, name])
 
     def quarantine_members(
         self, run_id: str, name: str, operation: str, members: pa.Table, reasons: list[str]
@@ -403,3 +375,24 @@ class StateStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _key(audience: AudienceRef) -> tuple[str, str]:
+    return audience.destination, audience.audience_id
+
+
+def _drop_members_key(backend: Backend) -> None:
+    """State files made before members lost its primary key get the table rebuilt without
+    it, once, in one transaction (DuckDB cannot drop a constraint)."""
+    keyed = backend.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'members' "
+        "AND schema_name = current_schema() AND database_name = current_database() "
+        "AND constraint_type = 'PRIMARY KEY'"
+    )
+    if not keyed[0][0]:
+        return
+    with backend.transaction():
+        backend.execute("ALTER TABLE members RENAME TO members_keyed")
+        backend.execute(_MEMBERS.format(key=""))
+        backend.execute("INSERT INTO members SELECT * FROM members_keyed")
+        backend.execute("DROP TABLE members_keyed")

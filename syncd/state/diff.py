@@ -1,0 +1,123 @@
+"""The diff of a segment against what an audience holds, in the spill: adds and removes
+become spill tables that the push reads a network batch at a time, exactly the rows the
+journal staged for that batch.
+
+In-flight members (`adding`, `removing`) count as possibly held and possibly not: one still
+in the segment is added again, one that left it is removed. Both are idempotent on the
+networks, so nothing is lost and nothing acknowledged is sent twice.
+
+The diff is one full outer join on member keys alone (64-character strings: carrying the
+identifiers through a join of two 10M-row sides would triple what it spills), then the
+identifiers of the few changed members are fetched by key. An audience that holds nothing
+(a first sync) takes the segment as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from syncd.members import MEMBER_SCHEMA
+from syncd.state.backends import Backend
+from syncd.state.spill import Spill, SpillTable
+
+_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
+_PRESENT = "present"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one audience needs: members to add and to remove (spill tables of members with
+    distinct keys), and how many of the adds are held members sent again before their
+    membership expires. `held` is the SQL saying, per add, whether the audience holds the
+    member in some state (a column of the adds, or false when it holds nothing)."""
+
+    adds: SpillTable
+    removes: SpillTable
+    refreshes: int = 0
+    held: str = "held"
+    #: The spill tables this diff made (a first sync's adds are the segment's own table).
+    owned: tuple[str, ...] = field(default=())
+
+    def table(self, operation: str) -> SpillTable:
+        return self.adds if operation == "add" else self.removes
+
+    def batches(self, operation: str, size: int) -> Iterator[pa.Table]:
+        """The members of `operation` ("add" or "remove") in batches of `size`: batch n is
+        rows (n - 1) * size to n * size - 1, as `journal.stage` numbered them. Each is one
+        query of its own, so no result stays open while the journal commits."""
+        table = self.table(operation)
+        for start in range(0, table.rows, size):
+            chunk = table.spill.arrow(
+                f"SELECT {_COLUMNS} FROM {table.name} WHERE rowid >= ? AND rowid < ? "
+                "ORDER BY rowid",
+                [start, start + size],
+            )
+            if len(chunk) != min(size, table.rows - start):
+                raise RuntimeError(f"{table.name}: batch at row {start} is not whole")
+            yield chunk.cast(MEMBER_SCHEMA)
+
+    def drop(self) -> None:
+        self.adds.spill.drop(*self.owned)
+
+
+def changes(
+    backend: Backend,
+    spill: Spill,
+    audience: tuple[str, str],
+    segment: SpillTable,
+    refresh_before: datetime | None,
+    held_members: int,
+) -> Changes:
+    """Adds and removes of one audience, which holds `held_members` (in any state);
+    `segment` must have distinct member keys. Members last sent before `refresh_before`
+    are sent again (their membership would expire)."""
+    if not held_members:
+        removes = spill.create_as("removes", f"SELECT {_COLUMNS} FROM {segment.name} LIMIT 0")
+        return Changes(segment, removes, held="false", owned=(removes.name,))
+    held, parameters = _held(backend, spill, audience)
+    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    delta = spill.create_as(
+        "delta",
+        "SELECT coalesce(s.member_key, m.member_key) AS member_key, "
+        "s.member_key IS NULL AS removal, m.member_key IS NOT NULL AS held, "
+        f"coalesce(m.status = '{_PRESENT}', false) AS refresh "
+        f"FROM (SELECT member_key FROM {segment.name}) s FULL OUTER JOIN "
+        f"(SELECT member_key, status, synced_at FROM {held}) m ON m.member_key = s.member_key "
+        f"WHERE s.member_key IS NULL OR m.member_key IS NULL OR m.status <> '{_PRESENT}'{stale}",
+        [*parameters, *([refresh_before] if refresh_before is not None else [])],
+    )
+    adds = spill.create_as(
+        "adds",
+        f"SELECT {', '.join(f's.{c}' for c in MEMBER_SCHEMA.names)}, d.held, d.refresh "
+        f"FROM {segment.name} s JOIN {delta.name} d ON d.member_key = s.member_key "
+        "WHERE NOT d.removal",
+    )
+    removes = spill.create_as(
+        "removes",
+        f"SELECT {', '.join(f'm.{c}' for c in MEMBER_SCHEMA.names)} FROM {held} m "
+        f"JOIN {delta.name} d ON d.member_key = m.member_key WHERE d.removal",
+        parameters,
+    )
+    refreshes = spill.execute(f"SELECT count(*) FROM {adds.name} WHERE refresh")[0][0]
+    spill.drop(delta.name, *([] if spill.local else [held]))
+    return Changes(adds, removes, int(refreshes), owned=(adds.name, removes.name))
+
+
+def _held(backend: Backend, spill: Spill, audience: tuple[str, str]) -> tuple[str, list[object]]:
+    """What the audience holds, as a relation the spill's SQL can read: the state's own
+    table when the spill shares its database, else a copy streamed into the spill."""
+    columns = f"{_COLUMNS}, status, synced_at"
+    where = "WHERE destination = ? AND audience_id = ?"
+    if spill.state_catalog is not None:
+        catalog = spill.state_catalog.replace('"', '""')
+        return f'(SELECT {columns} FROM "{catalog}".main.members {where})', list(audience)
+    name = spill.name("held")
+    identifiers = ", ".join(f"{c} VARCHAR" for c in MEMBER_SCHEMA.names)
+    spill.execute(f"CREATE TABLE {name} ({identifiers}, status VARCHAR, synced_at TIMESTAMPTZ)")
+    for chunk in backend.stream(f"SELECT {columns} FROM members {where}", list(audience)):
+        spill.append(name, chunk)
+    return name, []

@@ -1,0 +1,337 @@
+"""The batch journal: which members each batch carries, and what becomes of them.
+
+Each batch is a row of `batches` whose status says what the network did with it: `sent` (in
+flight), `acknowledged`, `failed` or `unacknowledged` (the process died). A member is
+committed as held only when its batch is acknowledged. The members a batch carries are
+written before it is sent, in one of two places:
+
+- a member the audience does not hold yet (every add of a first sync) goes straight into
+  `members`, with status `staged` and its batch's id: it is written once, where it will
+  stay, and becomes `adding` or `present` with its batch;
+- any other member (a removal, a member sent again) is a row of `batch_members`.
+
+A push writes the members of all its batches at once, before the first request (`stage`):
+one bulk insert instead of a transaction per batch journaling ten thousand members. Then a
+batch costs one row when it is sent and one update when it is settled, however large the
+audience. Members staged for a batch that was never sent mean nothing: they were planned,
+not sent.
+
+`fold` applies the journal to `members` in bulk: an acknowledged add makes its members
+`present`, an acknowledged removal forgets them, and a batch in flight leaves its members
+`adding` or `removing`, which the diff counts as possibly either way. A push folds when it
+is over, and a diff folds first, so a pass that died is folded by the next one. None of it
+needs an index on `members`, which is what keeps a 10M-member audience within a DuckDB file
+and a bounded memory.
+
+Batches given member by member (`begin_batch`, `acknowledge_batch`: small audiences, tests)
+are folded at once, so `members` always shows them, as it did before batches were staged.
+
+A member is in at most one unfolded batch of an audience: a push folds before it stages,
+one diff's adds and removes are distinct and disjoint, and `begin_batch` lets a batch
+replace a member's older entry still in flight (the newest batch decides, as before).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from syncd.members import MEMBER_SCHEMA
+from syncd.state.backends import Backend
+from syncd.state.spill import Spill, SpillTable
+
+_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
+
+PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
+SENT, ACKNOWLEDGED = "sent", "acknowledged"
+
+BATCH_MEMBERS_DDL = f"""
+CREATE TABLE IF NOT EXISTS batch_members (
+    batch_id VARCHAR NOT NULL,
+    destination VARCHAR NOT NULL,
+    audience_id VARCHAR NOT NULL,
+    {
+    ", ".join(
+        f"{name} VARCHAR{' NOT NULL' if name == 'member_key' else ''}"
+        for name in MEMBER_SCHEMA.names
+    )
+}
+)
+"""
+
+
+def batch_id(run_id: str, operation: str, number: int) -> str:
+    """The id of a staged batch: its run, operation and number say which rows it carries."""
+    return f"{run_id}:{operation}:{number}"
+
+
+def stage(
+    backend: Backend,
+    spill: Spill,
+    run_id: str,
+    audience: tuple[str, str],
+    operation: str,
+    members: SpillTable,
+    size: int,
+    held: str = "held",
+) -> None:
+    """Journal every batch of one operation at once: row r of `members` goes in batch
+    r // size + 1, as `Changes.batches` cuts them. Adds the audience does not hold (`held`,
+    a column or SQL expression over `members`, is false) are staged in `members` itself,
+    the rest in `batch_members`."""
+    if not members.rows:
+        return
+    number = f"? || CAST(rowid // {int(size)} + 1 AS VARCHAR)"
+    prefix = f"{run_id}:{operation}:"
+    journal = (
+        f"SELECT {number} AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} "
+        f"FROM {members.name}"
+    )
+    if operation != "add":
+        _insert(backend, spill, "batch_members", journal, [prefix, *audience])
+        return
+    staged = (
+        f"SELECT ? AS destination, ? AS audience_id, {_COLUMNS}, '{STAGED}' AS status, "
+        f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id FROM {members.name} "
+        f"WHERE NOT ({held})"
+    )
+    _insert(backend, spill, "members", staged, [*audience, now(), prefix])
+    if held != "false":
+        _insert(backend, spill, "batch_members", f"{journal} WHERE {held}", [prefix, *audience])
+
+
+def _insert(
+    backend: Backend, spill: Spill, table: str, select: str, parameters: Sequence[object]
+) -> None:
+    """INSERT INTO `table` the rows of a SELECT over spill tables: in place when the spill
+    shares the state's database, else streamed across."""
+    if spill.local:
+        backend.execute(f"INSERT INTO {table} {select}", parameters)
+        return
+    with backend.registered("staged", spill.reader(select, parameters)):
+        backend.execute(f"INSERT INTO {table} SELECT * FROM staged")
+
+
+def begin_staged(backend: Backend, run_id: str, operation: str, number: int, members: int) -> str:
+    """A staged batch is about to be sent: from now on its members are in flight."""
+    identifier = batch_id(run_id, operation, number)
+    _insert_batch(backend, identifier, run_id, operation, number, members)
+    return identifier
+
+
+def begin_batch(
+    backend: Backend,
+    run_id: str,
+    audience: tuple[str, str],
+    operation: str,
+    number: int,
+    members: pa.Table,
+) -> str:
+    """Journal a batch of members given directly, and mark them in flight, atomically."""
+    identifier = uuid.uuid4().hex
+    with backend.transaction(), backend.registered("batch", members.select(MEMBER_SCHEMA.names)):
+        backend.execute(  # the newest batch decides the fate of a member still in flight
+            "DELETE FROM batch_members WHERE destination = ? AND audience_id = ? "
+            "AND member_key IN (SELECT member_key FROM batch)",
+            list(audience),
+        )
+        backend.execute(
+            f"INSERT INTO batch_members SELECT ?, ?, ?, {_COLUMNS} FROM batch",
+            [identifier, *audience],
+        )
+        _insert_batch(backend, identifier, run_id, operation, number, len(members))
+    fold(backend, audience, discard_unsent=False)  # the journal decides; members shows it
+    return identifier
+
+
+def settle(
+    backend: Backend,
+    identifier: str,
+    status: str,
+    request_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Record what the network did with a batch; its members follow at the next fold."""
+    backend.execute(
+        "UPDATE batches SET status = ?, request_id = ?, error = ?, settled_at = ? "
+        "WHERE batch_id = ?",
+        [status, request_id, error, now(), identifier],
+    )
+
+
+def forget(backend: Backend, audience: tuple[str, str], operation: str, keys: pa.Table) -> None:
+    """Members the network refused outright: an add that never landed is not held; a
+    refused removal leaves the member as it was (and the next pass tries again)."""
+    with backend.transaction(), backend.registered("refused", keys.select(["member_key"])):
+        statements = ["DELETE FROM batch_members"] + (
+            ["DELETE FROM members"] if operation == "add" else []
+        )
+        for statement in statements:
+            backend.execute(
+                f"{statement} WHERE destination = ? AND audience_id = ? "
+                "AND member_key IN (SELECT member_key FROM refused)",
+                list(audience),
+            )
+
+
+def fold(backend: Backend, audience: tuple[str, str], *, discard_unsent: bool = True) -> None:
+    """Apply the audience's journal to `members` (see the module docstring). Settled
+    batches leave the journal; so does everything else with `discard_unsent`, which a push
+    asks for when it is over (members staged for batches never sent mean nothing)."""
+    where = "destination = ? AND audience_id = ?"
+    pending = backend.execute(f"SELECT count(*) FROM batch_members WHERE {where}", audience)
+    staged = backend.execute(
+        f"SELECT count(*) FROM members WHERE {where} AND status = '{STAGED}'", audience
+    )
+    if not pending[0][0] and not staged[0][0]:
+        return
+    with backend.transaction():
+        if staged[0][0]:
+            _resolve_staged(backend, audience, discard_unsent)
+        if pending[0][0]:
+            _fold_journal(backend, audience, discard_unsent)
+
+
+def _resolve_staged(backend: Backend, audience: tuple[str, str], discard_unsent: bool) -> None:
+    """Members staged in `members` take their batch's outcome; those of batches never sent
+    are dropped (with `discard_unsent`), those of batches in flight stay staged without."""
+    where = f"destination = ? AND audience_id = ? AND status = '{STAGED}'"
+    if discard_unsent:
+        backend.execute(
+            f"DELETE FROM members WHERE {where} AND batch_id NOT IN (SELECT batch_id FROM batches)",
+            list(audience),
+        )
+    settled = "" if discard_unsent else f" AND b.status <> '{SENT}'"
+    backend.execute(
+        f"UPDATE members SET status = CASE WHEN b.status = '{ACKNOWLEDGED}' THEN '{PRESENT}' "
+        f"ELSE '{ADDING}' END, synced_at = CASE WHEN b.status = '{ACKNOWLEDGED}' "
+        "THEN b.settled_at ELSE b.sent_at END, batch_id = NULL FROM batches b "
+        "WHERE members.batch_id = b.batch_id AND members.destination = ? "
+        f"AND members.audience_id = ? AND members.status = '{STAGED}'{settled}",
+        list(audience),
+    )
+
+
+def _fold_journal(backend: Backend, audience: tuple[str, str], discard_unsent: bool) -> None:
+    backend.execute("DROP TABLE IF EXISTS syncd_folding")
+    backend.execute(
+        f"CREATE TEMP TABLE syncd_folding AS SELECT j.batch_id, j.destination, "
+        f"j.audience_id, {', '.join(f'j.{c}' for c in MEMBER_SCHEMA.names)}, b.operation, "
+        f"b.status = '{ACKNOWLEDGED}' AS settled, b.status <> '{SENT}' AS done, "
+        f"CASE WHEN b.status = '{ACKNOWLEDGED}' THEN b.settled_at ELSE b.sent_at END "
+        "AS changed_at "
+        "FROM batch_members j JOIN batches b ON b.batch_id = j.batch_id "
+        "WHERE j.destination = ? AND j.audience_id = ?",
+        list(audience),
+    )
+    counts = dict(
+        backend.execute(
+            "SELECT operation || ':' || CAST(settled AS VARCHAR), count(*) "
+            "FROM syncd_folding GROUP BY 1"
+        )
+    )
+    held = backend.execute(
+        "SELECT count(*) FROM members WHERE destination = ? AND audience_id = ?",
+        list(audience),
+    )[0][0]
+    _apply(backend, audience, counts, held > 0)
+    where = "destination = ? AND audience_id = ?"
+    if not discard_unsent:
+        where += " AND batch_id IN (SELECT batch_id FROM syncd_folding WHERE done)"
+    backend.execute(f"DELETE FROM batch_members WHERE {where}", list(audience))
+    backend.execute("DROP TABLE syncd_folding")
+
+
+def _apply(backend: Backend, audience: tuple[str, str], counts: dict[str, int], held: bool) -> None:
+    """The journal's statuses onto `members`: adds (re)written, settled removals deleted,
+    removals in flight marked. Statements with nothing to do are skipped: on a first sync
+    the audience holds nothing and only the insert runs."""
+    where = "destination = ? AND audience_id = ? AND member_key IN "
+    in_flight_removals = counts.get("remove:false", 0)
+    if held and len(counts) > (1 if in_flight_removals else 0):
+        backend.execute(
+            f"DELETE FROM members WHERE {where}"
+            "(SELECT member_key FROM syncd_folding WHERE operation = 'add' OR settled)",
+            list(audience),
+        )
+    if held and in_flight_removals:
+        backend.execute(
+            f"UPDATE members SET status = '{REMOVING}' WHERE {where}"
+            "(SELECT member_key FROM syncd_folding WHERE operation = 'remove' AND NOT settled)",
+            list(audience),
+        )
+    if counts.get("add:true", 0) or counts.get("add:false", 0):
+        backend.execute(
+            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, "
+            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, NULL "
+            "FROM syncd_folding WHERE operation = 'add'"
+        )
+
+
+def begin_replace(
+    backend: Backend, spill: Spill, run_id: str, audience: tuple[str, str], segment: SpillTable
+) -> str:
+    """Journal a full replacement: every held member may go, every segment member may
+    arrive, until the network says the session ended."""
+    identifier = batch_id(run_id, "replace", 1)
+    _insert(
+        backend,
+        spill,
+        "batch_members",
+        f"SELECT ? AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} FROM {segment.name}",
+        [identifier, *audience],
+    )
+    with backend.transaction():
+        backend.execute(
+            f"UPDATE members SET status = '{REMOVING}' WHERE destination = ? AND audience_id = ?",
+            list(audience),
+        )
+        backend.execute(
+            "DELETE FROM members WHERE destination = ? AND audience_id = ? AND member_key IN "
+            "(SELECT member_key FROM batch_members WHERE batch_id = ?)",
+            [*audience, identifier],
+        )
+        backend.execute(
+            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, '{ADDING}', ?, "
+            "NULL FROM batch_members WHERE batch_id = ?",
+            [now(), identifier],
+        )
+        backend.execute("DELETE FROM batch_members WHERE batch_id = ?", [identifier])
+        _insert_batch(backend, identifier, run_id, "replace", 1, segment.rows)
+    return identifier
+
+
+def acknowledge_replace(
+    backend: Backend, identifier: str, audience: tuple[str, str], request_id: str | None
+) -> None:
+    """The replacement took: the audience holds exactly the segment."""
+    with backend.transaction():
+        backend.execute(
+            f"DELETE FROM members WHERE destination = ? AND audience_id = ? "
+            f"AND status = '{REMOVING}'",
+            list(audience),
+        )
+        backend.execute(
+            f"UPDATE members SET status = '{PRESENT}', synced_at = ? "
+            "WHERE destination = ? AND audience_id = ?",
+            [now(), *audience],
+        )
+        settle(backend, identifier, ACKNOWLEDGED, request_id)
+
+
+def _insert_batch(
+    backend: Backend, identifier: str, run_id: str, operation: str, number: int, members: int
+) -> None:
+    parameters: Sequence[object] = [identifier, run_id, operation, number, members, now()]
+    backend.execute(
+        "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, status, "
+        f"sent_at) VALUES (?, ?, ?, ?, ?, '{SENT}', ?)",
+        parameters,
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,204 @@
+"""Scratch tables for one pass: a segment's members and their diff, in DuckDB, on disk past a
+memory limit.
+
+A 10M-member segment is gigabytes as Arrow tables, and so is its diff on a first sync. A
+pass therefore never holds either: each source batch is normalized, hashed and appended to a
+spill table, and dedup and diff are SQL over those tables. DuckDB keeps tables, hash joins
+and aggregates under its memory limit and writes what does not fit to a temporary
+directory, so the pass holds one source batch and one network batch at a time, whatever the
+segment's size.
+
+With the DuckDB state the spill lives in in-memory catalogs attached to the state's own
+database instance, so the diff joins the segment with `members` where it lies. With
+PostgreSQL state it is a DuckDB database of its own, and the held members are streamed into
+it. Each table gets a catalog of its own: appends alternating between tables of one
+in-memory catalog (two networks' members, batch by batch) run several times slower.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+#: DuckDB's memory limit for the state instance and the spill (tables, joins, aggregates);
+#: past it they spill to disk. Syncd's own Arrow batches and the network clients come on
+#: top: about 150 MB more at the default batch sizes.
+MEMORY_LIMIT = "512MB"
+
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN"}
+
+
+def memory_limit() -> str:
+    """The limit in force (a module attribute, so a test or a benchmark can lower it)."""
+    return MEMORY_LIMIT
+
+
+@dataclass(frozen=True)
+class SpillTable:
+    """A table in a spill, and how many rows it has."""
+
+    spill: Spill
+    name: str
+    rows: int
+
+
+class Spill:
+    """Scratch tables of one pass. Names are qualified with the spill's own catalog, so SQL
+    run on the state's connection can use them too (`local`)."""
+
+    def __init__(
+        self,
+        db: duckdb.DuckDBPyConnection,
+        *,
+        state_catalog: str | None,
+        cleanup: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._prefix = f"syncd_spill_{uuid.uuid4().hex[:12]}"
+        self._catalogs: set[str] = set()
+        #: The state's catalog when the spill shares its database instance, else None.
+        self.state_catalog = state_catalog
+        self._cleanup = cleanup
+        self._names = itertools.count(1)
+        self._closed = False
+
+    @classmethod
+    def attached(cls, state: duckdb.DuckDBPyConnection) -> Spill:
+        """In-memory catalogs attached to the state's DuckDB instance."""
+        db = state.cursor()  # a connection of its own on the same instance
+        row = db.execute("SELECT current_database()").fetchone()
+        return cls(db, state_catalog=str(row[0]) if row else None, cleanup=db.close)
+
+    @classmethod
+    def standalone(cls) -> Spill:
+        """A DuckDB database of its own, spilling to a temporary directory it removes."""
+        directory = tempfile.mkdtemp(prefix="syncd-spill-")
+        try:
+            db = duckdb.connect(
+                ":memory:",
+                config={
+                    "memory_limit": memory_limit(),
+                    "temp_directory": directory,
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                },
+            )
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+
+        def cleanup() -> None:
+            db.close()
+            shutil.rmtree(directory, ignore_errors=True)
+
+        return cls(db, state_catalog=None, cleanup=cleanup)
+
+    @property
+    def local(self) -> bool:
+        """Whether the state's tables are visible to the spill's SQL (and the other way)."""
+        return self.state_catalog is not None
+
+    def name(self, prefix: str) -> str:
+        """A new qualified table name, in a catalog of its own."""
+        catalog = f"{self._prefix}_{next(self._names)}"
+        self._db.execute(f"ATTACH ':memory:' AS {catalog}")
+        self._catalogs.add(catalog)
+        return f"{catalog}.{prefix}"
+
+    def create(self, prefix: str, schema: pa.Schema) -> str:
+        """An empty table with the columns of `schema`; returns its name."""
+        name = self.name(prefix)
+        columns = ", ".join(f"{field.name} {_SQL_TYPES[field.type]}" for field in schema)
+        self._db.execute(f"CREATE TABLE {name} ({columns})")
+        return name
+
+    def create_as(self, prefix: str, select: str, parameters: Sequence[object] = ()) -> SpillTable:
+        """A table holding the result of `select`."""
+        name = self.name(prefix)
+        self._db.execute(f"CREATE TABLE {name} AS {select}", list(parameters))
+        return SpillTable(self, name, self.count(name))
+
+    def append(self, name: str, table: pa.Table) -> None:
+        """Add the rows of an Arrow table (columns by name) to a spill table."""
+        if not len(table):
+            return
+        view = f"syncd_append_{uuid.uuid4().hex[:8]}"
+        self._db.register(view, table)
+        try:
+            columns = ", ".join(table.column_names)
+            self._db.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
+        finally:
+            self._db.unregister(view)
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        return self._db.execute(sql, list(parameters)).fetchall()
+
+    def arrow(self, select: str, parameters: Sequence[object] = ()) -> pa.Table:
+        """The whole result in memory: for small results only."""
+        return self._db.sql(select, params=list(parameters)).to_arrow_table()
+
+    def count(self, name: str) -> int:
+        return int(self.execute(f"SELECT count(*) FROM {name}")[0][0])
+
+    def batches(self, select: str, parameters: Sequence[object], size: int) -> Iterator[pa.Table]:
+        """The result of `select` in tables of exactly `size` rows (the last one fewer),
+        streamed: only one of them is in memory at a time."""
+        cursor = self._db.cursor()
+        try:
+            reader = cursor.sql(select, params=list(parameters)).to_arrow_reader(size)
+            yield from exact_chunks(reader, size)
+        finally:
+            cursor.close()
+
+    def reader(self, select: str, parameters: Sequence[object] = ()) -> pa.RecordBatchReader:
+        """The result of `select` as a stream of record batches, for another database to read
+        once (the caller closes the spill only after it did)."""
+        return self._db.cursor().sql(select, params=list(parameters)).to_arrow_reader(100_000)
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            catalog = name.partition(".")[0]
+            if catalog in self._catalogs:
+                self._catalogs.discard(catalog)
+                self._db.execute(f"DETACH {catalog}")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                for catalog in sorted(self._catalogs):
+                    self._db.execute(f"DETACH {catalog}")
+            finally:
+                self._catalogs.clear()
+                self._cleanup()
+
+    def __enter__(self) -> Spill:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def exact_chunks(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    """Re-cut a stream of record batches into tables of exactly `size` rows (the last one
+    fewer): a network batch is one request, and its journal entry names exactly its rows."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while len(batch):
+            take = min(size - held, len(batch))
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == size:
+                yield pa.Table.from_batches(pending).combine_chunks()
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending).combine_chunks()
