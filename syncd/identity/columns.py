@@ -139,27 +139,25 @@ def _send_or_reason(
 ) -> tuple[str | None, str | None]:
     """(value to send, None), (None, reason) when invalid, or (None, None) when absent:
     a NULL or blank cell is a missing identifier, not a bad one."""
-    if value is None:
-        return None, None
-    try:
-        text = as_text(value)
-        if not text.strip():
-            return None, None
-        return rule.apply(text, country), None
-    except InvalidIdentifier as invalid:
-        return None, invalid.reason
+    return _outcome(rule.apply, value, country)
 
 
 def _normalized_or_reason(
     rule: IdentifierRule, value: object, country: str | None
 ) -> tuple[str | None, str | None]:
     """`_send_or_reason` before hashing: the same rule, the same reasons."""
+    return _outcome(rule.normalize, value, country)
+
+
+def _outcome(
+    step: Callable[[str, str | None], str], value: object, country: str | None
+) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
     try:
         text = as_text(value)
         if not text.strip():
             return None, None
-        return rule.normalize(text, country), None
+        return step(text, country), None
     except InvalidIdentifier as invalid:
         return None, invalid.reason
