@@ -7,6 +7,11 @@ and stops before the next one; the journal in the state makes the next pass comp
 
 A pass keeps segments and diffs in a spill (DuckDB tables under a memory limit, on disk
 beyond it), never in Python memory, so its footprint does not grow with the segment.
+
+Destinations are synced side by side (`PassOptions.destinations_at_once`): while one
+network processes a request, syncd builds the next one for another. Each audience still
+has one request in flight at a time, and the audiences of one destination go one after
+the other, in config order, as a destination's rate limits and daily quota expect.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from syncd import metrics
@@ -65,6 +71,8 @@ class PassOptions:
     stop: threading.Event = field(default_factory=threading.Event)
     #: When set, an audience is synced only by the process holding its lease.
     lease: Lease | None = None
+    #: How many destinations are synced at once, each with one request in flight.
+    destinations_at_once: int = 4
 
     @property
     def holder(self) -> str:
@@ -106,49 +114,103 @@ def sync_all(
     options: PassOptions | None = None,
     only: Callable[[Audience], bool] = lambda audience: True,
 ) -> list[AudienceResult]:
-    """Plan every selected audience and, when `options.apply`, push its changes. Raises
-    SourceError only when the warehouse itself cannot be opened."""
+    """Plan every selected audience and, when `options.apply`, push its changes; results
+    in config order. Raises SourceError only when the warehouse itself cannot be opened."""
     options = options or PassOptions()
-    results = []
-    exhausted: set[str] = set()  # destinations whose daily quota is gone for this pass
-    segments: dict[tuple[str, str, object], SpilledSegment | SourceError] = {}
-    source: Source | None = None
     selected = [audience for audience in config.audiences if only(audience)]
+    by_destination: dict[str, list[Audience]] = {}
+    for audience in selected:
+        by_destination.setdefault(audience.destination, []).append(audience)
+    results: dict[int, AudienceResult] = {}
     with open_state(config.state) as state, state.spill() as spill:
         _report_recovery(state)
-        try:
-            for audience in selected:
+        segments = _Segments(config, selected, spill)
+
+        def sync_destination(audiences: list[Audience]) -> None:
+            for audience in audiences:
                 if options.stop.is_set():
-                    break
-                started = time.monotonic()
-                result = _new_result(config, audience)
-                results.append(result)
-                if options.lease and not state.hold_lease(
-                    audience.name, options.lease.holder, options.lease.seconds
-                ):
-                    result.status, result.error = "skipped", "another syncd holds its lease"
-                elif audience.destination in exhausted:
-                    result.status = "deferred"
-                    result.error = "the destination's daily quota is used up; the next run resumes"
-                else:
-                    key = _segment_key(config, audience)
-                    if key not in segments:
-                        source = source or open_source(config.warehouse)
-                        unread = [
-                            other
-                            for other in selected
-                            if other.segment == audience.segment
-                            and _segment_key(config, other) not in segments
-                        ]
-                        segments.update(_read(source, config, audience.segment, unread, spill))
-                    _sync_audience(config, audience, segments[key], state, options, result)
-                if result.status == "deferred":
-                    exhausted.add(audience.destination)
-                _finish(result, time.monotonic() - started)
+                    return
+                result = _sync_one(config, audience, segments, state, options)
+                results[id(audience)] = result
+                if result.status == "deferred":  # the daily quota is gone for this pass
+                    _defer(config, audiences[audiences.index(audience) + 1 :], results)
+                    return
+
+        try:
+            groups = list(by_destination.values())
+            workers = max(1, min(len(groups), options.destinations_at_once))
+            if workers == 1:
+                for group in groups:
+                    sync_destination(group)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="syncd-pass") as pool:
+                    list(pool.map(sync_destination, groups))
         finally:
-            if source is not None:
-                source.close()
-    return results
+            segments.close()
+    return [results[id(audience)] for audience in selected if id(audience) in results]
+
+
+def _sync_one(
+    config: SyncdConfig,
+    audience: Audience,
+    segments: _Segments,
+    state: StateStore,
+    options: PassOptions,
+) -> AudienceResult:
+    started = time.monotonic()
+    result = _new_result(config, audience)
+    if options.lease and not state.hold_lease(
+        audience.name, options.lease.holder, options.lease.seconds
+    ):
+        result.status, result.error = "skipped", "another syncd holds its lease"
+    else:
+        _sync_audience(config, audience, segments.get(audience), state, options, result)
+    _finish(result, time.monotonic() - started)
+    return result
+
+
+def _defer(
+    config: SyncdConfig, audiences: list[Audience], results: dict[int, AudienceResult]
+) -> None:
+    for audience in audiences:
+        result = _new_result(config, audience)
+        result.status = "deferred"
+        result.error = "the destination's daily quota is used up; the next run resumes"
+        results[id(audience)] = result
+        _finish(result, 0.0)
+
+
+class _Segments:
+    """Each segment read once per pass, for every network that needs it, in one scan; a
+    worker that needs a segment another is reading waits for it."""
+
+    def __init__(self, config: SyncdConfig, selected: list[Audience], spill: Spill) -> None:
+        self._config = config
+        self._selected = selected
+        self._spill = spill
+        self._read: dict[tuple[str, str, object], SpilledSegment | SourceError] = {}
+        self._source: Source | None = None
+        self._lock = threading.Lock()
+
+    def get(self, audience: Audience) -> SpilledSegment | SourceError:
+        key = _segment_key(self._config, audience)
+        with self._lock:
+            if key not in self._read:
+                self._source = self._source or open_source(self._config.warehouse)
+                unread = [
+                    other
+                    for other in self._selected
+                    if other.segment == audience.segment
+                    and _segment_key(self._config, other) not in self._read
+                ]
+                self._read.update(
+                    _read(self._source, self._config, audience.segment, unread, self._spill)
+                )
+            return self._read[key]
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
 
 
 def _finish(result: AudienceResult, seconds: float) -> None:

@@ -27,8 +27,9 @@ from syncd.state.spill import Spill
 #: the statement reads once (what a pass moves in and out of its spill).
 ArrowData = pa.Table | pa.RecordBatchReader
 
-#: Threads of one process (a pass, the lease renewal) share one database; DuckDB aborts
-#: concurrent writers with a conflict, so a process writes one statement at a time.
+#: Threads of one process (a pass's workers, the lease renewal) share one database; DuckDB
+#: aborts concurrent writers with a conflict, and neither a DuckDB nor a psycopg connection
+#: takes two statements at once, so a process runs one statement at a time on it.
 WRITES = threading.RLock()
 
 
@@ -70,18 +71,21 @@ class DuckDBBackend:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path, lock_timeout)
         self._db.execute(f"SET memory_limit = '{spill_module.memory_limit()}'")
+        self._db.execute("SET enable_progress_bar = false")  # a connection's own setting
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:
             return self._db.execute(sql, list(parameters)).fetchall()
 
     def arrow(self, sql: str, parameters: Sequence[object] = ()) -> pa.Table:
-        return self._db.sql(sql, params=list(parameters)).to_arrow_table()
+        with WRITES:
+            return self._db.sql(sql, params=list(parameters)).to_arrow_table()
 
     def stream(
         self, sql: str, parameters: Sequence[object] = (), rows: int = 100_000
     ) -> Iterator[pa.Table]:
         cursor = self._db.cursor()  # its own connection: the store may write meanwhile
+        cursor.execute("SET enable_progress_bar = false")
         try:
             reader = cursor.sql(sql, params=list(parameters)).to_arrow_reader(rows)
             for batch in reader:
@@ -92,11 +96,12 @@ class DuckDBBackend:
     @contextmanager
     def registered(self, name: str, data: ArrowData) -> Iterator[None]:
         """Expose Arrow data to SQL by name, without copying it."""
-        self._db.register(name, data)
-        try:
-            yield
-        finally:
-            self._db.unregister(name)
+        with WRITES:
+            self._db.register(name, data)
+            try:
+                yield
+            finally:
+                self._db.unregister(name)
 
     def spill(self) -> Spill:
         return Spill.attached(self._db)
@@ -155,17 +160,19 @@ class PostgresBackend:
             return cursor.fetchall() if cursor.description else []
 
     def arrow(self, sql: str, parameters: Sequence[object] = ()) -> pa.Table:
-        cursor = self._db.execute(_pyformat(sql), list(parameters))
-        names = [column.name for column in cursor.description or ()]
-        rows = cursor.fetchall()
+        with WRITES:
+            cursor = self._db.execute(_pyformat(sql), list(parameters))
+            names = [column.name for column in cursor.description or ()]
+            rows = cursor.fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
         return pa.table({name: list(values) for name, values in zip(names, columns, strict=True)})
 
     def stream(
         self, sql: str, parameters: Sequence[object] = (), rows: int = 100_000
     ) -> Iterator[pa.Table]:
-        """A server-side cursor, so the result never sits whole in this process."""
-        with self._db.transaction(), self._db.cursor(name="syncd_stream") as cursor:
+        """A server-side cursor, so the result never sits whole in this process (the
+        connection is this thread's until the stream is drained)."""
+        with WRITES, self._db.transaction(), self._db.cursor(name="syncd_stream") as cursor:
             cursor.execute(_pyformat(sql), list(parameters))
             names = [column.name for column in cursor.description or ()]
             while chunk := cursor.fetchmany(rows):
@@ -183,17 +190,19 @@ class PostgresBackend:
             for field in data.schema
         )
         identifier = self._sql.Identifier(name)
-        self._db.execute(self._sql.SQL("CREATE TEMP TABLE {} ({})").format(identifier, columns))
-        try:
-            with self._db.cursor().copy(
-                self._sql.SQL("COPY {} FROM STDIN").format(identifier)
-            ) as copy:
-                for batch in _batches(data):
-                    for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-                        copy.write_row(row)
-            yield
-        finally:
-            self._db.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(identifier))
+        with WRITES:
+            create = self._sql.SQL("CREATE TEMP TABLE {} ({})").format(identifier, columns)
+            self._db.execute(create)
+            try:
+                with self._db.cursor().copy(
+                    self._sql.SQL("COPY {} FROM STDIN").format(identifier)
+                ) as copy:
+                    for batch in _batches(data):
+                        for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                            copy.write_row(row)
+                yield
+            finally:
+                self._db.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(identifier))
 
     def spill(self) -> Spill:
         return Spill.standalone()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,10 @@ import duckdb
 import pyarrow as pa
 
 #: DuckDB's memory limit for the state instance and the spill (tables, joins, aggregates);
-#: past it they spill to disk. Syncd's own Arrow batches and the network clients come on
-#: top: about 150 MB more at the default batch sizes.
-MEMORY_LIMIT = "512MB"
+#: past it they spill to disk. The rest of a pass comes on top, about 400 MB measured
+#: whatever the segment's size: the interpreter and its libraries, a source batch going
+#: through two networks' identity at once, allocator slack.
+MEMORY_LIMIT = "256MB"
 
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN"}
 
@@ -50,8 +52,9 @@ class SpillTable:
 
 
 class Spill:
-    """Scratch tables of one pass. Names are qualified with the spill's own catalog, so SQL
-    run on the state's connection can use them too (`local`)."""
+    """Scratch tables of one pass. Names are qualified with their own catalogs, so SQL run
+    on the state's connection can use them too (`local`). Threads may share a spill: each
+    runs its statements on a connection of its own."""
 
     def __init__(
         self,
@@ -60,7 +63,10 @@ class Spill:
         state_catalog: str | None,
         cleanup: Callable[[], None],
     ) -> None:
-        self._db = db
+        self._base = db
+        self._local = threading.local()
+        self._connections: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
         self._prefix = f"syncd_spill_{uuid.uuid4().hex[:12]}"
         self._catalogs: set[str] = set()
         #: The state's catalog when the spill shares its database instance, else None.
@@ -73,8 +79,10 @@ class Spill:
     def attached(cls, state: duckdb.DuckDBPyConnection) -> Spill:
         """In-memory catalogs attached to the state's DuckDB instance."""
         db = state.cursor()  # a connection of its own on the same instance
-        row = db.execute("SELECT current_database()").fetchone()
-        return cls(db, state_catalog=str(row[0]) if row else None, cleanup=db.close)
+        # fetchall, not fetchone: a result left open holds its transaction open, and one
+        # open transaction stops the state's checkpoints and slows every later commit.
+        ((catalog,),) = db.execute("SELECT current_database()").fetchall()
+        return cls(db, state_catalog=str(catalog), cleanup=db.close)
 
     @classmethod
     def standalone(cls) -> Spill:
@@ -101,15 +109,27 @@ class Spill:
         return cls(db, state_catalog=None, cleanup=cleanup)
 
     @property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection to the spill's database."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            with self._lock:
+                connection = _quiet(self._base.cursor())
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
+    @property
     def local(self) -> bool:
         """Whether the state's tables are visible to the spill's SQL (and the other way)."""
         return self.state_catalog is not None
 
     def name(self, prefix: str) -> str:
         """A new qualified table name, in a catalog of its own."""
-        catalog = f"{self._prefix}_{next(self._names)}"
+        with self._lock:
+            catalog = f"{self._prefix}_{next(self._names)}"
+            self._catalogs.add(catalog)
         self._db.execute(f"ATTACH ':memory:' AS {catalog}")
-        self._catalogs.add(catalog)
         return f"{catalog}.{prefix}"
 
     def create(self, prefix: str, schema: pa.Schema) -> str:
@@ -150,7 +170,7 @@ class Spill:
     def batches(self, select: str, parameters: Sequence[object], size: int) -> Iterator[pa.Table]:
         """The result of `select` in tables of exactly `size` rows (the last one fewer),
         streamed: only one of them is in memory at a time."""
-        cursor = self._db.cursor()
+        cursor = _quiet(self._db.cursor())
         try:
             reader = cursor.sql(select, params=list(parameters)).to_arrow_reader(size)
             yield from exact_chunks(reader, size)
@@ -160,23 +180,28 @@ class Spill:
     def reader(self, select: str, parameters: Sequence[object] = ()) -> pa.RecordBatchReader:
         """The result of `select` as a stream of record batches, for another database to read
         once (the caller closes the spill only after it did)."""
-        return self._db.cursor().sql(select, params=list(parameters)).to_arrow_reader(100_000)
+        cursor = _quiet(self._db.cursor())
+        return cursor.sql(select, params=list(parameters)).to_arrow_reader(100_000)
 
     def drop(self, *names: str) -> None:
         for name in names:
             catalog = name.partition(".")[0]
-            if catalog in self._catalogs:
+            with self._lock:
+                if catalog not in self._catalogs:
+                    continue
                 self._catalogs.discard(catalog)
-                self._db.execute(f"DETACH {catalog}")
+            self._db.execute(f"DETACH {catalog}")
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             try:
                 for catalog in sorted(self._catalogs):
-                    self._db.execute(f"DETACH {catalog}")
+                    self._base.execute(f"DETACH {catalog}")
             finally:
                 self._catalogs.clear()
+                for connection in self._connections:
+                    connection.close()
                 self._cleanup()
 
     def __enter__(self) -> Spill:
@@ -184,6 +209,13 @@ class Spill:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _quiet(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar on syncd's output: a 10M-row diff takes seconds (the setting is a
+    connection's own)."""
+    connection.execute("SET enable_progress_bar = false")
+    return connection
 
 
 def exact_chunks(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
