@@ -87,12 +87,28 @@ def validate(config_path: Path) -> None:
 @config_argument
 @audience_option
 @mass_removal_option
-def plan(config_path: Path, audiences: tuple[str, ...], allow_mass_removal: bool) -> None:
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Also send the planned requests with Google's validateOnly flag: Google checks "
+    "them and applies nothing (Data Manager API only; Meta has no such mode).",
+)
+def plan(
+    config_path: Path, audiences: tuple[str, ...], allow_mass_removal: bool, validate: bool
+) -> None:
     """Show what a sync would add and remove, how many requests, and every guardrail
-    decision; sends nothing."""
+    decision; changes nothing, on the networks or in the state.
+
+    With --validate, Google reads the exact requests the next sync would send and says
+    whether it would take them (list id, permissions, terms, hashes); exits 1 if not.
+    """
     config = _load(config_path)
-    results = _run(config, audiences, apply=False, allow_mass_removal=allow_mass_removal)
+    results = _run(
+        config, audiences, apply=False, allow_mass_removal=allow_mass_removal, validate=validate
+    )
     click.echo(format_results(results, planned=True))
+    if validate and any(result.status == "invalid" for result in results):
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -259,10 +275,15 @@ def _load(config_path: Path) -> SyncdConfig:
 
 
 def _run(
-    config: SyncdConfig, names: tuple[str, ...], *, apply: bool, allow_mass_removal: bool
+    config: SyncdConfig,
+    names: tuple[str, ...],
+    *,
+    apply: bool,
+    allow_mass_removal: bool,
+    validate: bool = False,
 ) -> list[AudienceResult]:
     try:
-        options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal)
+        options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
         return sync_all(config, options, only=_selector(config, names))
     except SourceError as error:
         click.echo(f"error: {error}", err=True)

@@ -42,6 +42,7 @@ from syncd.plan import AudiencePlan, SpilledSegment, plan_audience, spill_segmen
 from syncd.push import Pusher, Stopped
 from syncd.sources import Source, SourceError, open_source
 from syncd.state import Spill, StateStore, open_state
+from syncd.validate import validate_plan
 
 log = logging.getLogger("syncd")
 
@@ -71,6 +72,8 @@ class PassOptions:
     stop: threading.Event = field(default_factory=threading.Event)
     #: When set, an audience is synced only by the process holding its lease.
     lease: Lease | None = None
+    #: With `apply` off: send the planned requests with the network's validate-only flag.
+    validate: bool = False
     #: How many destinations are synced at once, each with one request in flight.
     destinations_at_once: int = 4
 
@@ -308,8 +311,26 @@ def _sync_audience(
         else:
             result.status = "planned"
             result.requests = sum(plan.requests.values())
+            if options.validate:
+                _validate(config, plan, options, result)
     finally:
         plan.changes.drop()
+
+
+def _validate(
+    config: SyncdConfig, plan: AudiencePlan, options: PassOptions, result: AudienceResult
+) -> None:
+    try:
+        _, verdict = validate_plan(
+            config.destinations[plan.audience.destination],
+            plan,
+            retry_policy=options.retry_policy,
+            stop=options.stop,
+        )
+        result.notes.append(verdict)
+    except DestinationError as error:
+        result.status, result.error = "invalid", str(error)
+        log.error("%s: %s", plan.audience.name, error)
 
 
 def _describe(result: AudienceResult, plan: AudiencePlan) -> None:

@@ -65,7 +65,8 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
         if result.invalid:
             reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.invalid.items())
             notes.append(f"  {result.audience}: invalid {reasons}")
-        if result.status == "failed":
-            notes.append(f"  {result.audience}: FAILED: {result.error}")
+        notes.extend(f"  {result.audience}: {note}" for note in result.notes)
+        if result.status in ("failed", "invalid"):
+            notes.append(f"  {result.audience}: {result.status.upper()}: {result.error}")
     table = format_table(headers, rows)
     return table + ("\n" + "\n".join(notes) if notes else "")

@@ -180,7 +180,7 @@ class DataManagerAudiences:
         """
         if not name.strip() or "\n" in name:
             raise ValueError("a user list name is one non-empty line")
-        found = self._find_list(name.strip())
+        found = self.find_audience(name.strip())
         if found is not None:
             return found
         days = int(getattr(self._config, "membership_duration_days", _MAX_DURATION_DAYS))
@@ -196,14 +196,15 @@ class DataManagerAudiences:
         what = f"Google user list {name.strip()!r}"
         response = self._send("POST", self._lists_path(), what, json=body)
         if response.status_code == 409:  # made by someone else since we looked
-            found = self._find_list(name.strip())
+            found = self.find_audience(name.strip())
             if found is not None:
                 return found
         if not response.is_success:
             raise classify(response, what)
         return str(response.json()["id"])
 
-    def _find_list(self, name: str) -> str | None:
+    def find_audience(self, name: str) -> str | None:
+        """The id of the account's user list called ``name``, or None: never creates one."""
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         params: dict[str, str] = {"filter": f'display_name = "{escaped}"', "pageSize": "1000"}
         what = f"Google user list {name!r}"
