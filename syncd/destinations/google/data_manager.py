@@ -12,6 +12,7 @@ one credential refresh on 401; errors are classified in ``dm_errors``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.google.auth import BearerAuth, GoogleCredentialsAuth
 from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
-from syncd.destinations.google.dm_members import consent_status, prepare
+from syncd.destinations.google.dm_members import consent_status, members_json, prepare
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
 
@@ -125,25 +126,32 @@ class DataManagerAudiences:
         request_ids: list[str] = []
         sent = 0
         for group in prepared.groups():
-            rows = [row for row, _ in group]
+            members_array = members_json(group.members)
             for start in range(0, len(refs), MAX_DESTINATIONS):
-                body = {
+                body: dict[str, Any] = {
                     "destinations": [
                         self._destination(r) for r in refs[start : start + MAX_DESTINATIONS]
                     ],
-                    "audienceMembers": [member for _, member in group],
                     "encoding": "HEX",
                     **extra,
                 }
                 if self.validate_only:
                     body["validateOnly"] = True
-                response = self._send("POST", f"/v1/audienceMembers:{operation}", what, json=body)
+                # The members are JSON text already (see dm_members.prepare): spliced in.
+                content = json.dumps(body)[:-1] + ', "audienceMembers": ' + members_array + "}"
+                response = self._send(
+                    "POST",
+                    f"/v1/audienceMembers:{operation}",
+                    what,
+                    content=content.encode(),
+                    headers={"Content-Type": "application/json"},
+                )
                 if not response.is_success:
-                    raise classify(response, what, rows)
+                    raise classify(response, what, group.rows)
                 request_id = self._request_id(response, what)
                 if request_id is not None:
                     request_ids.append(request_id)
-            sent += len(group)
+            sent += len(group.rows)
         return PushResult(
             received=sent,
             invalid=prepared.unusable,
@@ -325,8 +333,15 @@ class DataManagerAudiences:
     def _lists_path(self) -> str:
         return f"/v1/accountTypes/GOOGLE_ADS/accounts/{self._config.operating_account_id}/userLists"
 
-    def _send(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
-        headers = {}
+    def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = dict(headers or {})
         if self._config.login_account_id and "/userLists" in path:
             headers["login-account"] = (
                 f"accountTypes/GOOGLE_ADS/accounts/{self._config.login_account_id}"

@@ -29,6 +29,7 @@ from facebook_business.session import FacebookSession
 from syncd.config.models import MetaDestination as MetaConfig
 from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
+from syncd.destinations.meta.form import FormSession
 from syncd.destinations.meta.schema import CAPABILITIES, payload
 from syncd.destinations.meta.throttle import MetaThrottle
 from syncd.destinations.retry import RetryPolicy, call_with_retries
@@ -90,6 +91,7 @@ class MetaCustomAudiences:
             access_token=config.access_token.get_secret_value(), timeout=config.timeout_seconds
         )
         session.GRAPH = config.endpoint.rstrip("/")
+        session.requests = FormSession.like(session.requests)
         self.throttle = throttle or MetaThrottle(sleep=sleep)
         self._api = _ObservedApi(session, config.api_version, self.throttle)
         self._account_id = config.ad_account_id
