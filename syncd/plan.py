@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -154,22 +153,24 @@ def spill_segments(
     spill: Spill,
 ) -> list[SpilledSegment]:
     """`spill_segment` for several networks (capabilities and consent defaults) from one
-    scan of the segment: each source batch goes through every network's identity at once,
-    on threads (the work runs in Arrow and DuckDB, outside the GIL)."""
+    scan of the segment. Each source batch goes through every network's identity and into
+    its spill table on a thread of its own, while the next batch is read (the work runs in
+    Arrow and DuckDB, outside the GIL); one batch is in the works at a time, so memory
+    stays at two source batches whatever the segment's size."""
     builders = [
         _Builder(segment, capabilities, consent, spill) for capabilities, consent in networks
     ]
     rows = 0
     try:
-        with ThreadPoolExecutor(max_workers=min(len(builders), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=len(builders)) as pool:
+            working: list[Future[None]] = []
             for batch in _checked_batches(source, name, segment):
-                if len(builders) == 1:
-                    builders[0].append(builders[0].build(batch, rows))
-                else:
-                    futures = [pool.submit(b.build, batch, rows) for b in builders]
-                    for builder, future in zip(builders, futures, strict=True):
-                        builder.append(future.result())
+                for done in working:
+                    done.result()
+                working = [pool.submit(b.build_and_append, batch, rows) for b in builders]
                 rows += len(batch)
+            for done in working:
+                done.result()
     except BaseException:
         for builder in builders:
             builder.drop()
@@ -205,7 +206,8 @@ class _Builder:
         )
         return build_members(batch, self.shape, self.network, first_row, consented)
 
-    def append(self, built: MemberBatch) -> None:
+    def build_and_append(self, batch: pa.RecordBatch, first_row: int) -> None:
+        built = self.build(batch, first_row)
         self.spill.append(self.members, built.members)
         self.spill.append(self.quarantine, built.quarantine)
 
