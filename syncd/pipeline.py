@@ -40,6 +40,7 @@ from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
 from syncd.plan import AudiencePlan, SpilledSegment, plan_audience, spill_segments
 from syncd.push import Pusher, Stopped
+from syncd.pushdown import plan as pushdown
 from syncd.sources import Source, SourceError, open_source
 from syncd.state import Spill, StateStore, open_state
 from syncd.validate import validate_plan
@@ -167,7 +168,7 @@ def _sync_one(
     ):
         result.status, result.error = "skipped", "another syncd holds its lease"
     else:
-        _sync_audience(config, audience, segments.get(audience), state, options, result)
+        _sync_audience(config, audience, segments, state, options, result)
     _finish(result, time.monotonic() - started)
     return result
 
@@ -190,7 +191,7 @@ class _Segments:
     def __init__(self, config: SyncdConfig, selected: list[Audience], spill: Spill) -> None:
         self._config = config
         self._selected = selected
-        self._spill = spill
+        self.spill = spill
         self._read: dict[tuple[str, str, object], SpilledSegment | SourceError] = {}
         self._source: Source | None = None
         self._lock = threading.Lock()
@@ -200,14 +201,17 @@ class _Segments:
         with self._lock:
             if key not in self._read:
                 self._source = self._source or open_source(self._config.warehouse)
+                # Audiences planned in the warehouse need no local read, unless they fall
+                # back to it (then they ask for themselves).
                 unread = [
                     other
                     for other in self._selected
                     if other.segment == audience.segment
                     and _segment_key(self._config, other) not in self._read
+                    and (other is audience or not pushdown.pushes_down(self._config, other))
                 ]
                 self._read.update(
-                    _read(self._source, self._config, audience.segment, unread, self._spill)
+                    _read(self._source, self._config, audience.segment, unread, self.spill)
                 )
             return self._read[key]
 
@@ -285,21 +289,52 @@ def _read(
     return dict(zip(networks, spilled, strict=True))
 
 
+def _plan(
+    config: SyncdConfig,
+    audience: Audience,
+    segments: _Segments,
+    state: StateStore,
+    options: PassOptions,
+    result: AudienceResult,
+) -> AudiencePlan | SourceError:
+    """The audience's plan: made in the warehouse with pushdown (see `syncd.pushdown.plan`),
+    else, or when pushdown falls back (a note says why), from the segment read here."""
+    if pushdown.enabled(config):
+        try:
+            plan, note = pushdown.plan_in_warehouse(
+                config,
+                audience,
+                state,
+                segments.spill,
+                allow_mass_removal=options.allow_mass_removal,
+            )
+        except SourceError as error:
+            return error
+        result.notes.append(note)
+        log.info("%s: %s", audience.name, note)
+        if plan is not None:
+            return plan
+    segment = segments.get(audience)
+    if isinstance(segment, SourceError):
+        return segment
+    return plan_audience(
+        config, audience, segment, state, allow_mass_removal=options.allow_mass_removal
+    )
+
+
 def _sync_audience(
     config: SyncdConfig,
     audience: Audience,
-    segment: SpilledSegment | SourceError,
+    segments: _Segments,
     state: StateStore,
     options: PassOptions,
     result: AudienceResult,
 ) -> None:
-    if isinstance(segment, SourceError):
-        result.status, result.error = "failed", str(segment)
-        log.error("%s: %s", audience.name, segment)
+    plan = _plan(config, audience, segments, state, options, result)
+    if isinstance(plan, SourceError):
+        result.status, result.error = "failed", str(plan)
+        log.error("%s: %s", audience.name, plan)
         return
-    plan = plan_audience(
-        config, audience, segment, state, allow_mass_removal=options.allow_mass_removal
-    )
     try:
         _describe(result, plan)
         if plan.refusals:
@@ -336,7 +371,7 @@ def _validate(
 def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.rows_read = plan.segment.rows
     result.invalid = plan.segment.invalid_counts()
-    result.members = plan.segment.members.rows
+    result.members = plan.segment.member_count
     result.held_before = plan.held
     result.adds = plan.changes.adds.rows
     result.removes = plan.changes.removes.rows

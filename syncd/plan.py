@@ -73,6 +73,10 @@ class SpilledSegment:
     def invalid_counts(self) -> dict[str, int]:
         return dict(self.invalid)
 
+    @property
+    def member_count(self) -> int:
+        return self.members.rows
+
     def batches(self, size: int) -> Iterator[pa.Table]:
         """Every member, in tables of `size` (MEMBER_SCHEMA), streamed from the spill."""
         select = f"SELECT {_MEMBER_COLUMNS} FROM {self.members.name}"
@@ -81,11 +85,28 @@ class SpilledSegment:
 
 
 @dataclass(frozen=True)
+class PushedDownSegment:
+    """A segment normalized, hashed and diffed inside the warehouse (`syncd.pushdown.plan`):
+    only its counts left it, for the guardrails and the run record. Its members did not, so
+    a plan on it sends changes only, never a full replace."""
+
+    rows: int
+    member_count: int
+    #: Empty: rows are not numbered in SQL, so refusals are counted (`invalid`), not listed.
+    quarantine: pa.Table
+    invalid: dict[str, int]
+    unusable: int
+
+    def invalid_counts(self) -> dict[str, int]:
+        return dict(self.invalid)
+
+
+@dataclass(frozen=True)
 class AudiencePlan:
     audience: Audience
     ref: AudienceRef
     capabilities: Capabilities
-    segment: SpilledSegment
+    segment: SpilledSegment | PushedDownSegment
     held: int
     changes: Changes
     batch_size: int
@@ -314,19 +335,38 @@ def plan_audience(
     allow_mass_removal: bool = False,
 ) -> AudiencePlan:
     """The plan of one audience; its changes live in the segment's spill until `drop`."""
-    destination = config.destinations[audience.destination]
-    capabilities = capabilities_of(destination)
     ref = audience_ref(config, audience)
     held = state.member_count(ref)
-    refresh_days = getattr(destination, "refresh_after_days", None)
-    refresh_before = (
-        dt.datetime.now(dt.UTC) - dt.timedelta(days=refresh_days) if refresh_days else None
+    refresh = refresh_before(config, audience)
+    changes = state.changes(ref, segment.members, refresh)
+    return build_plan(
+        config, audience, segment, held, changes, allow_mass_removal=allow_mass_removal
     )
-    changes = state.changes(ref, segment.members, refresh_before)
+
+
+def refresh_before(config: SyncdConfig, audience: Audience) -> dt.datetime | None:
+    """Members last sent before this are sent again (the destination's refresh_after_days)."""
+    refresh_days = getattr(config.destinations[audience.destination], "refresh_after_days", None)
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=refresh_days) if refresh_days else None
+
+
+def build_plan(
+    config: SyncdConfig,
+    audience: Audience,
+    segment: SpilledSegment | PushedDownSegment,
+    held: int,
+    changes: Changes,
+    *,
+    allow_mass_removal: bool = False,
+) -> AudiencePlan:
+    """The plan of one audience from its segment and its changes, however they were made
+    (here, or in the warehouse by `syncd.pushdown.plan`), with the guardrails' verdicts."""
+    destination = config.destinations[audience.destination]
+    capabilities = capabilities_of(destination)
     checks = check_plan(
         rows=segment.rows,
         unusable_rows=segment.unusable,
-        members=segment.members.rows,
+        members=segment.member_count,
         held=held,
         removes=changes.removes.rows,
         min_serving_size=capabilities.min_serving_size,
@@ -336,7 +376,7 @@ def plan_audience(
     limit = capabilities.max_members_per_request
     return AudiencePlan(
         audience=audience,
-        ref=ref,
+        ref=audience_ref(config, audience),
         capabilities=capabilities,
         segment=segment,
         held=held,

@@ -318,7 +318,7 @@ def assert_same_plan(
     assert queries.refreshes is not None
     assert engine.rows(queries.refreshes) == [(refreshes,)]
     stats = SegmentStats.from_row(engine.record(queries.stats))
-    assert stats == SegmentStats(segment.rows, 0, segment.invalid_counts())
+    assert stats == SegmentStats(segment.rows, 0, segment.invalid_counts(), len(segment.members))
 
 
 @pytest.mark.parametrize("network", list(Network))

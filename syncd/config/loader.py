@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from syncd.config.models import (
     BigQueryWarehouse,
+    ConfigRuleError,
     DuckDBState,
     DuckDBWarehouse,
     SnowflakeWarehouse,
@@ -195,6 +196,9 @@ def _read_secret_file(name: str, path: KeyPath, base: Path, problems: list) -> s
 
 
 def _explain(error: Any, data: dict[str, Any]) -> ConfigProblem:
+    rule = error.get("ctx", {}).get("error")
+    if isinstance(rule, ConfigRuleError):  # a rule across sections names its own key
+        return ConfigProblem(rule.path, rule.message, rule.hint)
     path, model, field_name = _locate(error["loc"], data)
     kind = error["type"]
     described = model.model_fields.get(field_name) if model and field_name else None

@@ -30,6 +30,17 @@ from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 
+class ConfigRuleError(ValueError):
+    """A rule across sections of the config, said at the key it is about: the loader reports
+    it at `path` (with its line), not at the top level where pydantic puts model errors."""
+
+    def __init__(self, path: str, message: str, hint: str) -> None:
+        super().__init__(f"{path}: {message} ({hint})")
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo must never silently turn a setting off."""
 
@@ -83,6 +94,15 @@ class Segment(StrictModel):
         default=None,
         description="Per-row EU consent columns; Google never receives a row without both "
         "consents (it is counted as no_consent).",
+    )
+    trust_e164_phones: bool = Field(
+        default=False,
+        description="For warehouse.pushdown only: the phone column holds E.164 numbers "
+        "(+ and digits), which SQL then sends as they are. SQL cannot check a number against "
+        "phone metadata as the local path does, so an E.164-shaped number that is not a real "
+        "one is sent where the local path would refuse it; a phone that is not E.164 makes "
+        "the whole segment go through the local path. Without it, a segment that maps a "
+        "phone is always read locally.",
     )
 
     @field_validator("default_country")
@@ -612,6 +632,36 @@ class SyncdConfig(BaseSettings):
         default_factory=SpendSettings,
         description="Pulling spend per audience back from the networks (`syncd spend`).",
     )
+
+    @model_validator(mode="after")
+    def _pushdown_next_to_state(self) -> Self:
+        """Pushdown diffs the segment against the audience's held members in one query, so
+        the state's `members` table must be in the warehouse's own database. The same DSN is
+        the rule: it is the one syncd can check without connecting."""
+        warehouse = self.warehouse
+        if not isinstance(warehouse, PostgresWarehouse) or not warehouse.pushdown:
+            return self
+        fix = (
+            "keep the state in the warehouse's database: state: {kind: postgres, dsn: <the "
+            "warehouse's dsn>, schema: syncd}; or set warehouse.pushdown: false"
+        )
+        if not isinstance(self.state, PostgresState):
+            raise ConfigRuleError(
+                "warehouse.pushdown",
+                "needs the state in the warehouse's PostgreSQL database (state.kind is "
+                f"{self.state.kind}): the diff joins the segment with the state's members "
+                "table, so both must be reachable by one query",
+                fix,
+            )
+        if self.state.dsn.get_secret_value().strip() != warehouse.dsn.get_secret_value().strip():
+            raise ConfigRuleError(
+                "warehouse.pushdown",
+                "needs state.dsn to be the warehouse's dsn (they differ): the diff joins the "
+                "segment with the state's members table, so both must be reachable by one "
+                "query, in one database",
+                fix,
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -46,7 +46,7 @@ KEY_SEPARATOR = "\x1f"  # syncd.members.member_key joins the values with it
 
 ABSENT, TOO_LONG, UNDECIDABLE, VALID = "absent", "too_long", "undecidable", "valid"
 ADD, REMOVE = "add", "remove"
-SEGMENT_ROWS, UNDECIDABLE_ROWS = "segment_rows", "undecidable_rows"
+SEGMENT_ROWS, UNDECIDABLE_ROWS, MEMBERS = "segment_rows", "undecidable_rows", "members"
 
 
 class NotPushdownable(ValueError):
@@ -87,7 +87,8 @@ class PushdownQueries:
     #: Removes then adds, in one statement (one read of the segment): an `operation` column
     #: ("remove" or "add") before the member columns, ordered by operation and member_key.
     changes: str
-    #: One row: segment_rows, undecidable_rows, and a count per "<kind>__<reason>" column.
+    #: One row: segment_rows, undecidable_rows, members (distinct members, what the local
+    #: path's segment table holds), and a count per "<kind>__<reason>" column.
     stats: str
     #: Held members sent again because their membership would expire (with refresh_before).
     refreshes: str | None
@@ -102,6 +103,8 @@ class SegmentStats:
     #: Quarantined values and rows by "kind:reason", as SegmentMembers.invalid_counts() has
     #: them (zero counts left out).
     invalid: dict[str, int]
+    #: Distinct members (the guardrails weigh removals and invalid rows against them).
+    members: int
 
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> SegmentStats:
@@ -111,7 +114,7 @@ class SegmentStats:
             for name, count in sorted(counts.items())
             if "__" in name and count and not name.endswith("__" + UNDECIDABLE)
         }
-        return cls(counts[SEGMENT_ROWS], counts[UNDECIDABLE_ROWS], invalid)
+        return cls(counts[SEGMENT_ROWS], counts[UNDECIDABLE_ROWS], invalid, counts[MEMBERS])
 
 
 def build_queries(
@@ -292,11 +295,15 @@ class _Chain:
         ]
 
     def stats(self) -> exp.Select:
+        # The members' count in the same statement: PostgreSQL materializes syncd_values,
+        # which both read, so the segment is still scanned once.
+        members = exp.select(exp.Count(this=exp.Star())).from_("syncd_members")
         counts: list[exp.Expression] = [
             exp.Count(this=exp.Star()).as_(SEGMENT_ROWS),
             _count_where(
                 exp.or_(*(self._status_is(kind, UNDECIDABLE) for kind in self.rules), exp.false())
             ).as_(UNDECIDABLE_ROWS),
+            exp.Subquery(this=members).as_(MEMBERS),
         ]
         for kind, rule in self.rules.items():
             for reason in dict.fromkeys((TOO_LONG, rule.reason, UNDECIDABLE)):

@@ -29,6 +29,15 @@ class PostgresWarehouse(BaseModel):
         description="The schema for syncd's own tables in this database (state and spend); "
         "unused until those move here. Segment SQL names its own tables.",
     )
+    pushdown: bool = Field(
+        default=False,
+        description="Normalize, hash and diff each segment as SQL inside PostgreSQL, so only "
+        "the changes leave the database. Needs the state in this same database (state: "
+        "{kind: postgres, dsn: the same dsn}): the diff joins the segment with the state's "
+        "members table in one query. A segment SQL cannot handle exactly (names, zips, phones "
+        "without segments.NAME.trust_e164_phones, rows it cannot decide) is read locally, "
+        "and the run says why.",
+    )
     statement_timeout_seconds: int = Field(
         default=3600,
         gt=0,

@@ -1,0 +1,235 @@
+"""One audience's plan made inside the warehouse: `pushdown: true` on a PostgreSQL warehouse.
+
+The segment is normalized, hashed and diffed against what the audience holds as SQL
+(`syncd.pushdown.queries`), in the warehouse's database, where the config requires the state
+to be too; so only the changes leave it. They land in the pass's spill as the tables
+`syncd.state.diff` makes, and the plan is an ordinary `AudiencePlan`: the guardrails, the
+push and the journal do not know where it was made.
+
+The local path stays the reference, and an audience goes through it, with a note saying
+why, when:
+- a kind it maps has no exact SQL rule (`is_pushdownable`: names, zips, phones without
+  `trust_e164_phones`), or it replaces the whole audience (`mode: replace` sends every
+  member, not changes); both are known before anything runs (`refusal`);
+- the `stats` query finds rows SQL cannot decide (`undecidable_rows`), whose answer only the
+  local path knows. `stats` runs first for that reason.
+
+What the local path does differently:
+- quarantine: it records each refused value's row number, kind and reason; rows are not
+  numbered in SQL, so a pushed-down run records the counts by kind and reason only (the
+  run's `invalid`), and no quarantine rows;
+- a `country_column` the query does not return is not an error here (SQL never reads it:
+  phones are pushed down only as E.164, zips never).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from syncd.config.models import Audience, Consent, PostgresState, Segment, SyncdConfig
+from syncd.destinations import Capabilities, capabilities_of
+from syncd.identity import IdentifierKind
+from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA
+from syncd.plan import (
+    AudiencePlan,
+    PushedDownSegment,
+    audience_ref,
+    build_plan,
+    refresh_before,
+)
+from syncd.pushdown.dialects import Dialect
+from syncd.pushdown.kinds import is_pushdownable
+from syncd.pushdown.queries import (
+    ADD,
+    REMOVE,
+    ConsentColumns,
+    PushdownQueries,
+    SegmentStats,
+    StateTable,
+    build_queries,
+)
+from syncd.sources import Source, SourceError, open_source
+from syncd.sources.postgres_config import PostgresWarehouse
+from syncd.state import PRESENT, AudienceRef, Changes, Spill, SpillTable, StateStore
+
+log = logging.getLogger("syncd")
+
+#: The adds as `syncd.state.diff` makes them: members, whether the audience holds each in
+#: some state (the journal stages those it does not hold straight into `members`), and
+#: whether it holds it as present (then the add is a refresh).
+ADDS_SCHEMA = MEMBER_SCHEMA.append(pa.field("held", pa.bool_())).append(
+    pa.field("refresh", pa.bool_())
+)
+PUSHED_DOWN = "pushdown: normalized, hashed and diffed in the warehouse; only changes left it"
+
+
+def enabled(config: SyncdConfig) -> bool:
+    warehouse = config.warehouse
+    return isinstance(warehouse, PostgresWarehouse) and warehouse.pushdown
+
+
+def refusal(config: SyncdConfig, audience: Audience) -> str | None:
+    """Why the audience is read locally whatever its rows hold, or None if it need not be."""
+    if audience.mode == "replace":
+        return "mode: replace sends the whole segment, not changes"
+    segment = config.segments[audience.segment]
+    capabilities = capabilities_of(config.destinations[audience.destination])
+    ok, reason = is_pushdownable(
+        _carried(segment, capabilities),
+        capabilities.network,
+        trust_e164_phones=segment.trust_e164_phones,
+    )
+    return None if ok else reason
+
+
+def pushes_down(config: SyncdConfig, audience: Audience) -> bool:
+    """Whether the audience is planned in the warehouse unless its rows say otherwise: its
+    segment needs no local read for it (`syncd.pipeline` reads segments once per pass)."""
+    return enabled(config) and refusal(config, audience) is None
+
+
+def plan_in_warehouse(
+    config: SyncdConfig,
+    audience: Audience,
+    state: StateStore,
+    spill: Spill,
+    *,
+    allow_mass_removal: bool = False,
+) -> tuple[AudiencePlan | None, str]:
+    """The audience's plan, its changes read from the warehouse into `spill`, and a note
+    saying so; or None and the note saying why the local path must plan it. Raises
+    SourceError (naming the segment) when the warehouse fails."""
+    reason = refusal(config, audience)
+    if reason is not None:
+        return None, f"pushdown: {reason}; read locally"
+    ref = audience_ref(config, audience)
+    held = state.member_count(ref)  # folds the journal first, as the local diff does
+    sql = _queries(config, audience, ref)
+    try:
+        # A connection of its own: destinations are planned side by side, on threads.
+        source = open_source(config.warehouse)
+        try:
+            stats = SegmentStats.from_row(_one_row(source, sql.stats))
+            if stats.undecidable_rows:
+                return None, (
+                    f"pushdown: {stats.undecidable_rows} rows need the local path "
+                    "(undecidable in SQL); read locally"
+                )
+            changes_sql = _with_held(sql.changes, _state_table(config, ref))
+            changes = _read_changes(source, changes_sql, spill)
+        finally:
+            source.close()
+    except SourceError as error:
+        raise SourceError(f"segment {audience.segment}: pushdown: {error}") from None
+    segment = PushedDownSegment(
+        rows=stats.rows,
+        member_count=stats.members,
+        quarantine=QUARANTINE_SCHEMA.empty_table(),
+        invalid=stats.invalid,
+        unusable=stats.invalid.get(f"row:{NO_USABLE_IDENTIFIER}", 0),
+    )
+    plan = build_plan(
+        config, audience, segment, held, changes, allow_mass_removal=allow_mass_removal
+    )
+    return plan, PUSHED_DOWN
+
+
+def _carried(segment: Segment, capabilities: Capabilities) -> dict[IdentifierKind, str]:
+    """The segment's identifiers the network takes, as the local path limits them."""
+    return {k: c for k, c in segment.identifiers.items() if k in capabilities.identifier_kinds}
+
+
+def _state_table(config: SyncdConfig, ref: AudienceRef) -> StateTable:
+    """The state's `members`, in the warehouse's database (the config validated that)."""
+    state = config.state
+    assert isinstance(state, PostgresState), "the config requires PostgreSQL state"
+    schema = state.schema_name.replace('"', '""')
+    return StateTable(f'"{schema}".members', ref.destination, ref.audience_id)
+
+
+def _queries(config: SyncdConfig, audience: Audience, ref: AudienceRef) -> PushdownQueries:
+    segment = config.segments[audience.segment]
+    destination = config.destinations[audience.destination]
+    capabilities = capabilities_of(destination)
+    return build_queries(
+        segment.sql,
+        _carried(segment, capabilities),
+        capabilities.network,
+        _state_table(config, ref),
+        Dialect.POSTGRES,
+        trust_e164_phones=segment.trust_e164_phones,
+        consent=_consent(segment, getattr(destination, "consent", None), capabilities),
+        refresh_before=refresh_before(config, audience),
+    )
+
+
+def _consent(
+    segment: Segment, defaults: Consent | None, capabilities: Capabilities
+) -> ConsentColumns | None:
+    """Consent as `syncd.plan.consent_mask` applies it: only where the network needs it and
+    the destination has defaults."""
+    if defaults is None or not capabilities.needs_consent:
+        return None
+    columns = segment.consent
+    return ConsentColumns(
+        columns.ad_user_data if columns else None,
+        columns.ad_personalization if columns else None,
+        defaults.ad_user_data,
+        defaults.ad_personalization,
+    )
+
+
+def _one_row(source: Source, sql: str) -> dict[str, object]:
+    rows = pa.Table.from_batches(list(source.read(sql))).to_pylist()
+    if len(rows) != 1:
+        raise SourceError(f"the stats query returned {len(rows)} rows, not one")
+    return rows[0]
+
+
+def _with_held(changes: str, state: StateTable) -> str:
+    """The changes query, each row told whether the audience holds its member in any state
+    (`held`) and as present (`refresh`), as `syncd.state.diff` marks its adds. Index
+    lookups on the state's primary key, for the changed members only."""
+    members = exp.to_table(state.table, dialect=Dialect.POSTGRES.value).as_("m")
+
+    def holds(*also: exp.Expression) -> str:
+        where = exp.and_(
+            exp.column("destination", "m").eq(exp.Literal.string(state.destination)),
+            exp.column("audience_id", "m").eq(exp.Literal.string(state.audience_id)),
+            exp.column("member_key", "m").eq(exp.column("member_key", "c")),
+            *also,
+        )
+        query = exp.select(exp.Literal.number(1)).from_(members.copy()).where(where)
+        return exp.Exists(this=query).sql(dialect=Dialect.POSTGRES.value)
+
+    present = exp.column("status", "m").eq(exp.Literal.string(PRESENT))
+    return f"SELECT c.*, {holds()} AS held, {holds(present)} AS refresh FROM ({changes}) AS c"
+
+
+def _read_changes(source: Source, sql: str, spill: Spill) -> Changes:
+    """Stream the changes into two spill tables, removes and adds, a batch at a time."""
+    adds = spill.create("adds", ADDS_SCHEMA)
+    removes = spill.create("removes", MEMBER_SCHEMA)
+    try:
+        for batch in source.read(sql):
+            table = pa.Table.from_batches([batch])
+            for name, operation, columns in (
+                (removes, REMOVE, MEMBER_SCHEMA.names),
+                (adds, ADD, ADDS_SCHEMA.names),
+            ):
+                rows = table.filter(pc.equal(table["operation"], operation))
+                spill.append(name, rows.select(columns))
+        refreshes = spill.execute(f"SELECT count(*) FROM {adds} WHERE refresh")[0][0]
+    except BaseException:
+        spill.drop(adds, removes)
+        raise
+    return Changes(
+        SpillTable(spill, adds, spill.count(adds)),
+        SpillTable(spill, removes, spill.count(removes)),
+        int(refreshes),
+        owned=(adds, removes),
+    )
