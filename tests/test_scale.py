@@ -6,12 +6,19 @@ checked is what the pass holds, and what it sends."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
 from conftest import META_AUDIENCE, Workspace
 
+from syncd.config.models import Segment
+from syncd.destinations.meta.schema import CAPABILITIES
+from syncd.identity import sha256_hex
+from syncd.members import IDENTIFIER_COLUMNS, member_key
+from syncd.plan import read_segment
+from syncd.sources.duckdb import DuckDBSource
 from syncd.state import Changes, spill
 
 LIMIT = 10_000
@@ -78,3 +85,22 @@ def test_a_pass_holds_batches_not_the_segment(
     # size. (Holding the segment's members, as passes once did, takes 45 MB at 100,000
     # members and 66 MB at 300,000.)
     assert large_peak < 1.1 * small_peak, (small_peak, large_peak)
+
+
+def test_people_listed_again_are_one_member_each_in_first_seen_order(tmp_path: Path) -> None:
+    """The spill deduplicates in place: each person's later copies go, the rest stay as read
+    (this is the order a first sync sends them in)."""
+    emails = [f"person{i}@example.com" for i in range(3_000)]
+    listed = [*emails, *emails[::3], *(e.upper() for e in emails[::7]), *emails[::3]]
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as db:
+        db.execute("CREATE TABLE people AS SELECT unnest(?) AS email", [listed])
+    segment = Segment(sql="SELECT email FROM people", identifiers={"email": "email"})
+
+    members = read_segment(DuckDBSource(tmp_path / "shop.duckdb"), "people", segment, CAPABILITIES)
+
+    expected = [
+        member_key(tuple(sha256_hex(e) if c == "email" else None for c in IDENTIFIER_COLUMNS))
+        for e in emails
+    ]
+    assert members.rows == len(listed)
+    assert members.members["member_key"].to_pylist() == expected
