@@ -254,20 +254,24 @@ def _distinct(spill: Spill, members: str) -> SpillTable:
     """The members with distinct keys. Rows with one key are one member (the key hashes
     every value sent), so this is a DISTINCT; but keys whose 64-bit hash occurs once are
     certainly distinct, so only the rows whose hash repeats (a person listed twice, or a
-    rare hash collision) are looked at, and their later copies deleted in place: one cheap
-    pass over the segment, neither a sort nor a copy of it."""
+    rare hash collision) go through it: one cheap pass over the segment, not a sort of it.
+    The table is rewritten, not deleted from: batches are cut by rowid (`Changes.batches`),
+    so the rowids must stay dense."""
     repeated = spill.create_as(
         "repeated", f"SELECT hash(member_key) AS h FROM {members} GROUP BY 1 HAVING count(*) > 1"
     )
-    if repeated.rows:
-        spill.execute(
-            f"DELETE FROM {members} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
-            f"row_number() OVER (PARTITION BY {_MEMBER_COLUMNS} ORDER BY rowid) AS copy "
-            f"FROM {members} WHERE hash(member_key) IN (SELECT h FROM {repeated.name})) "
-            "WHERE copy > 1)"
-        )
-    spill.drop(repeated.name)
-    return SpillTable(spill, members, spill.count(members))
+    if not repeated.rows:
+        spill.drop(repeated.name)
+        return SpillTable(spill, members, spill.count(members))
+    distinct = spill.create_as(
+        "members",
+        f"SELECT {_MEMBER_COLUMNS} FROM {members} "
+        f"WHERE hash(member_key) NOT IN (SELECT h FROM {repeated.name}) UNION ALL "
+        f"SELECT DISTINCT {_MEMBER_COLUMNS} FROM {members} "
+        f"WHERE hash(member_key) IN (SELECT h FROM {repeated.name})",
+    )
+    spill.drop(members, repeated.name)
+    return distinct
 
 
 _GRANTED = frozenset({"granted", "true", "yes", "y", "1", "t"})

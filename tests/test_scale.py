@@ -17,7 +17,7 @@ from syncd.config.models import Segment
 from syncd.destinations.meta.schema import CAPABILITIES
 from syncd.identity import sha256_hex
 from syncd.members import IDENTIFIER_COLUMNS, member_key
-from syncd.plan import read_segment
+from syncd.plan import spill_segment
 from syncd.sources.duckdb import DuckDBSource
 from syncd.state import Changes, spill
 
@@ -87,20 +87,27 @@ def test_a_pass_holds_batches_not_the_segment(
     assert large_peak < 1.1 * small_peak, (small_peak, large_peak)
 
 
-def test_people_listed_again_are_one_member_each_in_first_seen_order(tmp_path: Path) -> None:
-    """The spill deduplicates in place: each person's later copies go, the rest stay as read
-    (this is the order a first sync sends them in)."""
+def test_people_listed_again_are_one_member_each_and_batches_stay_whole(tmp_path: Path) -> None:
+    """Repeats in the middle of a segment: each person is one member, and a first sync still
+    cuts the members into whole batches (they are cut by row number)."""
     emails = [f"person{i}@example.com" for i in range(3_000)]
-    listed = [*emails, *emails[::3], *(e.upper() for e in emails[::7]), *emails[::3]]
+    listed = [*emails[:1_000], *emails[::3], *emails[1_000:], *(e.upper() for e in emails[::7])]
     with duckdb.connect(str(tmp_path / "shop.duckdb")) as db:
         db.execute("CREATE TABLE people AS SELECT unnest(?) AS email", [listed])
     segment = Segment(sql="SELECT email FROM people", identifiers={"email": "email"})
-
-    members = read_segment(DuckDBSource(tmp_path / "shop.duckdb"), "people", segment, CAPABILITIES)
-
-    expected = [
+    expected = {
         member_key(tuple(sha256_hex(e) if c == "email" else None for c in IDENTIFIER_COLUMNS))
         for e in emails
-    ]
-    assert members.rows == len(listed)
-    assert members.members["member_key"].to_pylist() == expected
+    }
+
+    with spill.Spill.standalone() as scratch:
+        source = DuckDBSource(tmp_path / "shop.duckdb")
+        spilled = spill_segment(source, "people", segment, CAPABILITIES, None, scratch)
+        source.close()
+        none = scratch.create_as("removes", f"SELECT * FROM {spilled.members.name} LIMIT 0")
+        batches = list(Changes(spilled.members, none).batches("add", 1_000))
+
+    assert spilled.rows == len(listed)
+    assert [len(batch) for batch in batches] == [1_000] * 3
+    keys = [key for batch in batches for key in batch["member_key"].to_pylist()]
+    assert len(keys) == len(expected) and set(keys) == expected
