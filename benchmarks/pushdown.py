@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from sync import GOOGLE_LIST, META_AUDIENCE, TOKEN, Emulator  # noqa: E402
+from sync import TOKEN, Emulator, config_data  # noqa: E402
 
 DUPLICATE_EVERY = 1_000
 CHURN_EVERY = 200  # one person in 200 leaves, as many new ones join: 1% churn
@@ -80,37 +80,17 @@ def churn(uri: str, members: int) -> None:
 def config(uri: str, mode: str, urls: dict[str, str]) -> Any:
     from syncd.config import load_config
 
-    data = {
-        "warehouse": {"kind": "postgres", "dsn": "${PG_DSN}", "pushdown": mode == "pushdown"},
-        "segments": {
-            "people": {
-                "sql": "SELECT email, phone, country FROM people",
-                "identifiers": {"email": "email", "phone": "phone"},
-                "country_column": "country",
-                "trust_e164_phones": True,
-            }
+    data = config_data(
+        urls,
+        warehouse={"kind": "postgres", "dsn": "${PG_DSN}", "pushdown": mode == "pushdown"},
+        segment={
+            "sql": "SELECT email, phone, country FROM people",
+            "identifiers": {"email": "email", "phone": "phone"},
+            "country_column": "country",
+            "trust_e164_phones": True,
         },
-        "destinations": {
-            "meta": {
-                "kind": "meta",
-                "ad_account_id": "act_1000",
-                "access_token": "${BENCH_TOKEN}",
-                "endpoint": urls["meta"],
-            },
-            "google": {
-                "kind": "google_data_manager",
-                "operating_account_id": "1234567890",
-                "access_token": "${BENCH_TOKEN}",
-                "endpoint": urls["google"],
-            },
-        },
-        "audiences": [
-            {"segment": "people", "destination": "meta", "audience_id": META_AUDIENCE},
-            {"segment": "people", "destination": "google", "audience_id": GOOGLE_LIST},
-        ],
-        "guardrails": {"max_removal_fraction": 1.0},
-        "state": {"kind": "postgres", "dsn": "${PG_DSN}", "schema": f"syncd_{mode}"},
-    }
+        state={"kind": "postgres", "dsn": "${PG_DSN}", "schema": f"syncd_{mode}"},
+    )
     import yaml
 
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"syncd-pushdown-bench-{mode}.yaml"

@@ -80,18 +80,14 @@ def build_warehouse(path: Path, members: int, churned: bool) -> None:
         )
 
 
-def write_config(root: Path, urls: dict[str, str]) -> Path:
-    import yaml
-
-    config = {
-        "warehouse": {"kind": "duckdb", "path": "shop.duckdb"},
-        "segments": {
-            "people": {
-                "sql": "SELECT email, country FROM people",
-                "identifiers": {"email": "email"},
-                "country_column": "country",
-            }
-        },
+def config_data(
+    urls: dict[str, str], warehouse: dict[str, Any], segment: dict[str, Any], state: dict[str, Any]
+) -> dict[str, Any]:
+    """A config syncing `segment` (as "people") to the emulators at `urls`, one audience
+    each; the guardrails let a benchmark's churn through whatever its size."""
+    return {
+        "warehouse": warehouse,
+        "segments": {"people": segment},
         "destinations": {
             "meta": {
                 "kind": "meta",
@@ -111,8 +107,23 @@ def write_config(root: Path, urls: dict[str, str]) -> Path:
             {"segment": "people", "destination": "google", "audience_id": GOOGLE_LIST},
         ],
         "guardrails": {"max_removal_fraction": 1.0},
-        "state": {"path": "state.duckdb"},
+        "state": state,
     }
+
+
+def write_config(root: Path, urls: dict[str, str]) -> Path:
+    import yaml
+
+    config = config_data(
+        urls,
+        warehouse={"kind": "duckdb", "path": "shop.duckdb"},
+        segment={
+            "sql": "SELECT email, country FROM people",
+            "identifiers": {"email": "email"},
+            "country_column": "country",
+        },
+        state={"path": "state.duckdb"},
+    )
     path = root / "syncd.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
