@@ -145,6 +145,16 @@ class Spill:
         self._db.execute(f"CREATE TABLE {name} AS {select}", list(parameters))
         return SpillTable(self, name, self.count(name))
 
+    def view(self, table: SpillTable, columns: str) -> SpillTable:
+        """A view of `table` selecting `columns` (SQL) and its rowid, in the table's catalog,
+        so dropping either drops both. Batches are cut by rowid, which the view keeps."""
+        catalog = table.name.partition(".")[0]
+        name = f"{catalog}.{table.name.partition('.')[2]}_view"
+        self._db.execute(
+            f"CREATE VIEW {name} AS SELECT rowid AS rowid, {columns} FROM {table.name}"
+        )
+        return SpillTable(self, name, table.rows)
+
     def append(self, name: str, table: pa.Table) -> None:
         """Add the rows of an Arrow table (columns by name) to a spill table."""
         if not len(table):
