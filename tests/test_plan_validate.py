@@ -11,6 +11,8 @@ from test_pipeline_features import emails
 
 from syncd.cli import main
 
+BAD_KEY = "00000000-0000-0000-0000-00000000000b"  # a member key with a corrupt hash
+
 
 def plan(workspace: Workspace, data: dict, *extra: str) -> tuple[int, str]:
     result = CliRunner().invoke(
@@ -94,8 +96,8 @@ def test_members_google_would_refuse_are_counted_by_reason_never_shown(
     with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # a corrupt held hash
         state.execute(
             "INSERT INTO members (destination, audience_id, member_key, email, status, synced_at)"
-            " VALUES ('google_data_manager:1234567890', ?, 'k-bad', 'not-hex', 'present', now())",
-            [GOOGLE_LIST],
+            " VALUES ('google_data_manager:1234567890', ?, ?, 'not-hex', 'present', now())",
+            [GOOGLE_LIST, BAD_KEY],
         )
 
     code, output = plan(workspace, workspace.config_data())

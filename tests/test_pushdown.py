@@ -161,7 +161,12 @@ class DuckDBEngine:
         self.db.unregister("incoming")
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
-        return self.db.execute(sql).fetchall()
+        """Rows with member keys as text: DuckDB state holds them as UUIDs, PostgreSQL state
+        (the one pushdown runs beside) as the same text."""
+        return [
+            tuple(str(v) if isinstance(v, uuid.UUID) else v for v in row)
+            for row in self.db.execute(sql).fetchall()
+        ]
 
     def record(self, sql: str) -> dict[str, object]:
         cursor = self.db.execute(sql)

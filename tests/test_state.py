@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from syncd.members import MEMBER_SCHEMA, member_key
+from syncd.identity import sha256_hex
+from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
 from syncd.state import AudienceRef, StateStore
 from syncd.state.backends import PostgresBackend
 
@@ -123,3 +124,47 @@ def test_runs_are_journaled_with_their_summary(make_store: Callable[[], StateSto
         (run,) = state.runs()
         assert (run["run_id"], run["status"], run["summary"]) == (run_id, "ok", '{"adds": 3}')
         assert run["finished_at"] >= run["started_at"]
+
+
+def _as_written_before_uuid_keys(state: StateStore) -> None:
+    """Turn a state back into what syncd wrote before member keys were UUIDs: the SHA-256
+    hex of the sent values joined by \\x1f, as text, and no state_format row."""
+    joined = " || chr(31) || ".join(f"coalesce({name}, '')" for name in IDENTIFIER_COLUMNS)
+    backend = state.backend
+    for table in ("members", "batch_members"):
+        if backend.sql_dialect == "duckdb":
+            backend.execute(
+                f"ALTER TABLE {table} ALTER member_key SET DATA TYPE VARCHAR USING sha256({joined})"
+            )
+        else:
+            backend.execute(
+                f"UPDATE {table} SET member_key = "
+                f"encode(sha256(convert_to({joined}, 'UTF8')), 'hex')"
+            )
+    backend.execute("DELETE FROM state_format")
+
+
+def test_a_state_with_sha256_member_keys_is_migrated_to_uuid_keys(
+    make_store: Callable[[], StateStore],
+) -> None:
+    with make_store() as state:
+        commit(state, AUDIENCE, "add", members("a", "b", "c"))
+        state.begin_batch("run", AUDIENCE, "remove", 2, members("c"))  # c: removal in flight
+        _as_written_before_uuid_keys(state)
+        old_keys = {key for (key,) in state.backend.execute("SELECT member_key FROM members")}
+        assert old_keys == {
+            sha256_hex("\x1f".join([email] + [""] * 7)) for email in ("a", "b", "c")
+        }
+
+    with make_store() as state:
+        ((in_flight,),) = state.backend.execute(
+            "SELECT CAST(member_key AS VARCHAR) FROM batch_members"
+        )
+        assert in_flight == members("c")["member_key"][0].as_py()
+        assert state.members(AUDIENCE).sort_by("email")["member_key"].to_pylist() == [
+            members(email)["member_key"][0].as_py() for email in ("a", "b", "c")
+        ]
+        diff = state.diff(AUDIENCE, members("a", "b", "d"))
+        assert keys(diff.adds) == {"d"}
+        assert keys(diff.removes) == {"c"}
+        assert state.backend.execute("SELECT version FROM state_format") == [(2,)]

@@ -11,7 +11,7 @@ from syncd.identity.columns import (
     normalize_column,
     normalize_column_reference,
 )
-from syncd.identity.hashing import sha256_hex_array
+from syncd.identity.hashing import md5_uuid, md5_uuid_array, sha256_hex_array
 from syncd.identity.rules import (
     MAX_VALUE_CHARS,
     RULES,
@@ -34,6 +34,8 @@ __all__ = [
     "InvalidIdentifier",
     "Network",
     "as_text",
+    "md5_uuid",
+    "md5_uuid_array",
     "normalize_column",
     "normalize_column_reference",
     "normalize_country",

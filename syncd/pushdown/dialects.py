@@ -30,6 +30,12 @@ class Sha256Hex(exp.Expression, exp.Func):
     arg_types: ClassVar[dict[str, bool]] = {"this": True}
 
 
+class Md5Uuid(exp.Expression, exp.Func):
+    """The MD5 of a string's UTF-8 bytes as UUID text: syncd.identity.md5_uuid in SQL."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
 class ByteLength(exp.Expression, exp.Func):
     """The length of a string in UTF-8 bytes (equal to its length in characters iff ASCII)."""
 
@@ -57,6 +63,30 @@ _SHA256_HEX: dict[Dialect, Callable[[exp.Expression], exp.Expression]] = {
     ),
     Dialect.BIGQUERY: lambda value: _call("TO_HEX", _call("SHA256", value)),
     Dialect.SNOWFLAKE: lambda value: _call("SHA2", value, exp.Literal.number(256)),
+}
+
+
+def _dashed(hex_digits: exp.Expression) -> exp.Expression:
+    """32 hex digits in UUID form, for warehouses without a UUID type to cast to."""
+    return _call(
+        "REGEXP_REPLACE",
+        hex_digits,
+        exp.Literal.string("^(.{8})(.{4})(.{4})(.{4})(.{12})$"),
+        exp.Literal.string("\\1-\\2-\\3-\\4-\\5"),
+    )
+
+
+def _uuid_text(md5_hex: exp.Expression) -> exp.Expression:
+    return exp.cast(exp.cast(md5_hex, exp.DataType.Type.UUID), exp.DataType.Type.VARCHAR)
+
+
+_MD5_UUID: dict[Dialect, Callable[[exp.Expression], exp.Expression]] = {
+    Dialect.DUCKDB: lambda value: _uuid_text(_call("MD5", value)),
+    Dialect.POSTGRES: lambda value: _uuid_text(
+        _call("MD5", _call("CONVERT_TO", value, exp.Literal.string("UTF8")))
+    ),
+    Dialect.BIGQUERY: lambda value: _dashed(_call("TO_HEX", _call("MD5", value))),
+    Dialect.SNOWFLAKE: lambda value: _dashed(_call("MD5", value)),
 }
 
 _BYTE_LENGTH: dict[Dialect, str] = {
@@ -88,6 +118,8 @@ def render(tree: exp.Expression, dialect: Dialect) -> str:
         if isinstance(node, Sha256Hex):
             # transform() does not descend into a node it replaced: spell the argument first.
             return _SHA256_HEX[dialect](node.this.transform(spell))
+        if isinstance(node, Md5Uuid):
+            return _MD5_UUID[dialect](node.this.transform(spell))
         if isinstance(node, ByteLength):
             return _call(_BYTE_LENGTH[dialect], node.this.transform(spell))
         if isinstance(node, RegexpSearch):

@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from syncd.identity import MAX_VALUE_CHARS, IdentifierKind, Network
 from syncd.members import IDENTIFIER_COLUMNS, NO_CONSENT, NO_USABLE_IDENTIFIER
-from syncd.pushdown.dialects import Dialect, Sha256Hex, fenced, render
+from syncd.pushdown.dialects import Dialect, Md5Uuid, Sha256Hex, fenced, render
 from syncd.pushdown.kinds import (
     ADDRESS_KINDS,
     PERSONAL_KINDS,
@@ -385,8 +385,14 @@ class _Chain:
         return exp.EQ(this=exp.column(f"s_{kind.value}"), expression=string(status))
 
 
+def member_key_sql(dialect: Dialect) -> str:
+    """`syncd.members.member_key` of a row of identifier columns, as SQL of `dialect`."""
+    return render(_member_key(), dialect)
+
+
 def _member_key() -> exp.Expression:
-    """syncd.members.member_key: sha256 of the sent values, NULL as "", joined by \\x1f."""
+    """syncd.members.member_key: MD5 (as a UUID) of the sent values, NULL as "", joined by
+    \\x1f."""
     parts = [
         exp.Coalesce(this=exp.column(name), expressions=[string("")]) for name in IDENTIFIER_COLUMNS
     ]
@@ -397,7 +403,7 @@ def _member_key() -> exp.Expression:
             expression=part,
             safe=True,
         )
-    return Sha256Hex(this=joined)
+    return Md5Uuid(this=joined)
 
 
 def _member_columns(table: str | None = None) -> list[exp.Expression]:

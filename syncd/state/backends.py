@@ -38,6 +38,11 @@ class Backend(Protocol):
     #: over tens of millions of keys costs gigabytes and slows every insert, and the store
     #: keeps members unique without it (see `syncd.state.journal`).
     keyed_members: bool
+    #: The SQL type of member keys in state tables: DuckDB's UUID (see `syncd.members`);
+    #: text in PostgreSQL, whose temp tables of Arrow data hold text and compare with it.
+    member_key_type: str
+    #: The dialect of its SQL, as `syncd.pushdown.dialects.Dialect` names it.
+    sql_dialect: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]: ...
 
@@ -66,6 +71,8 @@ class DuckDBBackend:
     memory limit (spilling to `<state file>.tmp` beyond it)."""
 
     keyed_members = False
+    member_key_type = "UUID"
+    sql_dialect = "duckdb"
 
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +149,8 @@ class PostgresBackend:
     is a DuckDB database of its own; what it needs from the state is streamed in and out."""
 
     keyed_members = True
+    member_key_type = "VARCHAR"
+    sql_dialect = "postgres"
 
     def __init__(self, dsn: str, schema: str) -> None:
         import psycopg

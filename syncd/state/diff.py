@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from syncd.members import MEMBER_SCHEMA
 from syncd.state.backends import Backend
-from syncd.state.spill import Spill, SpillTable
+from syncd.state.spill import Spill, SpillTable, sql_type
 
 _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 _PRESENT = "present"
@@ -133,7 +133,7 @@ def _held(backend: Backend, spill: Spill, audience: tuple[str, str]) -> tuple[st
         catalog = spill.state_catalog.replace('"', '""')
         return f'(SELECT {columns} FROM "{catalog}".main.members {where})', list(audience)
     name = spill.name("held")
-    identifiers = ", ".join(f"{c} VARCHAR" for c in MEMBER_SCHEMA.names)
+    identifiers = ", ".join(f"{f.name} {sql_type(f)}" for f in MEMBER_SCHEMA)
     spill.execute(f"CREATE TABLE {name} ({identifiers}, status VARCHAR, synced_at TIMESTAMPTZ)")
     for chunk in backend.stream(f"SELECT {columns} FROM members {where}", list(audience)):
         spill.append(name, chunk)

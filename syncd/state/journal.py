@@ -48,19 +48,17 @@ _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
 SENT, ACKNOWLEDGED = "sent", "acknowledged"
 
-BATCH_MEMBERS_DDL = f"""
-CREATE TABLE IF NOT EXISTS batch_members (
-    batch_id VARCHAR NOT NULL,
-    destination VARCHAR NOT NULL,
-    audience_id VARCHAR NOT NULL,
-    {
-    ", ".join(
-        f"{name} VARCHAR{' NOT NULL' if name == 'member_key' else ''}"
+
+def batch_members_ddl(member_key_type: str) -> str:
+    """`batch_members`: the members of batches other than adds of members not held."""
+    columns = ", ".join(
+        f"{name} {member_key_type} NOT NULL" if name == "member_key" else f"{name} VARCHAR"
         for name in MEMBER_SCHEMA.names
     )
-}
-)
-"""
+    return (
+        "CREATE TABLE IF NOT EXISTS batch_members (batch_id VARCHAR NOT NULL, "
+        f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, {columns})"
+    )
 
 
 def batch_id(run_id: str, operation: str, number: int) -> str:
@@ -135,7 +133,7 @@ def begin_batch(
     with backend.transaction(), backend.registered("batch", members.select(MEMBER_SCHEMA.names)):
         backend.execute(  # the newest batch decides the fate of a member still in flight
             "DELETE FROM batch_members WHERE destination = ? AND audience_id = ? "
-            "AND member_key IN (SELECT member_key FROM batch)",
+            f"AND member_key IN (SELECT {_key(backend)} FROM batch)",
             list(audience),
         )
         backend.execute(
@@ -172,7 +170,7 @@ def forget(backend: Backend, audience: tuple[str, str], operation: str, keys: pa
         for statement in statements:
             backend.execute(
                 f"{statement} WHERE destination = ? AND audience_id = ? "
-                "AND member_key IN (SELECT member_key FROM refused)",
+                f"AND member_key IN (SELECT {_key(backend)} FROM refused)",
                 list(audience),
             )
 
@@ -331,6 +329,11 @@ def _insert_batch(
         f"sent_at) VALUES (?, ?, ?, ?, ?, '{SENT}', ?)",
         parameters,
     )
+
+
+def _key(backend: Backend) -> str:
+    """The member_key of Arrow data shown to SQL (text), as the state's tables type it."""
+    return f"CAST(member_key AS {backend.member_key_type})"
 
 
 def now() -> datetime:

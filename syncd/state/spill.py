@@ -37,6 +37,13 @@ MEMORY_LIMIT = "256MB"
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN"}
 
 
+def sql_type(field: pa.Field) -> str:
+    """The column type of `field` in a DuckDB table: its "sql" metadata (the member key's
+    UUID), else the one its Arrow type maps to."""
+    declared = (field.metadata or {}).get(b"sql")
+    return declared.decode() if declared else _SQL_TYPES[field.type]
+
+
 def memory_limit() -> str:
     """The limit in force (a module attribute, so a test or a benchmark can lower it)."""
     return MEMORY_LIMIT
@@ -135,7 +142,7 @@ class Spill:
     def create(self, prefix: str, schema: pa.Schema) -> str:
         """An empty table with the columns of `schema`; returns its name."""
         name = self.name(prefix)
-        columns = ", ".join(f"{field.name} {_SQL_TYPES[field.type]}" for field in schema)
+        columns = ", ".join(f"{field.name} {sql_type(field)}" for field in schema)
         self._db.execute(f"CREATE TABLE {name} ({columns})")
         return name
 

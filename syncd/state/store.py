@@ -44,7 +44,7 @@ _MEMBERS = f"""
 CREATE TABLE IF NOT EXISTS members (
     destination VARCHAR NOT NULL,
     audience_id VARCHAR NOT NULL,
-    member_key VARCHAR NOT NULL,
+    member_key {{key_type}} NOT NULL,
     {_IDENTIFIER_DDL},
     status VARCHAR NOT NULL,
     synced_at TIMESTAMPTZ NOT NULL,
@@ -82,6 +82,10 @@ CREATE TABLE IF NOT EXISTS leases (
     name VARCHAR PRIMARY KEY,
     holder VARCHAR NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_format (
+    name VARCHAR PRIMARY KEY,
+    version INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR NOT NULL,
@@ -127,14 +131,20 @@ class StateStore:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        backend.execute(_MEMBERS.format(key=_MEMBERS_KEY if backend.keyed_members else ""))
+        backend.execute(
+            _MEMBERS.format(
+                key=_MEMBERS_KEY if backend.keyed_members else "",
+                key_type=backend.member_key_type,
+            )
+        )
         # Members staged for a batch carry its id (see `journal`): older files lack it.
         backend.execute("ALTER TABLE members ADD COLUMN IF NOT EXISTS batch_id VARCHAR")
         if not backend.keyed_members:
             _drop_members_key(backend)
-        backend.execute(journal.BATCH_MEMBERS_DDL)
+        backend.execute(journal.batch_members_ddl(backend.member_key_type))
         for statement in filter(str.strip, _SCHEMA.split(";")):
             backend.execute(statement)
+        _migrate_member_keys(backend)
 
     @classmethod
     def at(cls, path: Path) -> StateStore:
@@ -393,6 +403,38 @@ def _drop_members_key(backend: Backend) -> None:
         return
     with backend.transaction():
         backend.execute("ALTER TABLE members RENAME TO members_keyed")
-        backend.execute(_MEMBERS.format(key=""))
+        # Keyed files predate UUID member keys: `_migrate_member_keys` converts them next.
+        backend.execute(_MEMBERS.format(key="", key_type="VARCHAR"))
         backend.execute("INSERT INTO members SELECT * FROM members_keyed")
         backend.execute("DROP TABLE members_keyed")
+
+
+#: The member key's format (`syncd.members`): 2 is the MD5 of the sent values as a UUID; the
+#: state files and schemas of earlier versions hold 1, their SHA-256 as hex text.
+MEMBER_KEY_FORMAT = 2
+
+
+def _migrate_member_keys(backend: Backend) -> None:
+    """Rewrite the member keys of a state written before format 2, once, in one transaction:
+    each is computed again from the identifiers beside it, so what an audience holds and
+    what is in flight keep their meaning (a 10M-member DuckDB state takes seconds)."""
+    found = backend.execute("SELECT version FROM state_format WHERE name = 'member_key'")
+    if found and found[0][0] >= MEMBER_KEY_FORMAT:
+        return
+    from syncd.pushdown.dialects import Dialect
+    from syncd.pushdown.queries import member_key_sql
+
+    key = member_key_sql(Dialect(backend.sql_dialect))
+    with backend.transaction():
+        for table in ("members", "batch_members"):
+            if backend.member_key_type == "UUID":
+                backend.execute(
+                    f"ALTER TABLE {table} ALTER member_key SET DATA TYPE UUID USING {key}"
+                )
+            else:
+                backend.execute(f"UPDATE {table} SET member_key = {key}")
+        backend.execute(
+            "INSERT INTO state_format VALUES ('member_key', ?) "
+            "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+            [MEMBER_KEY_FORMAT],
+        )
