@@ -32,6 +32,9 @@ from syncd.state.spill import Spill, SpillTable, sql_type
 _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 _PRESENT = "present"
 _ONE_AT_A_TIME = threading.Lock()
+#: Network batches read from the spill per query: a query costs a few milliseconds however
+#: few rows it returns, and ten batches are about 15 MB.
+_BATCHES_PER_READ = 10
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,21 @@ class Changes:
 
     def batches(self, operation: str, size: int) -> Iterator[pa.Table]:
         """The members of `operation` ("add" or "remove") in batches of `size`: batch n is
-        rows (n - 1) * size to n * size - 1, as `journal.stage` numbered them. Each is one
-        query of its own, so no result stays open while the journal commits."""
+        rows (n - 1) * size to n * size - 1, as `journal.stage` numbered them. They are read
+        `_BATCHES_PER_READ` at a time, each read a query of its own, so no result stays open
+        while the journal commits (and a query's fixed cost is not paid per batch)."""
         table = self.table(operation)
-        for start in range(0, table.rows, size):
-            chunk = table.spill.arrow(
+        step = size * _BATCHES_PER_READ
+        for first in range(0, table.rows, step):
+            rows = table.spill.arrow(
                 f"SELECT {_COLUMNS} FROM {table.name} WHERE rowid >= ? AND rowid < ? "
                 "ORDER BY rowid",
-                [start, start + size],
+                [first, first + step],
             )
-            if len(chunk) != min(size, table.rows - start):
-                raise RuntimeError(f"{table.name}: batch at row {start} is not whole")
-            yield chunk.cast(MEMBER_SCHEMA)
+            if len(rows) != min(step, table.rows - first):
+                raise RuntimeError(f"{table.name}: rows from {first} are not whole")
+            for start in range(0, len(rows), size):
+                yield rows.slice(start, size).cast(MEMBER_SCHEMA)
 
     def drop(self) -> None:
         self.adds.spill.drop(*self.owned)

@@ -138,15 +138,15 @@ def _group(members: pa.Array, selected: pa.Array) -> MemberGroup:
 
 def _string(members: pa.Table, column: str) -> pa.Array:
     """A column's values as JSON string literals; null where absent or empty."""
-    if column not in members.column_names:
-        return pa.nulls(len(members), pa.string())
+    if column not in members.column_names or members[column].null_count == len(members):
+        return pa.nulls(len(members), pa.string())  # most batches carry one or two kinds
     values = members[column].combine_chunks().cast(pa.string())
     values = pc.if_else(pc.equal(values, ""), None, values)
-    if pc.any(pc.match_substring_regex(values, r"[\x00-\x1f]")).as_py():
-        # Control characters are rare enough to leave to the json module.
+    if pc.any(pc.match_substring_regex(values, r'[\x00-\x1f"\\]')).as_py():
+        # Quotes, backslashes and control characters (never in a hash) are rare enough to
+        # leave to the json module.
         return pa.array([None if v is None else json.dumps(v) for v in values.to_pylist()])
-    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-    return pc.binary_join_element_wise('"', escaped, '"', "")
+    return pc.binary_join_element_wise('"', values, '"', "")
 
 
 def _joined(objects: list[pa.Array]) -> pa.Array:
@@ -166,6 +166,8 @@ def _address(members: pa.Table) -> pa.Array:
     """Google takes names only as a whole address: null unless all four parts are there."""
     parts = [f'"{name}":' for name in ("givenName", "familyName", "regionCode", "postalCode")]
     values = [_string(members, c) for c in ("first_name", "last_name", "country", "zip")]
+    if any(value.null_count == len(members) for value in values):
+        return pa.nulls(len(members), pa.string())
     fields = [
         pc.binary_join_element_wise(label, value, "")
         for label, value in zip(parts, values, strict=True)
