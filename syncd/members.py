@@ -133,8 +133,13 @@ def member_key(values: tuple[str | None, ...]) -> str:
 def member_keys(table: pa.Table) -> pa.Array:
     """`member_key` of every row of `table` (its IDENTIFIER_COLUMNS, in that order), in one
     vectorized join and hash instead of a Python call per row."""
-    columns = [pc.fill_null(table[name], "") for name in IDENTIFIER_COLUMNS]
+    columns = [
+        pc.fill_null(table[name], "") if table[name].null_count < len(table) else ""
+        for name in IDENTIFIER_COLUMNS  # a kind the segment does not map: "" in every row
+    ]
     joined = pc.binary_join_element_wise(*columns, _KEY_SEPARATOR)
+    if isinstance(joined, pa.Scalar):  # no column has a value in any row
+        joined = pa.repeat(joined, len(table))
     return md5_uuid_array(joined)
 
 

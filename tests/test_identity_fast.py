@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 
 import phonenumbers
@@ -25,6 +26,7 @@ from syncd.identity import (
     IdentifierKind,
     Network,
     hashing,
+    md5_uuid_array,
     normalize_column,
     normalize_column_reference,
     phones,
@@ -320,3 +322,16 @@ def test_forked_child_still_hashes() -> None:
     answer = os.read(read, 1)
     _, status = os.waitpid(pid, 0)
     assert (answer, status) == (b"1", 0)
+
+
+def test_md5_uuid_array_is_hashlib_on_a_column_duckdb_hashes() -> None:
+    """Above SMALL_COLUMN values DuckDB hashes: the same UTF-8 bytes, the same UUID text."""
+    values = [
+        f"{i:064x}\x1fzoë\x1f\U0001f600" if i % 7 else "" for i in range(hashing.SMALL_COLUMN + 100)
+    ]
+    values[3] = None
+    expected = [
+        None if v is None else str(uuid.UUID(bytes=hashlib.md5(v.encode()).digest()))
+        for v in values
+    ]
+    assert md5_uuid_array(pa.array(values, pa.string())).to_pylist() == expected
