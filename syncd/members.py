@@ -15,7 +15,7 @@ valid email only loses the phone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -27,7 +27,6 @@ from syncd.identity import (
     Network,
     as_text,
     md5_uuid,
-    md5_uuid_array,
     normalize_column,
     normalize_country,
 )
@@ -80,7 +79,8 @@ class SegmentShape:
 
 @dataclass(frozen=True)
 class MemberBatch:
-    """Members built from one batch of segment rows, and what was quarantined from it."""
+    """Members built from one batch of segment rows (their IDENTIFIER_COLUMNS: keys are
+    computed where they are stored, see `member_key_sql`), and what was quarantined."""
 
     members: pa.Table
     quarantine: pa.Table
@@ -118,29 +118,24 @@ def build_members(
         name: values.get(IdentifierKind(name), pa.nulls(len(batch), pa.string()))
         for name in IDENTIFIER_COLUMNS
     }
-    table = pa.table(columns).filter(usable)
-    members = table.add_column(0, "member_key", member_keys(table)).cast(MEMBER_SCHEMA)
+    members = pa.table(columns).filter(usable)
     return MemberBatch(members, pa.concat_tables(quarantined), len(batch))
 
 
 def member_key(values: tuple[str | None, ...]) -> str:
     """A stable id of one member, from the values sent for it (already hashed where the
     network hashes): the same person sent the same way has the same key. This is the
-    reference; `member_keys` computes the same for a whole table at once."""
+    reference; `member_key_sql` computes the same where members are stored."""
     return md5_uuid(_KEY_SEPARATOR.join(value or "" for value in values))
 
 
-def member_keys(table: pa.Table) -> pa.Array:
-    """`member_key` of every row of `table` (its IDENTIFIER_COLUMNS, in that order), in one
-    vectorized join and hash instead of a Python call per row."""
-    columns = [
-        pc.fill_null(table[name], "") if table[name].null_count < len(table) else ""
-        for name in IDENTIFIER_COLUMNS  # a kind the segment does not map: "" in every row
-    ]
-    joined = pc.binary_join_element_wise(*columns, _KEY_SEPARATOR)
-    if isinstance(joined, pa.Scalar):  # no column has a value in any row
-        joined = pa.repeat(joined, len(table))
-    return md5_uuid_array(joined)
+def member_key_sql(columns: Collection[str]) -> str:
+    """`member_key` as DuckDB SQL (a UUID) over a table with the identifier `columns`
+    (the others count as NULL). A pass computes keys in the statement that stores a batch
+    of members: 0.6 s per 1M members against 0.85 s for hashing in Arrow and storing the
+    keys' text (DuckDB then parses each into a UUID again)."""
+    parts = (f"coalesce({name}, '')" if name in columns else "''" for name in IDENTIFIER_COLUMNS)
+    return f"CAST(md5(concat_ws(chr(31), {', '.join(parts)})) AS UUID)"
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:

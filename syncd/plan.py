@@ -30,6 +30,7 @@ from syncd.members import (
     QUARANTINE_SCHEMA,
     MemberBatch,
     build_members,
+    member_key_sql,
 )
 from syncd.sources import Source, SourceError
 from syncd.state import AudienceRef, Changes, Spill, SpillTable, StateStore
@@ -220,9 +221,9 @@ class _Builder:
         self.spill = spill
         # Only the identifiers this network carries are stored: the spill is a DuckDB
         # table, and appending the other, all-NULL columns made the append 4-5x slower.
-        self.columns = MEMBER_SCHEMA.names[:1] + [
-            name for name in IDENTIFIER_COLUMNS if IdentifierKind(name) in carried
-        ]
+        self.identifiers = [name for name in IDENTIFIER_COLUMNS if IdentifierKind(name) in carried]
+        self.columns = ["member_key", *self.identifiers]
+        self.key = member_key_sql(self.identifiers)
         self.members = spill.create(
             "segment", pa.schema(MEMBER_SCHEMA.field(name) for name in self.columns)
         )
@@ -238,7 +239,8 @@ class _Builder:
 
     def build_and_append(self, batch: pa.RecordBatch, first_row: int) -> None:
         built = self.build(batch, first_row)
-        self.spill.append(self.members, built.members.select(self.columns))
+        identifiers = built.members.select(self.identifiers)
+        self.spill.append(self.members, identifiers, {"member_key": self.key})
         self.spill.append(self.quarantine, built.quarantine)
 
     def drop(self) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections.abc import Iterator
 
+import duckdb
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +26,6 @@ from syncd.identity import (
     IdentifierKind,
     Network,
     hashing,
-    md5_uuid_array,
     normalize_column,
     normalize_column_reference,
     phones,
@@ -34,7 +33,7 @@ from syncd.identity import (
     vector,
 )
 from syncd.identity.phone_plans import plan_for_code, plan_for_region
-from syncd.members import IDENTIFIER_COLUMNS, member_key, member_keys
+from syncd.members import IDENTIFIER_COLUMNS, member_key, member_key_sql
 
 K = IdentifierKind
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -295,16 +294,29 @@ def test_sha256_hex_array_is_hashlib(values: list[str | None]) -> None:
         st.tuples(*(st.one_of(st.none(), st.text(max_size=8)) for _ in IDENTIFIER_COLUMNS)),
         min_size=1,
         max_size=30,
-    )
+    ),
+    st.sets(st.sampled_from(IDENTIFIER_COLUMNS), min_size=1),
 )
-def test_member_keys_equal_member_key(rows: list[tuple[str | None, ...]]) -> None:
+def test_member_key_sql_equals_member_key(
+    rows: list[tuple[str | None, ...]], carried: set[str]
+) -> None:
+    """What a pass stores (`member_key_sql` over the carried columns, the others NULL) is the
+    reference key, for any text, NULLs and empty strings."""
+    rows = [
+        tuple(v if IDENTIFIER_COLUMNS[i] in carried else None for i, v in enumerate(row))
+        for row in rows
+    ]
     table = pa.table(
         {
             name: pa.array([row[i] for row in rows], pa.string())
             for i, name in enumerate(IDENTIFIER_COLUMNS)
+            if name in carried
         }
     )
-    assert member_keys(table).to_pylist() == [member_key(row) for row in rows]
+    with duckdb.connect() as db:
+        db.register("members", table)
+        keys = db.sql(f"SELECT CAST({member_key_sql(carried)} AS VARCHAR) FROM members").fetchall()
+    assert [key for (key,) in keys] == [member_key(row) for row in rows]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, Python >= 3.12
@@ -322,16 +334,3 @@ def test_forked_child_still_hashes() -> None:
     answer = os.read(read, 1)
     _, status = os.waitpid(pid, 0)
     assert (answer, status) == (b"1", 0)
-
-
-def test_md5_uuid_array_is_hashlib_on_a_column_duckdb_hashes() -> None:
-    """Above SMALL_COLUMN values DuckDB hashes: the same UTF-8 bytes, the same UUID text."""
-    values = [
-        f"{i:064x}\x1fzoë\x1f\U0001f600" if i % 7 else "" for i in range(hashing.SMALL_COLUMN + 100)
-    ]
-    values[3] = None
-    expected = [
-        None if v is None else str(uuid.UUID(bytes=hashlib.md5(v.encode()).digest()))
-        for v in values
-    ]
-    assert md5_uuid_array(pa.array(values, pa.string())).to_pylist() == expected

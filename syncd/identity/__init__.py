@@ -11,7 +11,7 @@ from syncd.identity.columns import (
     normalize_column,
     normalize_column_reference,
 )
-from syncd.identity.hashing import md5_uuid, md5_uuid_array, sha256_hex_array
+from syncd.identity.hashing import md5_uuid, sha256_hex_array
 from syncd.identity.rules import (
     MAX_VALUE_CHARS,
     RULES,
@@ -35,7 +35,6 @@ __all__ = [
     "Network",
     "as_text",
     "md5_uuid",
-    "md5_uuid_array",
     "normalize_column",
     "normalize_column_reference",
     "normalize_country",

@@ -19,7 +19,6 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -35,40 +34,29 @@ _abandoned: list[duckdb.DuckDBPyConnection] = []
 
 def sha256_hex_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Lowercase hex SHA-256 of each string's UTF-8 bytes; null stays null."""
-    return _hashed(values, "sha256(v)", lambda data: hashlib.sha256(data).hexdigest())
-
-
-def md5_uuid(value: str) -> str:
-    """The MD5 of a string's UTF-8 bytes, written as a UUID (8-4-4-4-12 lowercase hex)."""
-    return _md5_uuid(value.encode())
-
-
-def md5_uuid_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """`md5_uuid` of each string; null stays null."""
-    return _hashed(values, "CAST(CAST(md5(v) AS UUID) AS VARCHAR)", _md5_uuid)
-
-
-def _md5_uuid(data: bytes) -> str:
-    return str(uuid.UUID(bytes=hashlib.md5(data).digest()))
-
-
-def _hashed(values: pa.Array | pa.ChunkedArray, sql: str, one: Callable[[bytes], str]) -> pa.Array:
-    """`sql` (over column `v`) on every value in DuckDB, or `one` per value from Python for
-    a few values."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.string())
     if len(values) - values.null_count <= SMALL_COLUMN or not _fork_safe:
-        digests = [None if v is None else one(v.encode()) for v in values.to_pylist()]
+        digests = [
+            None if v is None else hashlib.sha256(v.encode()).hexdigest()
+            for v in values.to_pylist()
+        ]
         return pa.array(digests, pa.string())
     cursor = _cursor()
     try:
         table = pa.table({"v": values})
-        hashed = cursor.from_arrow(table).select(f"{sql} AS h").to_arrow_table()
+        hashed = cursor.from_arrow(table).select("sha256(v) AS h").to_arrow_table()
     finally:
         cursor.close()
     return hashed.column("h").combine_chunks().cast(pa.string())
+
+
+def md5_uuid(value: str) -> str:
+    """The MD5 of a string's UTF-8 bytes, written as a UUID (8-4-4-4-12 lowercase hex), as
+    DuckDB's CAST(md5(value) AS UUID) writes it."""
+    return str(uuid.UUID(bytes=hashlib.md5(value.encode()).digest()))
 
 
 def _forget_connection() -> None:

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -162,15 +162,18 @@ class Spill:
         )
         return SpillTable(self, name, table.rows)
 
-    def append(self, name: str, table: pa.Table) -> None:
-        """Add the rows of an Arrow table (columns by name) to a spill table."""
+    def append(self, name: str, table: pa.Table, computed: Mapping[str, str] | None = None) -> None:
+        """Add the rows of an Arrow table (columns by name) to a spill table, with the
+        `computed` columns (name: SQL over the table's columns) beside them."""
         if not len(table):
             return
         view = f"syncd_append_{uuid.uuid4().hex[:8]}"
         self._db.register(view, table)
         try:
-            columns = ", ".join(table.column_names)
-            self._db.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
+            extra = dict(computed or {})
+            columns = ", ".join([*table.column_names, *extra])
+            values = ", ".join([*table.column_names, *extra.values()])
+            self._db.execute(f"INSERT INTO {name} ({columns}) SELECT {values} FROM {view}")
         finally:
             self._db.unregister(view)
 
