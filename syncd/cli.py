@@ -20,6 +20,7 @@ from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
 from syncd.spend.report import build_report
+from syncd.state.store import StateFormatError
 from syncd.summary import format_results
 
 EXIT_FAILED = 1
@@ -285,7 +286,7 @@ def _run(
     try:
         options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
         return sync_all(config, options, only=_selector(config, names))
-    except SourceError as error:
+    except (SourceError, StateFormatError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FAILED)
 

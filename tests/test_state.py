@@ -13,6 +13,7 @@ from syncd.identity import sha256_hex
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
 from syncd.state import AudienceRef, StateStore
 from syncd.state.backends import PostgresBackend
+from syncd.state.store import StateFormatError
 
 AUDIENCE = AudienceRef("meta:act_1", "42")
 OTHER = AudienceRef("meta:act_1", "43")
@@ -168,3 +169,12 @@ def test_a_state_with_sha256_member_keys_is_migrated_to_uuid_keys(
         assert keys(diff.adds) == {"d"}
         assert keys(diff.removes) == {"c"}
         assert state.backend.execute("SELECT version FROM state_format") == [(2,)]
+
+
+def test_a_state_of_a_newer_member_key_format_is_refused(
+    make_store: Callable[[], StateStore],
+) -> None:
+    with make_store() as state:
+        state.backend.execute("UPDATE state_format SET version = 3 WHERE name = 'member_key'")
+    with pytest.raises(StateFormatError, match="format 3, written by a newer syncd"):
+        make_store()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from syncd.identity import MAX_VALUE_CHARS, IdentifierKind, Network
-from syncd.members import IDENTIFIER_COLUMNS, NO_CONSENT, NO_USABLE_IDENTIFIER
+from syncd.members import IDENTIFIER_COLUMNS, KEY_SEPARATOR, NO_CONSENT, NO_USABLE_IDENTIFIER
 from syncd.pushdown.dialects import Dialect, Md5Uuid, Sha256Hex, fenced, render
 from syncd.pushdown.kinds import (
     ADDRESS_KINDS,
@@ -42,7 +42,6 @@ from syncd.state.store import PRESENT
 
 #: `syncd.plan._granted`'s values that mean yes, after str(value).strip().lower().
 GRANTED_VALUES = ("granted", "true", "yes", "y", "1", "t")
-KEY_SEPARATOR = "\x1f"  # syncd.members.member_key joins the values with it
 
 ABSENT, TOO_LONG, UNDECIDABLE, VALID = "absent", "too_long", "undecidable", "valid"
 ADD, REMOVE = "add", "remove"
@@ -385,8 +384,9 @@ class _Chain:
         return exp.EQ(this=exp.column(f"s_{kind.value}"), expression=string(status))
 
 
-def member_key_sql(dialect: Dialect) -> str:
-    """`syncd.members.member_key` of a row of identifier columns, as SQL of `dialect`."""
+def member_key_text(dialect: Dialect) -> str:
+    """`syncd.members.member_key` (UUID text) of a row of identifier columns, as SQL of
+    `dialect`."""
     return render(_member_key(), dialect)
 
 

@@ -6,8 +6,8 @@ In-flight members (`adding`, `removing`) count as possibly held and possibly not
 in the segment is added again, one that left it is removed. Both are idempotent on the
 networks, so nothing is lost and nothing acknowledged is sent twice.
 
-The diff is one full outer join on member keys alone (64-character strings: carrying the
-identifiers through a join of two 10M-row sides would triple what it spills), then the
+The diff is one full outer join on member keys alone (16-byte UUIDs: carrying the
+identifiers through a join of two 10M-row sides would multiply what it spills), then the
 identifiers of the few changed members are fetched by key. An audience that holds nothing
 (a first sync) takes the segment as it is.
 
@@ -48,7 +48,7 @@ class Changes:
     removes: SpillTable
     refreshes: int = 0
     held: str = "held"
-    #: The spill tables this diff made (a first sync's adds are the segment's own table).
+    #: The spill tables this diff made (a first sync's adds are the segment's own members).
     owned: tuple[str, ...] = field(default=())
 
     def table(self, operation: str) -> SpillTable:

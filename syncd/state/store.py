@@ -28,14 +28,23 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA
+from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key_sql
 from syncd.state import diff, journal
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
 from syncd.state.spill import Spill, SpillTable
 
-__all__ = ["ADDING", "PRESENT", "REMOVING", "AudienceRef", "Diff", "Recovery", "StateStore"]
+__all__ = [
+    "ADDING",
+    "PRESENT",
+    "REMOVING",
+    "AudienceRef",
+    "Diff",
+    "Recovery",
+    "StateFormatError",
+    "StateStore",
+]
 
 _IDENTIFIER_DDL = ", ".join(f"{name} VARCHAR" for name in IDENTIFIER_COLUMNS)
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
@@ -131,20 +140,11 @@ class StateStore:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        backend.execute(
-            _MEMBERS.format(
-                key=_MEMBERS_KEY if backend.keyed_members else "",
-                key_type=backend.member_key_type,
-            )
-        )
-        # Members staged for a batch carry its id (see `journal`): older files lack it.
-        backend.execute("ALTER TABLE members ADD COLUMN IF NOT EXISTS batch_id VARCHAR")
-        if not backend.keyed_members:
-            _drop_members_key(backend)
-        backend.execute(journal.batch_members_ddl(backend.member_key_type))
-        for statement in filter(str.strip, _SCHEMA.split(";")):
-            backend.execute(statement)
-        _migrate_member_keys(backend)
+        try:
+            _create_or_upgrade(backend)
+        except BaseException:
+            backend.close()
+            raise
 
     @classmethod
     def at(cls, path: Path) -> StateStore:
@@ -414,24 +414,78 @@ def _drop_members_key(backend: Backend) -> None:
 MEMBER_KEY_FORMAT = 2
 
 
+def _create_or_upgrade(backend: Backend) -> None:
+    """The state's tables, created where missing and brought up to this version's format."""
+    backend.execute(
+        _MEMBERS.format(
+            key=_MEMBERS_KEY if backend.keyed_members else "",
+            key_type=backend.member_key_type,
+        )
+    )
+    # Members staged for a batch carry its id (see `journal`): older files lack it.
+    backend.execute("ALTER TABLE members ADD COLUMN IF NOT EXISTS batch_id VARCHAR")
+    if not backend.keyed_members:
+        _drop_members_key(backend)
+    backend.execute(journal.batch_members_ddl(backend.member_key_type))
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        backend.execute(statement)
+    _migrate_member_keys(backend)
+
+
+def _rebuild_with_uuid_keys(backend: Backend, table: str) -> None:
+    """A DuckDB table with text keys, copied into one with UUID keys computed again. Not an
+    ALTER ... USING: the WAL would keep its expression, and replaying it after a crash needs
+    an extension DuckDB then tries to download. A copy is logged as rows."""
+    ((key_type,),) = backend.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = "
+        "'member_key' AND schema_name = current_schema() AND database_name = current_database()",
+        [table],
+    )
+    if key_type == "UUID":  # created by this version
+        return
+    create = (
+        _MEMBERS.format(key="", key_type="UUID")
+        if table == "members"
+        else journal.batch_members_ddl("UUID")
+    )
+    backend.execute(f"ALTER TABLE {table} RENAME TO {table}_text_keys")
+    backend.execute(create)
+    backend.execute(
+        f"INSERT INTO {table} SELECT * REPLACE ({member_key_sql(IDENTIFIER_COLUMNS)} AS "
+        f"member_key) FROM {table}_text_keys"
+    )
+    backend.execute(f"DROP TABLE {table}_text_keys")
+
+
+class StateFormatError(RuntimeError):
+    """The state was written by a newer syncd, in a format this one does not know."""
+
+
 def _migrate_member_keys(backend: Backend) -> None:
     """Rewrite the member keys of a state written before format 2, once, in one transaction:
     each is computed again from the identifiers beside it, so what an audience holds and
-    what is in flight keep their meaning (a 10M-member DuckDB state takes seconds)."""
-    found = backend.execute("SELECT version FROM state_format WHERE name = 'member_key'")
-    if found and found[0][0] >= MEMBER_KEY_FORMAT:
-        return
-    from syncd.pushdown.dialects import Dialect
-    from syncd.pushdown.queries import member_key_sql
-
-    key = member_key_sql(Dialect(backend.sql_dialect))
+    what is in flight keep their meaning (a 4M-member DuckDB state took 4.6 s). Replicas
+    opening a PostgreSQL state at once take turns on a lock, and the later ones find it done."""
     with backend.transaction():
+        if backend.sql_dialect == "postgres":
+            backend.execute("SELECT pg_advisory_xact_lock(hashtext('syncd.state_format'))")
+        found = backend.execute("SELECT version FROM state_format WHERE name = 'member_key'")
+        version = found[0][0] if found else 1
+        if version > MEMBER_KEY_FORMAT:
+            raise StateFormatError(
+                f"the state's member keys are in format {version}, written by a newer syncd; "
+                f"this one reads format {MEMBER_KEY_FORMAT}: run the newer syncd"
+            )
+        if version == MEMBER_KEY_FORMAT:
+            return
         for table in ("members", "batch_members"):
-            if backend.member_key_type == "UUID":
-                backend.execute(
-                    f"ALTER TABLE {table} ALTER member_key SET DATA TYPE UUID USING {key}"
-                )
+            if backend.sql_dialect == "duckdb":
+                _rebuild_with_uuid_keys(backend, table)
             else:
+                from syncd.pushdown.dialects import Dialect  # sqlglot: only when converting
+                from syncd.pushdown.queries import member_key_text
+
+                key = member_key_text(Dialect(backend.sql_dialect))
                 backend.execute(f"UPDATE {table} SET member_key = {key}")
         backend.execute(
             "INSERT INTO state_format VALUES ('member_key', ?) "
