@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from syncd.destinations.meta import (
     MetaThrottle,
     ReplaceNotAllowed,
 )
+from syncd.destinations.meta.schema import payload
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA
@@ -231,6 +233,29 @@ def test_identifier_kinds_map_by_column_name_including_future_ones(
     }
     assert {kind.value for kind in CAPABILITIES.identifier_kinds} == {
         kind.value for kind in IdentifierKind if kind.value in SCHEMA_KEYS
+    }
+
+
+def test_the_payload_is_the_json_facebook_business_would_write() -> None:
+    """Built with Arrow kernels, byte for byte what the SDK's json.dumps(sort_keys=True,
+    separators=(",", ":")) writes for the same rows, whatever the values hold."""
+    odd = ['quo"te', "back\\slash", "new\nline", "zoë", "\U0001f600", "", "tab\t"]
+    rows = [
+        {"email": sha(f"{n}@x.com"), "madid": odd[n % len(odd)], "external_id": None}
+        for n in range(20)
+    ]
+    rows += [{"phone": sha("+15550100"), "external_id": "id-7"}, {"email": None}]
+    table = members(rows)
+    columns = [c for c in SCHEMA_KEYS if any(row.get(c) is not None for row in rows)]
+    expected = {
+        "schema": [SCHEMA_KEYS[c] for c in columns],
+        "data": [[row.get(c) or "" for c in columns] for row in rows],
+    }
+    assert payload(table) == json.dumps(expected, sort_keys=True, separators=(",", ":"))
+    hashes_only = members([{"email": sha("a@x.com")}, {"email": sha("b@x.com")}])
+    assert json.loads(payload(hashes_only)) == {
+        "schema": ["EMAIL"],
+        "data": [[sha("a@x.com")], [sha("b@x.com")]],
     }
 
 
