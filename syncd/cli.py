@@ -219,7 +219,11 @@ def report(
     config = _load(config_path)
     last = until.date() if until else dt.date.today()
     first = since.date() if since else last - dt.timedelta(days=30)
-    spend_report = build_report(config, first, last)
+    try:
+        spend_report = build_report(config, first, last)
+    except StateFormatError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FAILED)
     click.echo(spend_report.text())
     if html_path is not None:
         html_path.write_text(spend_report.html(), encoding="utf-8")

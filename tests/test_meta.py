@@ -239,7 +239,8 @@ def test_identifier_kinds_map_by_column_name_including_future_ones(
 def test_the_payload_is_the_json_facebook_business_would_write() -> None:
     """Built with Arrow kernels, byte for byte what the SDK's json.dumps(sort_keys=True,
     separators=(",", ":")) writes for the same rows, whatever the values hold."""
-    odd = ['quo"te', "back\\slash", "new\nline", "zoë", "\U0001f600", "", "tab\t"]
+    odd = ['quo"te', "back\\slash", "new\nline", "zoë", "\U0001f600", "", "tab\t", "d\x7fel"]
+    odd += ["line\u2028sep"]
     rows = [
         {"email": sha(f"{n}@x.com"), "madid": odd[n % len(odd)], "external_id": None}
         for n in range(20)
@@ -252,6 +253,10 @@ def test_the_payload_is_the_json_facebook_business_would_write() -> None:
         "data": [[row.get(c) or "" for c in columns] for row in rows],
     }
     assert payload(table) == json.dumps(expected, sort_keys=True, separators=(",", ":"))
+    for value in odd:  # each alone beside plain hashes, so none hides behind another
+        alone = [{"email": sha("a@x.com"), "madid": sha("m")}, {"madid": value}]
+        written = {"schema": ["EMAIL", "MADID"], "data": [[sha("a@x.com"), sha("m")], ["", value]]}
+        assert payload(members(alone)) == json.dumps(written, sort_keys=True, separators=(",", ":"))
     hashes_only = members([{"email": sha("a@x.com")}, {"email": sha("b@x.com")}])
     assert json.loads(payload(hashes_only)) == {
         "schema": ["EMAIL"],

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -178,3 +179,15 @@ def test_a_state_of_a_newer_member_key_format_is_refused(
         state.backend.execute("UPDATE state_format SET version = 3 WHERE name = 'member_key'")
     with pytest.raises(StateFormatError, match="format 3, written by a newer syncd"):
         make_store()
+
+
+def test_a_newer_state_is_refused_before_anything_in_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "state.duckdb"
+    with StateStore.at(path) as state:
+        state.backend.execute("UPDATE state_format SET version = 3 WHERE name = 'member_key'")
+        state.backend.execute("DROP TABLE leases")  # say format 3 has no such table
+    with pytest.raises(StateFormatError):
+        StateStore.at(path)
+    with duckdb.connect(str(path)) as db:
+        tables = db.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'leases'")
+        assert tables.fetchall() == [(0,)]

@@ -92,10 +92,6 @@ CREATE TABLE IF NOT EXISTS leases (
     holder VARCHAR NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
-CREATE TABLE IF NOT EXISTS state_format (
-    name VARCHAR PRIMARY KEY,
-    version INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR NOT NULL,
     audience VARCHAR NOT NULL,
@@ -414,8 +410,19 @@ def _drop_members_key(backend: Backend) -> None:
 MEMBER_KEY_FORMAT = 2
 
 
+_STATE_FORMAT = """
+CREATE TABLE IF NOT EXISTS state_format (
+    name VARCHAR PRIMARY KEY,
+    version INTEGER NOT NULL
+)
+"""
+
+
 def _create_or_upgrade(backend: Backend) -> None:
-    """The state's tables, created where missing and brought up to this version's format."""
+    """The state's tables, created where missing and brought up to this version's format.
+    A state of a newer format is refused before anything in it is touched."""
+    backend.execute(_STATE_FORMAT)
+    _member_key_format(backend)
     backend.execute(
         _MEMBERS.format(
             key=_MEMBERS_KEY if backend.keyed_members else "",
@@ -461,6 +468,23 @@ class StateFormatError(RuntimeError):
     """The state was written by a newer syncd, in a format this one does not know."""
 
 
+#: PostgreSQL advisory lock key of the member-key migration ("syncd" in ASCII).
+_MIGRATION_LOCK = 0x73796E6364
+
+
+def _member_key_format(backend: Backend) -> int:
+    """The state's member-key format (1 before `state_format` existed); a newer one than
+    this syncd knows is refused."""
+    found = backend.execute("SELECT version FROM state_format WHERE name = 'member_key'")
+    version = int(found[0][0]) if found else 1
+    if version > MEMBER_KEY_FORMAT:
+        raise StateFormatError(
+            f"the state's member keys are in format {version}, written by a newer syncd; "
+            f"this one reads format {MEMBER_KEY_FORMAT}: run the newer syncd"
+        )
+    return version
+
+
 def _migrate_member_keys(backend: Backend) -> None:
     """Rewrite the member keys of a state written before format 2, once, in one transaction:
     each is computed again from the identifiers beside it, so what an audience holds and
@@ -468,21 +492,16 @@ def _migrate_member_keys(backend: Backend) -> None:
     opening a PostgreSQL state at once take turns on a lock, and the later ones find it done."""
     with backend.transaction():
         if backend.sql_dialect == "postgres":
-            backend.execute("SELECT pg_advisory_xact_lock(hashtext('syncd.state_format'))")
-        found = backend.execute("SELECT version FROM state_format WHERE name = 'member_key'")
-        version = found[0][0] if found else 1
-        if version > MEMBER_KEY_FORMAT:
-            raise StateFormatError(
-                f"the state's member keys are in format {version}, written by a newer syncd; "
-                f"this one reads format {MEMBER_KEY_FORMAT}: run the newer syncd"
-            )
-        if version == MEMBER_KEY_FORMAT:
+            # Read committed, so a replica that waited for the lock sees the other's work.
+            backend.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            backend.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        if _member_key_format(backend) == MEMBER_KEY_FORMAT:
             return
         for table in ("members", "batch_members"):
             if backend.sql_dialect == "duckdb":
                 _rebuild_with_uuid_keys(backend, table)
             else:
-                from syncd.pushdown.dialects import Dialect  # sqlglot: only when converting
+                from syncd.pushdown.dialects import Dialect  # sqlglot, for PostgreSQL only
                 from syncd.pushdown.queries import member_key_text
 
                 key = member_key_text(Dialect(backend.sql_dialect))

@@ -71,9 +71,9 @@ def payload(members: pa.Table) -> str:
 
 def _json_strings(column: pa.ChunkedArray) -> pa.Array:
     """Each value as a JSON string literal, as json.dumps writes it ("" for null). Hashes
-    need no escaping; a value with a quote, backslash, control or non-ASCII character (a
-    clear-text id, say) goes through json.dumps itself."""
+    need no escaping; a value with anything but printable ASCII, a quote or a backslash
+    goes through json.dumps itself."""
     values = pc.fill_null(column.combine_chunks().cast(pa.string()), "")
-    if pc.any(pc.match_substring_regex(values, r'[\x00-\x1f"\\]|[^\x00-\x7f]')).as_py():
+    if pc.any(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]')).as_py():
         return pa.array([json.dumps(value) for value in values.to_pylist()], pa.string())
     return pc.binary_join_element_wise('"', values, '"', "")
