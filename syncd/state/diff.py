@@ -11,14 +11,17 @@ identifiers through a join of two 10M-row sides would multiply what it spills), 
 identifiers of the few changed members are fetched by key. An audience that holds nothing
 (a first sync) takes the segment as it is.
 
-Diffs run one at a time, though destinations are planned side by side: two joins at once
-share DuckDB's memory limit and both spill to disk. Two 10M-member diffs took 20.8 s side by
-side and 10.8 s one after the other (each then has both cores and the whole limit).
+Diffs run one at a time, though destinations are planned side by side, and never beside a
+statement on the state (they hold its statement lock, `backends.WRITES`): two joins at once
+share DuckDB's memory limit and both spill to disk (two 10M-member diffs took 20.8 s side by
+side and 10.8 s one after the other), and a join beside another network's fold or journal
+staging could run the instance out of memory: a 10M churn under the 256 MB limit did once;
+at 2M under a 32 MB limit a diff ran out in 2 passes of 3 before this lock and in none of 5
+after (a fold alone still runs out there: that limit is far below what such a pass needs).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,12 +29,11 @@ from datetime import datetime
 import pyarrow as pa
 
 from syncd.members import MEMBER_SCHEMA
-from syncd.state.backends import Backend
+from syncd.state.backends import WRITES, Backend
 from syncd.state.spill import Spill, SpillTable, sql_type
 
 _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 _PRESENT = "present"
-_ONE_AT_A_TIME = threading.Lock()
 #: Network batches read from the spill per query: a query costs a few milliseconds however
 #: few rows it returns, and ten batches are about 15 MB.
 _BATCHES_PER_READ = 10
@@ -90,7 +92,7 @@ def changes(
     if not held_members:
         removes = spill.create_as("removes", f"SELECT {_COLUMNS} FROM {segment.name} LIMIT 0")
         return Changes(segment, removes, held="false", owned=(removes.name,))
-    with _ONE_AT_A_TIME:
+    with WRITES:
         return _joined(backend, spill, audience, segment, refresh_before)
 
 
