@@ -26,6 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+import duckdb
+
 from syncd import metrics
 from syncd.config.models import Audience, Consent, SyncdConfig
 from syncd.destinations import (
@@ -41,8 +43,9 @@ from syncd.destinations.retry import RetryPolicy
 from syncd.plan import AudiencePlan, SpilledSegment, plan_audience, spill_segments
 from syncd.push import Pusher, Stopped
 from syncd.pushdown import plan as pushdown
-from syncd.sources import Source, SourceError, open_source
+from syncd.sources import Source, SourceError, open_source, redact_literals
 from syncd.state import Spill, StateStore, open_state
+from syncd.state.spill import memory_limit
 from syncd.validate import validate_plan
 
 log = logging.getLogger("syncd")
@@ -330,7 +333,12 @@ def _sync_audience(
     options: PassOptions,
     result: AudienceResult,
 ) -> None:
-    plan = _plan(config, audience, segments, state, options, result)
+    try:
+        plan = _plan(config, audience, segments, state, options, result)
+    except duckdb.Error as error:
+        result.status, result.error = "failed", _working_database_error(error)
+        log.error("%s: %s", audience.name, result.error)
+        return
     if isinstance(plan, SourceError):
         result.status, result.error = "failed", str(plan)
         log.error("%s: %s", audience.name, plan)
@@ -423,12 +431,26 @@ def _apply_and_record(
     except Stopped as stopped:
         result.status, result.error = "stopped", str(stopped)
         log.warning("%s: %s", audience.name, stopped)
+    except duckdb.Error as error:
+        result.status, result.error = "failed", _working_database_error(error)
+        log.error("%s: %s", audience.name, result.error)
     finally:
         if pusher is not None:
             _copy_tally(pusher, result)
             _fold(pusher, result)
         destination.close()
         state.finish_run(run_id, result.status, result.summary(), result.error)
+
+
+def _working_database_error(error: duckdb.Error) -> str:
+    """What to say when the pass's DuckDB (the state's instance and its spill) fails: the
+    audience fails alone, and the next pass starts from the journal. Literals are blanked,
+    as in warehouse errors."""
+    reason = redact_literals(str(error).split("\n")[0])
+    hint = ""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        hint = f" (its memory limit is {memory_limit()}); the next pass tries again"
+    return f"syncd's working database failed: {reason}{hint}"
 
 
 def _fold(pusher: Pusher, result: AudienceResult) -> None:

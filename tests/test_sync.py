@@ -11,6 +11,7 @@ import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
 
 from syncd.sandbox.server import RequestRecord
+from syncd.state import AudienceRef, StateStore
 
 # (email, phone, country) as a warehouse holds them, and what each network must receive:
 # (Meta email, Meta phone, Google email, Google phone) in normalized form, None when absent.
@@ -203,3 +204,43 @@ def test_a_broken_segment_fails_its_audiences_with_the_reason(workspace: Workspa
     data["segments"]["people"]["sql"] = "select phone, country from people"
     results = workspace.sync(data)
     assert "'email' (identifiers.email) not in the query result" in (results[0].error or "")
+
+
+def test_a_working_database_failure_fails_its_audience_alone(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB out of memory in one audience's diff, and in another's journal, fails each
+    audience with the reason instead of the pass; the next pass completes both."""
+    workspace.write_people(rows(PEOPLE))
+    workspace.sync()
+    workspace.write_people(rows(PEOPLE[:4]))
+    out_of_memory = duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
+    changes, stage = StateStore.changes, StateStore.stage
+
+    def failing_changes(self: StateStore, audience: AudienceRef, *args: object) -> object:
+        if audience.destination.startswith("meta"):
+            raise out_of_memory
+        return changes(self, audience, *args)  # type: ignore[arg-type]
+
+    def failing_stage(self: StateStore, run_id: str, audience: AudienceRef, *args: object) -> None:
+        if audience.destination.startswith("google"):
+            raise out_of_memory
+        stage(self, run_id, audience, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StateStore, "changes", failing_changes)
+    monkeypatch.setattr(StateStore, "stage", failing_stage)
+    meta, google = workspace.sync()
+
+    for result in (meta, google):
+        assert result.status == "failed"
+        assert "syncd's working database failed: Out of Memory Error" in (result.error or "")
+        assert "the next pass tries again" in (result.error or "")
+    with duckdb.connect(str(workspace.root / "state.duckdb"), read_only=True) as state:
+        runs = state.execute("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")
+        assert runs.fetchall() == [("failed",)]  # the run that began is recorded as failed
+
+    monkeypatch.undo()
+    meta, google = workspace.sync()
+    assert (meta.status, google.status) == ("ok", "ok")
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(PEOPLE[:4])
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(PEOPLE[:4])
