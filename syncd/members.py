@@ -89,6 +89,8 @@ class MemberBatch:
     members: pa.Table
     quarantine: pa.Table
     rows: int
+    #: Per row of the batch, whether it became a member (the members are those rows, in order).
+    kept: pa.Array
 
 
 def build_members(
@@ -123,7 +125,7 @@ def build_members(
         for name in IDENTIFIER_COLUMNS
     }
     members = pa.table(columns).filter(usable)
-    return MemberBatch(members, pa.concat_tables(quarantined), len(batch))
+    return MemberBatch(members, pa.concat_tables(quarantined), len(batch), usable)
 
 
 def member_key(values: tuple[str | None, ...]) -> str:

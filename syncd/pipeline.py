@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,16 @@ from syncd.destinations import (
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
-from syncd.plan import AudiencePlan, SpilledSegment, plan_audience, spill_segments
+from syncd.plan import (
+    AudiencePlan,
+    FingerprintedSegment,
+    HeldBy,
+    SpilledSegment,
+    audience_ref,
+    plan_audience,
+    refresh_before,
+    spill_segments,
+)
 from syncd.push import Pusher, Stopped
 from syncd.pushdown import plan as pushdown
 from syncd.sources import Source, SourceError, open_source, redact_literals
@@ -49,6 +59,9 @@ from syncd.state.spill import memory_limit
 from syncd.validate import validate_plan
 
 log = logging.getLogger("syncd")
+
+#: A segment as read for a network: its members, or what fingerprints left to diff.
+ReadSegment = SpilledSegment | FingerprintedSegment
 
 
 def process_name() -> str:
@@ -195,11 +208,11 @@ class _Segments:
         self._config = config
         self._selected = selected
         self.spill = spill
-        self._read: dict[tuple[str, str, object], SpilledSegment | SourceError] = {}
+        self._read: dict[tuple[str, str, object], ReadSegment | SourceError] = {}
         self._source: Source | None = None
         self._lock = threading.Lock()
 
-    def get(self, audience: Audience) -> SpilledSegment | SourceError:
+    def get(self, audience: Audience) -> ReadSegment | SourceError:
         key = _segment_key(self._config, audience)
         with self._lock:
             if key not in self._read:
@@ -274,14 +287,22 @@ def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, obj
 
 def _read(
     source: Source, config: SyncdConfig, segment: str, audiences: list[Audience], spill: Spill
-) -> dict[tuple[str, str, object], SpilledSegment | SourceError]:
-    """The members of `segment` for every network these audiences need, from one scan."""
-    networks: dict[tuple[str, str, object], tuple[Capabilities, Consent | None]] = {}
+) -> dict[tuple[str, str, object], ReadSegment | SourceError]:
+    """The members of `segment` for every network these audiences need, from one scan.
+    A network's members read for one incremental audience alone may be matched with that
+    audience's by fingerprint (`syncd.fingerprints`)."""
+    networks: dict[tuple[str, str, object], tuple[Capabilities, Consent | None, HeldBy | None]]
+    networks = {}
+    sharing = Counter(_segment_key(config, audience) for audience in audiences)
     for audience in audiences:
+        key = _segment_key(config, audience)
         destination = config.destinations[audience.destination]
-        networks.setdefault(
-            _segment_key(config, audience),
-            (capabilities_of(destination), getattr(destination, "consent", None)),
+        alone = sharing[key] == 1 and audience.mode == "incremental"
+        held = HeldBy(audience_ref(config, audience), refresh_before(config, audience))
+        networks[key] = (
+            capabilities_of(destination),
+            getattr(destination, "consent", None),
+            held if alone else None,
         )
     try:
         spilled = spill_segments(

@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 
 from syncd.config.models import Audience, Consent, Segment, SegmentConsent, SyncdConfig
 from syncd.destinations import Capabilities, capabilities_of
+from syncd.fingerprints import FIELD as FINGERPRINT
+from syncd.fingerprints import Fingerprints
 from syncd.guardrails import Check, Verdict, check_plan
 from syncd.identity import IdentifierKind
 from syncd.members import (
@@ -34,6 +36,8 @@ from syncd.members import (
 )
 from syncd.sources import Source, SourceError
 from syncd.state import AudienceRef, Changes, Spill, SpillTable, StateStore
+from syncd.state.diff import fingerprint_delta, state_members
+from syncd.state.spill import RawRows
 
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
@@ -88,15 +92,33 @@ class SpilledSegment:
 
 
 @dataclass(frozen=True)
-class PushedDownSegment:
-    """A segment normalized, hashed and diffed inside the warehouse (`syncd.pushdown.plan`):
-    only its counts left it, for the guardrails and the run record. Its members did not, so
-    a plan on it sends changes only, never a full replace."""
+class FingerprintedSegment:
+    """A segment read for the one audience of its network whose held members carry row
+    fingerprints (`syncd.fingerprints`): `unmatched` holds the members of the rows no held
+    fingerprint matched (distinct keys), `delta` what fingerprints left open
+    (`syncd.state.diff.fingerprint_delta`). Its plan counts its members."""
+
+    rows: int
+    unmatched: SpillTable
+    delta: SpillTable
+    quarantine: SpillTable
+    invalid: dict[str, int]
+    unusable: int
+    held: HeldBy
+
+
+@dataclass(frozen=True)
+class CountedSegment:
+    """A segment diffed without a table of its members: inside the warehouse
+    (`syncd.pushdown.plan`), or by fingerprints (`FingerprintedSegment`). Only its counts
+    are here, for the guardrails and the run record, so a plan on it sends changes only,
+    never a full replace."""
 
     rows: int
     member_count: int
-    #: Empty: rows are not numbered in SQL, so refusals are counted (`invalid`), not listed.
-    quarantine: pa.Table
+    #: Empty when pushed down: rows are not numbered in SQL, so refusals are counted
+    #: (`invalid`), not listed.
+    quarantine: pa.Table | SpillTable
     invalid: dict[str, int]
     unusable: int
 
@@ -109,7 +131,7 @@ class AudiencePlan:
     audience: Audience
     ref: AudienceRef
     capabilities: Capabilities
-    segment: SpilledSegment | PushedDownSegment
+    segment: SpilledSegment | CountedSegment
     held: int
     changes: Changes
     batch_size: int
@@ -166,24 +188,50 @@ def spill_segment(
     """Stream the segment query through identity for one network into `spill`, a source
     batch at a time. `consent_defaults` (for networks that need consent) fill in rows whose
     consent columns are NULL."""
-    return spill_segments(source, name, segment, [(capabilities, consent_defaults)], spill)[0]
+    spilled = spill_segments(source, name, segment, [(capabilities, consent_defaults, None)], spill)
+    assert isinstance(spilled[0], SpilledSegment)  # no audience, no fingerprints
+    return spilled[0]
+
+
+@dataclass(frozen=True)
+class HeldBy:
+    """The one audience a network's members of a segment are read for: its held members'
+    fingerprints may stand in for identity (`syncd.fingerprints`)."""
+
+    audience: AudienceRef
+    refresh_before: dt.datetime | None
+
+
+#: The most memory the rows kept for fingerprints may take (compressed; about 150 MB for
+#: 10M rows of emails and countries): past it, a pass takes identity for every row.
+RAW_ROWS_LIMIT = 384 * 1024 * 1024
+
+#: Fingerprints stand in for identity when at least this share of the held members has one:
+#: below it, most rows would take identity after all, and reading them twice costs more.
+FINGERPRINTED_SHARE = 0.5
 
 
 def spill_segments(
     source: Source,
     name: str,
     segment: Segment,
-    networks: Sequence[tuple[Capabilities, Consent | None]],
+    networks: Sequence[tuple[Capabilities, Consent | None, HeldBy | None]],
     spill: Spill,
-) -> list[SpilledSegment]:
-    """`spill_segment` for several networks (capabilities and consent defaults) from one
-    scan of the segment. Each source batch goes through every network's identity and into
-    its spill table on a thread of its own, while the next batch is read (the work runs in
-    Arrow and DuckDB, outside the GIL); one batch is in the works at a time, so memory
-    stays at two source batches whatever the segment's size."""
+) -> list[SpilledSegment | FingerprintedSegment]:
+    """`spill_segment` for several networks (capabilities, consent defaults, and the
+    audience when it is the only one) from one scan of the segment. Each source batch goes
+    through every network's identity and into its spill table on a thread of its own,
+    while the next batch is read (the work runs in Arrow and DuckDB, outside the GIL); one
+    batch is in the works at a time, so memory stays at two source batches whatever the
+    segment's size. A network whose audience holds fingerprinted members takes only the
+    rows' fingerprints at first; the rows are kept in a file for the few that identity
+    must see after all (`_Builder.finish`)."""
     builders = [
-        _Builder(segment, capabilities, consent, spill) for capabilities, consent in networks
+        _Builder(segment, capabilities, consent, spill, held)
+        for capabilities, consent, held in networks
     ]
+    kept = sorted({c for b in builders if b.matching for c in b.matching.fingerprints.columns})
+    raw: RawRows | None = None
     rows = 0
     try:
         with ThreadPoolExecutor(max_workers=len(builders)) as pool:
@@ -191,15 +239,28 @@ def spill_segments(
             for batch in _checked_batches(source, name, segment):
                 for done in working:
                     done.result()
-                working = [pool.submit(b.build_and_append, batch, rows) for b in builders]
+                working = []
+                if kept:
+                    raw = raw or RawRows(batch.select(kept).schema, RAW_ROWS_LIMIT)
+                    raw.write(batch.select(kept))
+                    if raw.full:  # identity for every row after all, and from now on
+                        for builder in builders:
+                            if builder.matching:
+                                builder.unmatch(raw)  # this batch included
+                            else:
+                                builder.take(batch, rows)
+                        raw, kept = None, []
+                        rows += len(batch)
+                        continue
+                working = [pool.submit(b.take, batch, rows) for b in builders]
                 rows += len(batch)
             for done in working:
                 done.result()
+        return [builder.finish(rows, raw) for builder in builders]
     except BaseException:
         for builder in builders:
             builder.drop()
         raise
-    return [builder.finish(rows) for builder in builders]
 
 
 class _Builder:
@@ -211,6 +272,7 @@ class _Builder:
         capabilities: Capabilities,
         consent_defaults: Consent | None,
         spill: Spill,
+        held: HeldBy | None = None,
     ) -> None:
         shape = segment.shape()
         carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
@@ -222,12 +284,39 @@ class _Builder:
         # Only the identifiers this network carries are stored: the spill is a DuckDB
         # table, and appending the other, all-NULL columns made the append 4-5x slower.
         self.identifiers = [name for name in IDENTIFIER_COLUMNS if IdentifierKind(name) in carried]
-        self.columns = ["member_key", *self.identifiers]
+        self.columns = ["member_key", *self.identifiers, "fingerprint"]
         self.key = member_key_sql(self.identifiers)
+        # Fingerprints live beside members in the state, so only a state in the spill's
+        # database keeps them.
+        self.fingerprints = (
+            Fingerprints.of(segment, self.network, list(carried), self.consent_defaults)
+            if spill.local
+            else None
+        )
         self.members = spill.create(
-            "segment", pa.schema(MEMBER_SCHEMA.field(name) for name in self.columns)
+            "segment",
+            pa.schema([*(MEMBER_SCHEMA.field(name) for name in self.columns[:-1]), FINGERPRINT]),
         )
         self.quarantine = spill.create("quarantine", QUARANTINE_SCHEMA)
+        self.matching = (
+            _Matching(held, self.fingerprints, spill.create("rows", pa.schema([FINGERPRINT])))
+            if held and self.fingerprints and _fingerprinted(spill, held.audience)
+            else None
+        )
+
+    def take(self, batch: pa.RecordBatch, first_row: int) -> None:
+        """A source batch: only its rows' fingerprints when they may match the audience's,
+        else its members."""
+        if self.matching is None:
+            self.build_and_append(batch, first_row)
+            return
+        fingerprints = self.matching.fingerprints
+        raw = fingerprints.raw(batch)
+        if raw is None:  # not text: no fingerprints, identity decides every row
+            raw, fingerprint = pa.table({"none": pa.nulls(len(batch), pa.int8())}), "NULL"
+        else:
+            fingerprint = fingerprints.sql()
+        self.spill.append(self.matching.table, raw, {"fingerprint": fingerprint})
 
     def build(self, batch: pa.RecordBatch, first_row: int) -> MemberBatch:
         consented = (
@@ -237,41 +326,120 @@ class _Builder:
         )
         return build_members(batch, self.shape, self.network, first_row, consented)
 
-    def build_and_append(self, batch: pa.RecordBatch, first_row: int) -> None:
+    def build_and_append(
+        self, batch: pa.RecordBatch, first_row: int, numbers: pa.Array | None = None
+    ) -> None:
+        """Identity on a batch of rows numbered from `first_row` (or numbered `numbers`),
+        and its members stored with their rows' fingerprints."""
         built = self.build(batch, first_row)
-        identifiers = built.members.select(self.identifiers)
-        self.spill.append(self.members, identifiers, {"member_key": self.key})
-        self.spill.append(self.quarantine, built.quarantine)
+        members = built.members.select(self.identifiers)
+        written = {"member_key": self.key, **{name: name for name in self.identifiers}}
+        raw = self.fingerprints.raw(batch) if self.fingerprints else None
+        if raw is not None and self.fingerprints is not None:
+            clean = _unquarantined(built.quarantine, first_row, len(batch))
+            raw = raw.append_column("clean", clean).filter(built.kept)
+            for column in raw.column_names:
+                members = members.append_column(column, raw.column(column))
+            written["fingerprint"] = f"CASE WHEN clean THEN {self.fingerprints.sql()} END"
+        self.spill.append(self.members, members, written)
+        quarantine = built.quarantine
+        if numbers is not None:
+            quarantine = quarantine.set_column(
+                0, "row_number", pc.take(numbers, quarantine.column("row_number"))
+            )
+        self.spill.append(self.quarantine, quarantine)
+
+    def unmatch(self, raw: RawRows) -> None:
+        """Give up fingerprints (the rows kept for them outgrew their memory): identity for
+        every row kept, and for every row to come."""
+        assert self.matching is not None
+        self.spill.drop(self.matching.table)
+        self.matching = None
+        for batch, first_row in raw.batches():
+            self.build_and_append(batch, first_row)
 
     def drop(self) -> None:
         self.spill.drop(self.members, self.quarantine)
+        if self.matching:
+            self.spill.drop(self.matching.table)
 
-    def finish(self, rows: int) -> SpilledSegment:
+    def finish(self, rows: int, raw: RawRows | None) -> SpilledSegment | FingerprintedSegment:
+        """The segment's members; with fingerprints, those of the rows they did not match,
+        which take identity now (read back from `raw`)."""
+        delta = None
+        if self.matching is not None and raw is not None:
+            held = self.matching.held
+            delta = fingerprint_delta(
+                self.spill,
+                (held.audience.destination, held.audience.audience_id),
+                self.matching.table,
+                held.refresh_before,
+            )
+            self.spill.drop(self.matching.table)
+            unmatched = self.spill.reader(
+                f"SELECT row FROM {delta.name} WHERE member_key IS NULL ORDER BY row"
+            )
+            for batch, numbers in raw.take(chunk.column(0) for chunk in unmatched):
+                self.build_and_append(batch, 0, numbers)
         counts = self.spill.execute(
             f"SELECT kind || ':' || reason, count(*), reason = ? FROM {self.quarantine} "
             "GROUP BY ALL",
             [NO_USABLE_IDENTIFIER],
         )
         distinct = _distinct(self.spill, self.members, ", ".join(self.columns))
-        return SpilledSegment(
-            rows,
-            self.spill.view(distinct, _as_member_schema(self.columns)),
-            SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts)),
-            dict(sorted((key, count) for key, count, _ in counts)),
-            sum(count for _, count, unusable in counts if unusable),
-        )
+        quarantine = SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts))
+        invalid = dict(sorted((key, count) for key, count, _ in counts))
+        unusable = sum(count for _, count, unusable in counts if unusable)
+        members = self.spill.view(distinct, _as_member_schema(self.columns))
+        if self.matching is not None and delta is not None:
+            return FingerprintedSegment(
+                rows, members, delta, quarantine, invalid, unusable, self.matching.held
+            )
+        return SpilledSegment(rows, members, quarantine, invalid, unusable)
+
+
+@dataclass(frozen=True)
+class _Matching:
+    """A network's rows of a segment matched by fingerprint with its audience's members."""
+
+    held: HeldBy
+    fingerprints: Fingerprints
+    #: The spill table of the rows' fingerprints, one per row, in order.
+    table: str
+
+
+def _fingerprinted(spill: Spill, audience: AudienceRef) -> bool:
+    """Whether enough of what the audience holds carries fingerprints (FINGERPRINTED_SHARE)."""
+    ((fingerprinted, held),) = spill.execute(
+        f"SELECT count(fingerprint), count(*) FROM {state_members(spill)} "
+        "WHERE destination = ? AND audience_id = ?",
+        [audience.destination, audience.audience_id],
+    )
+    return held > 0 and fingerprinted >= held * FINGERPRINTED_SHARE
+
+
+def _unquarantined(quarantine: pa.Table, first_row: int, rows: int) -> pa.Array:
+    """Per row of a batch, whether none of its values was quarantined: only those rows are
+    fingerprinted, so every pass counts the others' refusals again."""
+    if not len(quarantine):
+        return pa.repeat(pa.scalar(True), rows)
+    refused = pc.subtract(quarantine.column("row_number").combine_chunks(), first_row)
+    return pc.invert(pc.is_in(pa.array(range(rows), pa.int64()), value_set=refused))
 
 
 def _as_member_schema(columns: Sequence[str]) -> str:
-    """SQL selecting MEMBER_SCHEMA's columns from a table that has only `columns`."""
-    return ", ".join(
+    """SQL selecting MEMBER_SCHEMA's columns (and the fingerprint) from a table that has
+    only `columns`."""
+    selected = (
         name if name in columns else f"NULL::VARCHAR AS {name}" for name in MEMBER_SCHEMA.names
     )
+    return ", ".join([*selected, "fingerprint"])
 
 
 def _distinct(spill: Spill, members: str, columns: str) -> SpillTable:
     """The members with distinct keys. Rows with one key are one member (the key hashes
-    every value sent), so this is a DISTINCT; but keys whose 64-bit hash occurs once are
+    every value sent; their rows' fingerprints may differ, and any one will do), so this is
+    a DISTINCT ON the key; but keys whose 64-bit hash occurs once are
     certainly distinct, so only the rows whose hash repeats (a person listed twice, or a
     rare hash collision) go through it: one cheap pass over the segment, not a sort of it.
     The table is rewritten, not deleted from: batches are cut by rowid (`Changes.batches`),
@@ -286,7 +454,7 @@ def _distinct(spill: Spill, members: str, columns: str) -> SpillTable:
         "members",
         f"SELECT {columns} FROM {members} "
         f"WHERE hash(member_key) NOT IN (SELECT h FROM {repeated.name}) UNION ALL "
-        f"SELECT DISTINCT {columns} FROM {members} "
+        f"SELECT DISTINCT ON (member_key) {columns} FROM {members} "
         f"WHERE hash(member_key) IN (SELECT h FROM {repeated.name})",
     )
     spill.drop(members, repeated.name)
@@ -350,7 +518,7 @@ def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa
 def plan_audience(
     config: SyncdConfig,
     audience: Audience,
-    segment: SpilledSegment,
+    segment: SpilledSegment | FingerprintedSegment,
     state: StateStore,
     *,
     allow_mass_removal: bool = False,
@@ -358,8 +526,17 @@ def plan_audience(
     """The plan of one audience; its changes live in the segment's spill until `drop`."""
     ref = audience_ref(config, audience)
     held = state.member_count(ref)
-    refresh = refresh_before(config, audience)
-    changes = state.changes(ref, segment.members, refresh)
+    if isinstance(segment, FingerprintedSegment):
+        changes, members = state.fingerprint_changes(
+            ref, segment.delta, segment.unmatched, segment.held.refresh_before
+        )
+        counted = CountedSegment(
+            segment.rows, members, segment.quarantine, segment.invalid, segment.unusable
+        )
+        return build_plan(
+            config, audience, counted, held, changes, allow_mass_removal=allow_mass_removal
+        )
+    changes = state.changes(ref, segment.members, refresh_before(config, audience))
     return build_plan(
         config, audience, segment, held, changes, allow_mass_removal=allow_mass_removal
     )
@@ -374,7 +551,7 @@ def refresh_before(config: SyncdConfig, audience: Audience) -> dt.datetime | Non
 def build_plan(
     config: SyncdConfig,
     audience: Audience,
-    segment: SpilledSegment | PushedDownSegment,
+    segment: SpilledSegment | CountedSegment,
     held: int,
     changes: Changes,
     *,

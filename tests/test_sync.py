@@ -215,7 +215,8 @@ def test_a_working_database_failure_fails_its_audience_alone(
     workspace.sync()
     workspace.write_people(rows(PEOPLE[:4]))
     out_of_memory = duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
-    changes, stage = StateStore.changes, StateStore.stage
+    # Both audiences hold fingerprinted members by now: their diffs are fingerprint_changes.
+    changes, stage = StateStore.fingerprint_changes, StateStore.stage
 
     def failing_changes(self: StateStore, audience: AudienceRef, *args: object) -> object:
         if audience.destination.startswith("meta"):
@@ -227,7 +228,7 @@ def test_a_working_database_failure_fails_its_audience_alone(
             raise out_of_memory
         stage(self, run_id, audience, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(StateStore, "changes", failing_changes)
+    monkeypatch.setattr(StateStore, "fingerprint_changes", failing_changes)
     monkeypatch.setattr(StateStore, "stage", failing_stage)
     meta, google = workspace.sync()
 

@@ -36,7 +36,7 @@ from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA
 from syncd.plan import (
     AudiencePlan,
-    PushedDownSegment,
+    CountedSegment,
     audience_ref,
     build_plan,
     refresh_before,
@@ -125,7 +125,7 @@ def plan_in_warehouse(
             source.close()
     except SourceError as error:
         raise SourceError(f"segment {audience.segment}: pushdown: {error}") from None
-    segment = PushedDownSegment(
+    segment = CountedSegment(
         rows=stats.rows,
         member_count=stats.members,
         quarantine=QUARANTINE_SCHEMA.empty_table(),

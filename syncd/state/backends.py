@@ -20,6 +20,7 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
+from syncd.fingerprints import SQL_TYPE
 from syncd.state import spill as spill_module
 from syncd.state.spill import Spill
 
@@ -43,6 +44,9 @@ class Backend(Protocol):
     member_key_type: str
     #: The dialect of its SQL, as `syncd.pushdown.dialects.Dialect` names it.
     sql_dialect: str
+    #: The SQL type of `members.fingerprint` (`syncd.fingerprints`), which only a state
+    #: sharing its database with the pass's spill fills in: PostgreSQL's stays NULL.
+    fingerprint_type: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]: ...
 
@@ -73,6 +77,7 @@ class DuckDBBackend:
     keyed_members = False
     member_key_type = "UUID"
     sql_dialect = "duckdb"
+    fingerprint_type = SQL_TYPE
 
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +156,7 @@ class PostgresBackend:
     keyed_members = True
     member_key_type = "VARCHAR"
     sql_dialect = "postgres"
+    fingerprint_type = "VARCHAR"
 
     def __init__(self, dsn: str, schema: str) -> None:
         import psycopg

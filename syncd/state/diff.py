@@ -117,13 +117,14 @@ def _joined(
     )
     adds = spill.create_as(
         "adds",
-        f"SELECT {', '.join(f's.{c}' for c in MEMBER_SCHEMA.names)}, d.held, d.refresh "
+        f"SELECT {_qualified('s')}, s.fingerprint, d.held, "
+        "d.refresh "
         f"FROM {segment.name} s JOIN {delta.name} d ON d.member_key = s.member_key "
         "WHERE NOT d.removal",
     )
     removes = spill.create_as(
         "removes",
-        f"SELECT {', '.join(f'm.{c}' for c in MEMBER_SCHEMA.names)} FROM {held} m "
+        f"SELECT {_qualified('m')} FROM {held} m "
         f"JOIN {delta.name} d ON d.member_key = m.member_key WHERE d.removal",
         parameters,
     )
@@ -146,3 +147,102 @@ def _held(backend: Backend, spill: Spill, audience: tuple[str, str]) -> tuple[st
     for chunk in backend.stream(f"SELECT {columns} FROM members {where}", list(audience)):
         spill.append(name, chunk)
     return name, []
+
+
+def fingerprint_delta(
+    spill: Spill, audience: tuple[str, str], fingerprints: str, refresh_before: datetime | None
+) -> SpillTable:
+    """The rows and held members that fingerprints do not settle (`syncd.fingerprints`):
+    one full outer join of the segment rows' fingerprints (`fingerprints`, a row per
+    segment row, in order) with the held members'. Its rows are a segment row no held
+    member matches (`member_key` NULL: identity must say what it is), a held member no row
+    matches (`row` NULL: it may have left), or a matched member to send again (in flight,
+    or its membership about to expire). Only with the state in the spill's database."""
+    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    with WRITES:
+        return spill.create_as(
+            "fingerprint_delta",
+            "SELECT r.row, m.member_key, m.status, m.synced_at "
+            f"FROM (SELECT rowid AS row, fingerprint FROM {fingerprints}) r FULL OUTER JOIN "
+            f"(SELECT member_key, fingerprint, status, synced_at FROM {state_members(spill)} "
+            "WHERE destination = ? AND audience_id = ?) m ON m.fingerprint = r.fingerprint "
+            f"WHERE r.row IS NULL OR m.member_key IS NULL OR m.status <> '{_PRESENT}'{stale}",
+            [*audience, *([refresh_before] if refresh_before is not None else [])],
+        )
+
+
+def fingerprint_changes(
+    backend: Backend,
+    spill: Spill,
+    audience: tuple[str, str],
+    delta: SpillTable,
+    unmatched: SpillTable,
+    refresh_before: datetime | None,
+    held_members: int,
+) -> tuple[Changes, int]:
+    """`changes`, and the segment's member count, from a `fingerprint_delta` and the
+    members of the rows it left unmatched (`unmatched`, distinct keys, after identity).
+    The segment is the matched held members plus `unmatched`, so: an unmatched member is
+    added unless held and settled; a matched one only as `fingerprint_delta` says; a held
+    member leaves when no row matched it and no unmatched row is it.
+
+    Held members an unmatched row turned out to be (a new spelling, or a fingerprint from
+    older rules) take that row's fingerprint, so the next pass matches them directly."""
+    state = state_members(spill)
+    where = "destination = ? AND audience_id = ?"
+    held_by_m = "m.destination = ? AND m.audience_id = ?"
+    unclaimed = f"(SELECT member_key FROM {delta.name} WHERE row IS NULL)"
+    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    with WRITES:
+        adds = spill.create_as(
+            "adds",
+            f"SELECT {_qualified('u')}, u.fingerprint, m.member_key IS NOT NULL AS held, "
+            f"coalesce(m.status = '{_PRESENT}', false) AS refresh FROM {unmatched.name} u "
+            f"LEFT JOIN (SELECT member_key, status, synced_at FROM {state} WHERE {where}) m "
+            f"ON m.member_key = u.member_key WHERE m.member_key IS NULL "
+            f"OR m.status <> '{_PRESENT}'{stale} "
+            f"UNION ALL SELECT {_qualified('m')}, m.fingerprint, true, m.status = '{_PRESENT}' "
+            f"FROM {state} m WHERE {held_by_m} AND m.member_key IN "
+            f"(SELECT member_key FROM {delta.name} WHERE row IS NOT NULL "
+            "AND member_key IS NOT NULL) "
+            f"AND m.member_key NOT IN (SELECT member_key FROM {unmatched.name})",
+            [*audience, *([refresh_before] if refresh_before is not None else []), *audience],
+        )
+        removes = spill.create_as(
+            "removes",
+            f"SELECT {_qualified('m')} FROM {state} m "
+            f"WHERE {held_by_m} AND m.member_key IN {unclaimed} "
+            f"AND m.member_key NOT IN (SELECT member_key FROM {unmatched.name})",
+            audience,
+        )
+        ((unheld, reclaimed),) = spill.execute(
+            "SELECT count(*) FILTER (WHERE m.member_key IS NULL), "
+            f"count(*) FILTER (WHERE m.member_key IN {unclaimed}) FROM {unmatched.name} u "
+            f"LEFT JOIN (SELECT member_key FROM {state} WHERE {where}) m "
+            "ON m.member_key = u.member_key",
+            audience,
+        )
+        backend.execute(
+            f"UPDATE members SET fingerprint = u.fingerprint FROM {unmatched.name} u "
+            "WHERE members.destination = ? AND members.audience_id = ? "
+            "AND members.member_key = u.member_key AND u.fingerprint IS NOT NULL "
+            f"AND members.member_key IN {unclaimed}",
+            audience,
+        )
+    refreshes = spill.execute(f"SELECT count(*) FROM {adds.name} WHERE refresh")[0][0]
+    left = spill.execute(f"SELECT count(*) FROM {delta.name} WHERE row IS NULL")[0][0]
+    members = held_members - left + unheld + reclaimed
+    changes = Changes(adds, removes, int(refreshes), owned=(adds.name, removes.name))
+    return changes, members
+
+
+def state_members(spill: Spill) -> str:
+    """The state's `members`, as the spill's SQL names it (the spill shares its database)."""
+    if spill.state_catalog is None:
+        raise RuntimeError("fingerprints need the state in the spill's database")
+    catalog = spill.state_catalog.replace('"', '""')
+    return f'"{catalog}".main.members'
+
+
+def _qualified(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in MEMBER_SCHEMA.names)

@@ -91,10 +91,13 @@ def stage(
     if operation != "add":
         _insert(backend, spill, "batch_members", journal, [prefix, *audience])
         return
+    # A member joins the state with the fingerprint of its row (`syncd.fingerprints`),
+    # which only a state sharing its database with the spill keeps.
+    fingerprint = "fingerprint" if spill.local else "CAST(NULL AS VARCHAR)"
     staged = (
         f"SELECT ? AS destination, ? AS audience_id, {_COLUMNS}, '{STAGED}' AS status, "
-        f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id FROM {members.name} "
-        f"WHERE NOT ({held})"
+        f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id, {fingerprint} "
+        f"FROM {members.name} WHERE NOT ({held})"
     )
     _insert(backend, spill, "members", staged, [*audience, now(), prefix])
     if held != "false":
@@ -264,7 +267,7 @@ def _apply(backend: Backend, audience: tuple[str, str], counts: dict[str, int], 
     if counts.get("add:true", 0) or counts.get("add:false", 0):
         backend.execute(
             f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, "
-            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, NULL "
+            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, NULL, NULL "
             "FROM syncd_folding WHERE operation = 'add'"
         )
 
@@ -294,7 +297,7 @@ def begin_replace(
         )
         backend.execute(
             f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, '{ADDING}', ?, "
-            "NULL FROM batch_members WHERE batch_id = ?",
+            "NULL, NULL FROM batch_members WHERE batch_id = ?",
             [now(), identifier],
         )
         backend.execute("DELETE FROM batch_members WHERE batch_id = ?", [identifier])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: DuckDB's memory limit for the state instance and the spill (tables, joins, aggregates);
 #: past it they spill to disk. The rest of a pass comes on top, about 400 MB measured
@@ -162,18 +163,19 @@ class Spill:
         )
         return SpillTable(self, name, table.rows)
 
-    def append(self, name: str, table: pa.Table, computed: Mapping[str, str] | None = None) -> None:
-        """Add the rows of an Arrow table (columns by name) to a spill table, with the
-        `computed` columns (name: SQL over the table's columns) beside them."""
+    def append(self, name: str, table: pa.Table, columns: Mapping[str, str] | None = None) -> None:
+        """Add the rows of an Arrow table to a spill table: `columns` maps each column
+        written to SQL over the table's columns (by default, the table's own columns)."""
         if not len(table):
             return
         view = f"syncd_append_{uuid.uuid4().hex[:8]}"
         self._db.register(view, table)
         try:
-            extra = dict(computed or {})
-            columns = ", ".join([*table.column_names, *extra])
-            values = ", ".join([*table.column_names, *extra.values()])
-            self._db.execute(f"INSERT INTO {name} ({columns}) SELECT {values} FROM {view}")
+            written = dict(columns or {name: name for name in table.column_names})
+            self._db.execute(
+                f"INSERT INTO {name} ({', '.join(written)}) "
+                f"SELECT {', '.join(written.values())} FROM {view}"
+            )
         finally:
             self._db.unregister(view)
 
@@ -254,3 +256,74 @@ def exact_chunks(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Ta
                 pending, held = [], 0
     if held:
         yield pa.Table.from_batches(pending).combine_chunks()
+
+
+class RawRows:
+    """A segment's source batches, as read, kept for one pass in memory, compressed (an
+    Arrow IPC stream with LZ4): rows are read back by number, a batch at a time, for the
+    few that need identity after all (`syncd.fingerprints`). Never on disk, for they hold
+    raw identifiers; and bounded, so a pass's memory does not grow with its segment: past
+    `limit` bytes the rows are `full`, and the caller goes on without them."""
+
+    def __init__(self, schema: pa.Schema, limit: int) -> None:
+        self._sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        self._writer = pa.ipc.new_file(self._sink, schema, options=options)
+        self._limit = limit
+        self._ends: list[int] = []
+        self._buffer: pa.Buffer | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+        self._ends.append((self._ends[-1] if self._ends else 0) + len(batch))
+
+    @property
+    def full(self) -> bool:
+        return self._sink.tell() > self._limit
+
+    def batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
+        """Every batch kept, with the number of its first row."""
+        reader = self._reader()
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index), (self._ends[index - 1] if index else 0)
+
+    def take(self, rows: Iterator[pa.Array]) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+        """The rows numbered in `rows` (ascending, in chunks, as a query streams them),
+        batch by batch, each with the numbers of its rows."""
+        pending = _Ascending(rows)
+        reader = self._reader()
+        start = 0
+        for index, end in enumerate(self._ends):
+            numbers = pending.below(end)
+            if len(numbers):
+                yield reader.get_batch(index).take(pc.subtract(numbers, start)), numbers
+            start = end
+
+    def _reader(self) -> pa.ipc.RecordBatchFileReader:
+        if self._buffer is None:
+            self._writer.close()
+            self._buffer = self._sink.getvalue()
+        return pa.ipc.open_file(self._buffer)
+
+
+class _Ascending:
+    """Ascending numbers arriving in chunks, handed out in runs below a bound."""
+
+    def __init__(self, chunks: Iterator[pa.Array]) -> None:
+        self._chunks = chunks
+        self._head = pa.array([], pa.int64())
+
+    def below(self, bound: int) -> pa.Array:
+        runs = []
+        while True:
+            if not len(self._head):
+                head = next(self._chunks, None)
+                if head is None:
+                    break
+                self._head = head
+            count = pc.sum(pc.less(self._head, bound)).as_py() or 0
+            runs.append(self._head.slice(0, count))
+            self._head = self._head.slice(count)
+            if len(self._head):
+                break
+        return pa.concat_arrays(runs) if runs else pa.array([], pa.int64())

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from syncd.fingerprints import FIELD as FINGERPRINT
+from syncd.fingerprints import SQL_TYPE
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key_sql
 from syncd.state import diff, journal
 from syncd.state.backends import Backend, DuckDBBackend
@@ -57,7 +59,8 @@ CREATE TABLE IF NOT EXISTS members (
     {_IDENTIFIER_DDL},
     status VARCHAR NOT NULL,
     synced_at TIMESTAMPTZ NOT NULL,
-    batch_id VARCHAR{{key}}
+    batch_id VARCHAR,
+    fingerprint {{fingerprint_type}}{{key}}
 )
 """
 _MEMBERS_KEY = ",\n    PRIMARY KEY (destination, audience_id, member_key)"
@@ -195,13 +198,27 @@ class StateStore:
             self._backend, segment.spill, _key(audience), segment, refresh_before, held
         )
 
+    def fingerprint_changes(
+        self,
+        audience: AudienceRef,
+        delta: SpillTable,
+        unmatched: SpillTable,
+        refresh_before: datetime | None = None,
+    ) -> tuple[Changes, int]:
+        """`changes` of a segment read with fingerprints, and its member count: see
+        `syncd.state.diff.fingerprint_changes`."""
+        held = self.member_count(audience)  # folds first
+        return diff.fingerprint_changes(
+            self._backend, delta.spill, _key(audience), delta, unmatched, refresh_before, held
+        )
+
     def diff(
         self, audience: AudienceRef, segment: pa.Table, refresh_before: datetime | None = None
     ) -> Diff:
         """`changes` for a segment given as an Arrow table (distinct member keys), with the
         adds and removes read back into memory, ordered by member_key."""
         with self.spill() as spill:
-            name = spill.create("segment", MEMBER_SCHEMA)
+            name = spill.create("segment", MEMBER_SCHEMA.append(FINGERPRINT))
             spill.append(name, segment.select(MEMBER_SCHEMA.names))
             found = self.changes(audience, SpillTable(spill, name, len(segment)), refresh_before)
             adds, removes = (
@@ -400,7 +417,7 @@ def _drop_members_key(backend: Backend) -> None:
     with backend.transaction():
         backend.execute("ALTER TABLE members RENAME TO members_keyed")
         # Keyed files predate UUID member keys: `_migrate_member_keys` converts them next.
-        backend.execute(_MEMBERS.format(key="", key_type="VARCHAR"))
+        backend.execute(_MEMBERS.format(key="", key_type="VARCHAR", fingerprint_type=SQL_TYPE))
         backend.execute("INSERT INTO members SELECT * FROM members_keyed")
         backend.execute("DROP TABLE members_keyed")
 
@@ -427,10 +444,15 @@ def _create_or_upgrade(backend: Backend) -> None:
         _MEMBERS.format(
             key=_MEMBERS_KEY if backend.keyed_members else "",
             key_type=backend.member_key_type,
+            fingerprint_type=backend.fingerprint_type,
         )
     )
-    # Members staged for a batch carry its id (see `journal`): older files lack it.
+    # Members staged for a batch carry its id (see `journal`), and members a fingerprint
+    # (`syncd.fingerprints`): older files lack them.
     backend.execute("ALTER TABLE members ADD COLUMN IF NOT EXISTS batch_id VARCHAR")
+    backend.execute(
+        "ALTER TABLE members ADD COLUMN IF NOT EXISTS fingerprint " + backend.fingerprint_type
+    )
     if not backend.keyed_members:
         _drop_members_key(backend)
     backend.execute(journal.batch_members_ddl(backend.member_key_type))
@@ -451,7 +473,7 @@ def _rebuild_with_uuid_keys(backend: Backend, table: str) -> None:
     if key_type == "UUID":  # created by this version
         return
     create = (
-        _MEMBERS.format(key="", key_type="UUID")
+        _MEMBERS.format(key="", key_type="UUID", fingerprint_type=SQL_TYPE)
         if table == "members"
         else journal.batch_members_ddl("UUID")
     )
