@@ -241,8 +241,9 @@ def spill_segments(
                     done.result()
                 working = []
                 if kept:
-                    raw = raw or RawRows(batch.select(kept).schema, RAW_ROWS_LIMIT)
-                    raw.write(batch.select(kept))
+                    columns = batch.select(kept)
+                    raw = raw or RawRows(columns.schema, RAW_ROWS_LIMIT)
+                    raw.write(columns)
                     if raw.full:  # identity for every row after all, and from now on
                         for builder in builders:
                             if builder.matching:

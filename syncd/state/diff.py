@@ -104,7 +104,7 @@ def _joined(
     refresh_before: datetime | None,
 ) -> Changes:
     held, parameters = _held(backend, spill, audience)
-    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    stale, due = _stale(refresh_before)
     delta = spill.create_as(
         "delta",
         "SELECT coalesce(s.member_key, m.member_key) AS member_key, "
@@ -113,12 +113,11 @@ def _joined(
         f"FROM (SELECT member_key FROM {segment.name}) s FULL OUTER JOIN "
         f"(SELECT member_key, status, synced_at FROM {held}) m ON m.member_key = s.member_key "
         f"WHERE s.member_key IS NULL OR m.member_key IS NULL OR m.status <> '{_PRESENT}'{stale}",
-        [*parameters, *([refresh_before] if refresh_before is not None else [])],
+        [*parameters, *due],
     )
     adds = spill.create_as(
         "adds",
-        f"SELECT {_qualified('s')}, s.fingerprint, d.held, "
-        "d.refresh "
+        f"SELECT {_qualified('s')}, s.fingerprint, d.held, d.refresh "
         f"FROM {segment.name} s JOIN {delta.name} d ON d.member_key = s.member_key "
         "WHERE NOT d.removal",
     )
@@ -138,9 +137,8 @@ def _held(backend: Backend, spill: Spill, audience: tuple[str, str]) -> tuple[st
     table when the spill shares its database, else a copy streamed into the spill."""
     columns = f"{_COLUMNS}, status, synced_at"
     where = "WHERE destination = ? AND audience_id = ?"
-    if spill.state_catalog is not None:
-        catalog = spill.state_catalog.replace('"', '""')
-        return f'(SELECT {columns} FROM "{catalog}".main.members {where})', list(audience)
+    if spill.local:
+        return f"(SELECT {columns} FROM {state_members(spill)} {where})", list(audience)
     name = spill.name("held")
     identifiers = ", ".join(f"{f.name} {sql_type(f)}" for f in MEMBER_SCHEMA)
     spill.execute(f"CREATE TABLE {name} ({identifiers}, status VARCHAR, synced_at TIMESTAMPTZ)")
@@ -158,7 +156,7 @@ def fingerprint_delta(
     member matches (`member_key` NULL: identity must say what it is), a held member no row
     matches (`row` NULL: it may have left), or a matched member to send again (in flight,
     or its membership about to expire). Only with the state in the spill's database."""
-    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    stale, due = _stale(refresh_before)
     with WRITES:
         return spill.create_as(
             "fingerprint_delta",
@@ -167,7 +165,7 @@ def fingerprint_delta(
             f"(SELECT member_key, fingerprint, status, synced_at FROM {state_members(spill)} "
             "WHERE destination = ? AND audience_id = ?) m ON m.fingerprint = r.fingerprint "
             f"WHERE r.row IS NULL OR m.member_key IS NULL OR m.status <> '{_PRESENT}'{stale}",
-            [*audience, *([refresh_before] if refresh_before is not None else [])],
+            [*audience, *due],
         )
 
 
@@ -192,7 +190,7 @@ def fingerprint_changes(
     where = "destination = ? AND audience_id = ?"
     held_by_m = "m.destination = ? AND m.audience_id = ?"
     unclaimed = f"(SELECT member_key FROM {delta.name} WHERE row IS NULL)"
-    stale = " OR m.synced_at < ?" if refresh_before is not None else ""
+    stale, due = _stale(refresh_before)
     with WRITES:
         adds = spill.create_as(
             "adds",
@@ -206,7 +204,7 @@ def fingerprint_changes(
             f"(SELECT member_key FROM {delta.name} WHERE row IS NOT NULL "
             "AND member_key IS NOT NULL) "
             f"AND m.member_key NOT IN (SELECT member_key FROM {unmatched.name})",
-            [*audience, *([refresh_before] if refresh_before is not None else []), *audience],
+            [*audience, *due, *audience],
         )
         removes = spill.create_as(
             "removes",
@@ -246,3 +244,11 @@ def state_members(spill: Spill) -> str:
 
 def _qualified(alias: str) -> str:
     return ", ".join(f"{alias}.{name}" for name in MEMBER_SCHEMA.names)
+
+
+def _stale(refresh_before: datetime | None) -> tuple[str, list[object]]:
+    """The SQL condition (on held members `m`) and parameters of a membership due to be
+    sent again; nothing when the destination's memberships do not expire."""
+    if refresh_before is None:
+        return "", []
+    return " OR m.synced_at < ?", [refresh_before]

@@ -260,7 +260,7 @@ def exact_chunks(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Ta
 
 class RawRows:
     """A segment's source batches, as read, kept for one pass in memory, compressed (an
-    Arrow IPC stream with LZ4): rows are read back by number, a batch at a time, for the
+    Arrow IPC file with LZ4): rows are read back by number, a batch at a time, for the
     few that need identity after all (`syncd.fingerprints`). Never on disk, for they hold
     raw identifiers; and bounded, so a pass's memory does not grow with its segment: past
     `limit` bytes the rows are `full`, and the caller goes on without them."""
