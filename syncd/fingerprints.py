@@ -14,7 +14,9 @@ A row that quarantined any value is never fingerprinted, so every pass counts it
 again; rows whose mapped columns are not text (an integer phone column, say) are not either.
 The encoding is injective (each value's byte length closes the string), so no two distinct
 rows share an MD5 input; the 128-bit digest makes a chance collision as unlikely as a member
-key's (`syncd.members`).
+key's (`syncd.members`). The salt is XORed into the digest rather than hashed with the
+values: an MD5 of the values alone mostly fits one 64-byte block, where the salt's 32
+characters made it two (10M rows: 4.3 s against 2.9 s per network).
 """
 
 from __future__ import annotations
@@ -41,10 +43,12 @@ _TEXT = (pa.string(), pa.large_string())
 
 
 def _code_version() -> str:
-    """The source of identity and member building, and the libraries they call: a change
-    to any of them may change a member, so it changes every fingerprint."""
+    """The source of identity, member building (consent included) and fingerprinting, and
+    the libraries they call: a change to any of them may change a member or what a
+    fingerprint stands for, so it changes every fingerprint."""
     package = Path(__file__).parent
-    sources = sorted([*(package / "identity").glob("*.py"), package / "members.py"])
+    modules = [package / name for name in ("members.py", "plan.py", "fingerprints.py")]
+    sources = sorted([*(package / "identity").glob("*.py"), *modules])
     digest = hashlib.md5(usedforsecurity=False)
     for source in sources:
         digest.update(source.read_bytes())
@@ -101,9 +105,11 @@ class Fingerprints:
         return pa.table({f"raw_{i}": array for i, array in enumerate(arrays)})
 
     def sql(self) -> str:
-        """The fingerprint (DuckDB SQL, a UHUGEINT) of a row of `raw`'s columns: the salt and
-        the values, then each value's byte length (-1 for NULL), joined by U+001F."""
+        """The fingerprint (DuckDB SQL, a UHUGEINT) of a row of `raw`'s columns: the MD5 of
+        the values, then each value's byte length (-1 for NULL), joined by U+001F; XORed
+        with the salt."""
         names = [f"raw_{i}" for i in range(len(self.columns))]
         values = [f"coalesce({name}, '')" for name in names]
         lengths = [f"coalesce(strlen({name}), -1)" for name in names]
-        return f"md5_number(concat_ws(chr(31), '{self.salt}', {', '.join(values + lengths)}))"
+        digest = f"md5_number(concat_ws(chr(31), {', '.join(values + lengths)}))"
+        return f"xor({digest}, {int(self.salt, 16)}::{SQL_TYPE})"
