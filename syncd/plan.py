@@ -224,8 +224,8 @@ def spill_segments(
     while the next batch is read (the work runs in Arrow and DuckDB, outside the GIL); one
     batch is in the works at a time, so memory stays at two source batches whatever the
     segment's size. A network whose audience holds fingerprinted members takes only the
-    rows' fingerprints at first; the rows are kept in a file for the few that identity
-    must see after all (`_Builder.finish`)."""
+    rows' fingerprints at first; the rows are kept, compressed in memory (`RawRows`), for
+    the few that identity must see after all (`_Builder.finish`)."""
     builders = [
         _Builder(segment, capabilities, consent, spill, held)
         for capabilities, consent, held in networks
@@ -237,22 +237,22 @@ def spill_segments(
         with ThreadPoolExecutor(max_workers=len(builders)) as pool:
             working: list[Future[None]] = []
             for batch in _checked_batches(source, name, segment):
-                for done in working:
-                    done.result()
-                working = []
-                if kept:
+                if kept:  # while the previous batch is in the works
                     columns = batch.select(kept)
                     raw = raw or RawRows(columns.schema, RAW_ROWS_LIMIT)
                     raw.write(columns)
-                    if raw.full:  # identity for every row after all, and from now on
-                        for builder in builders:
-                            if builder.matching:
-                                builder.unmatch(raw)  # this batch included
-                            else:
-                                builder.take(batch, rows)
-                        raw, kept = None, []
-                        rows += len(batch)
-                        continue
+                for done in working:
+                    done.result()
+                working = []
+                if raw is not None and raw.full:  # identity for every row, from now on too
+                    for builder in builders:
+                        if builder.matching:
+                            builder.unmatch(raw)  # this batch included
+                        else:
+                            builder.take(batch, rows)
+                    raw, kept = None, []
+                    rows += len(batch)
+                    continue
                 working = [pool.submit(b.take, batch, rows) for b in builders]
                 rows += len(batch)
             for done in working:
