@@ -227,6 +227,29 @@ class Emulator:
 # -- one pass, in a process of its own -----------------------------------------------------
 
 
+def stalls() -> dict[str, float]:
+    """Seconds that some task on this machine waited for I/O and for a CPU, since boot
+    (Linux pressure stall information; empty elsewhere), and the bytes this process read
+    from and wrote to disk. A pass that is slow while its own CPU time is not shows up here:
+    the cores or the disk were busy with something else."""
+    counters: dict[str, float] = {}
+    for resource_name in ("io", "cpu"):
+        try:
+            first = Path(f"/proc/pressure/{resource_name}").read_text().splitlines()[0]
+        except OSError:
+            continue
+        total = dict(field.split("=") for field in first.split()[1:])["total"]
+        counters[f"{resource_name} stall"] = int(total) / 1e6
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            name, value = line.split(": ")
+            if name in ("read_bytes", "write_bytes"):
+                counters[name] = int(value)
+    except OSError:
+        pass
+    return counters
+
+
 def run_pass(config_path: str, memory_limit: str) -> None:
     """One `sync --once`, timed by phase and audience; prints a JSON report for the parent.
 
@@ -292,12 +315,14 @@ def run_pass(config_path: str, memory_limit: str) -> None:
 
     config = load_config(config_path, environ={"BENCH_TOKEN": TOKEN})
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    stalls_before = stalls()
     started = time.perf_counter()
     results = sync_all(config, PassOptions())
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report = {
         "wall": wall,
+        "stalls": {k: v - stalls_before[k] for k, v in stalls().items()},
         "cpu": (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime),
         "rss_mb": usage.ru_maxrss / 1024,
         "seconds": {network: dict(phases) for network, phases in seconds.items()},
@@ -387,6 +412,14 @@ def print_report(report: dict[str, Any]) -> None:
         f"{report['rss_mb']:.0f} MB; CPU: syncd {report['cpu']:.1f}s, emulators "
         f"{emulator_cpu:.1f}s"
     )
+    machine = report["stalls"]
+    if "io stall" in machine:
+        print(
+            f"  machine: some task waited {machine['io stall']:.1f}s for I/O and "
+            f"{machine['cpu stall']:.1f}s for a CPU; syncd read "
+            f"{machine.get('read_bytes', 0) / 2**20:.0f} MB from disk, wrote "
+            f"{machine.get('write_bytes', 0) / 2**20:.0f} MB"
+        )
     print(f"  read + identity, one scan for both networks      {read:7.1f}s")
     print("  per audience (the two run side by side)            meta   google")
     rows = (
