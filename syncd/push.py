@@ -24,6 +24,7 @@ from syncd.destinations.base import MemberErrors, split_by_index
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
+from syncd.state.journal import StagedBatches
 
 log = logging.getLogger("syncd")
 
@@ -76,11 +77,15 @@ class Pusher:
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
         for operation, push in operations:
             batches = self.plan.requests[operation]
-            for number, chunk in enumerate(changes.batches(operation, size), start=1):
-                what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
-                if self.stop.is_set():
-                    raise Stopped(f"stopped before {what}; the next pass completes the audience")
-                self._batch(operation, number, chunk, push, what)
+            rows = changes.table(operation).rows
+            with self.state.staged_batches(self.run_id, operation, rows, size) as journal:
+                for number, chunk in enumerate(changes.batches(operation, size), start=1):
+                    what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
+                    if self.stop.is_set():
+                        raise Stopped(
+                            f"stopped before {what}; the next pass completes the audience"
+                        )
+                    self._batch(journal, operation, number, chunk, push, what)
 
     def replace(self) -> None:
         """The whole segment as one replacement session (Meta usersreplace). Every member is
@@ -105,23 +110,22 @@ class Pusher:
 
     def _batch(
         self,
+        journal: StagedBatches,
         operation: str,
         number: int,
         chunk: pa.Table,
         push: Callable[[str, pa.Table], PushResult],
         what: str,
     ) -> None:
-        batch_id = self.state.begin_staged_batch(
-            self.run_id, self.plan.ref, operation, number, len(chunk)
-        )
+        batch_id = journal.begin(number)
         try:
             acknowledged = self._send(push, chunk, what)
         except MemberErrors as refused:
             acknowledged, chunk = self._without_refused(operation, push, chunk, refused, what)
         except DestinationError as error:
-            self.state.fail_batch(batch_id, str(error))
+            journal.fail(batch_id, str(error))
             raise
-        self.state.acknowledge_staged_batch(batch_id, acknowledged.request_id)
+        journal.acknowledge(batch_id, acknowledged.request_id)
         self._count([acknowledged])
         metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
             len(chunk)

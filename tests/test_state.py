@@ -118,6 +118,47 @@ def test_a_failed_batch_keeps_its_members_in_flight(make_store: Callable[[], Sta
         assert [b["status"] for b in state.batches("run-1")] == ["failed"]
 
 
+def test_staged_batches_go_in_flight_a_group_ahead_and_settle_with_the_next_commit(
+    make_store: Callable[[], StateStore],
+) -> None:
+    """A staged push writes its batch rows ten batches to a commit: each batch is in flight
+    before its request leaves, its acknowledgment waits for the next commit, and the
+    batches marked but never sent are withdrawn when the push ends, however it ends."""
+    with make_store() as state:
+
+        def journaled(run_id: str) -> list[tuple[object, ...]]:
+            rows = state.batches(run_id)
+            return sorted((r["batch_number"], r["status"], r["members"]) for r in rows)
+
+        with state.staged_batches("run-1", "add", rows=205, size=10) as journal:
+            journal.acknowledge(journal.begin(1), "request-1")
+            assert journaled("run-1") == [(n, "sent", 10) for n in range(1, 11)]
+            for number in range(2, 11):
+                journal.acknowledge(journal.begin(number), f"request-{number}")
+            assert journaled("run-1") == [(n, "sent", 10) for n in range(1, 11)]
+            journal.acknowledge(journal.begin(11), "request-11")
+            assert journaled("run-1") == [(n, "acknowledged", 10) for n in range(1, 11)] + [
+                (n, "sent", 10) for n in range(11, 21)
+            ]
+            for number in range(12, 22):
+                journal.acknowledge(journal.begin(number), f"request-{number}")
+        assert journaled("run-1") == [(n, "acknowledged", 10) for n in range(1, 21)] + [
+            (21, "acknowledged", 5)  # the last batch holds what is left
+        ]
+
+        with state.staged_batches("run-2", "remove", rows=100, size=10) as journal:
+            journal.fail(journal.begin(1), "HTTP 500")
+        assert journaled("run-2") == [(1, "failed", 10)]
+
+        with (
+            pytest.raises(KeyboardInterrupt),
+            state.staged_batches("run-3", "add", rows=100, size=10) as journal,
+        ):
+            journal.acknowledge(journal.begin(1), "request-1")
+            raise KeyboardInterrupt  # a stop between two batches
+        assert journaled("run-3") == [(1, "acknowledged", 10)]
+
+
 def test_runs_are_journaled_with_their_summary(make_store: Callable[[], StateStore]) -> None:
     with make_store() as state:
         run_id = state.start_run("s->meta", AUDIENCE, "host:1")

@@ -229,7 +229,7 @@ class StateStore:
 
     def stage(self, run_id: str, audience: AudienceRef, changes: Changes, size: int) -> None:
         """Journal every batch of a push at once, before the first is sent; each then costs
-        a row when it is sent (`begin_staged_batch`) and an update when it is settled."""
+        a row when it is sent and an update when it is settled (`staged_batches`)."""
         self.fold(audience)
         for operation in ("remove", "add"):
             journal.stage(
@@ -243,11 +243,12 @@ class StateStore:
                 changes.held,
             )
 
-    def begin_staged_batch(
-        self, run_id: str, audience: AudienceRef, operation: str, number: int, members: int
-    ) -> str:
-        """Batch `number` of a staged push is about to be sent: its members are in flight."""
-        return journal.begin_staged(self._backend, run_id, operation, number, members)
+    def staged_batches(
+        self, run_id: str, operation: str, rows: int, size: int
+    ) -> journal.StagedBatches:
+        """The batch rows of one operation of a staged push of `rows` members in batches of
+        `size`: in flight as they are sent, then settled (`journal.StagedBatches`)."""
+        return journal.StagedBatches(self._backend, run_id, operation, rows, size)
 
     def begin_batch(
         self, run_id: str, audience: AudienceRef, operation: str, number: int, members: pa.Table
@@ -269,10 +270,6 @@ class StateStore:
         did not refuse, see `forget_in_flight`) are held (or gone) from now on."""
         journal.settle(self._backend, batch_id, journal.ACKNOWLEDGED, request_id)
         journal.fold(self._backend, _key(audience), discard_unsent=False)
-
-    def acknowledge_staged_batch(self, batch_id: str, request_id: str | None) -> None:
-        """The network took a staged batch; its members follow when the push folds."""
-        journal.settle(self._backend, batch_id, journal.ACKNOWLEDGED, request_id)
 
     def fold(self, audience: AudienceRef) -> None:
         """Apply the audience's journal to its members (the end of a push, or of a pass that
