@@ -38,6 +38,9 @@ from syncd.identity import IdentifierKind, Network
 SQL_TYPE = "UHUGEINT"
 #: The column beside a member's identifiers in the spill, NULL where its row has none.
 FIELD = pa.field("fingerprint", pa.decimal128(38, 0), metadata={"sql": SQL_TYPE})
+#: A row's digest before salting (`Fingerprints.digest_sql`): one per row, whatever the
+#: number of networks that read the same columns.
+DIGEST = pa.field("digest", pa.decimal128(38, 0), metadata={"sql": SQL_TYPE})
 
 _TEXT = (pa.string(), pa.large_string())
 
@@ -104,12 +107,19 @@ class Fingerprints:
             return None
         return pa.table({f"raw_{i}": array for i, array in enumerate(arrays)})
 
-    def sql(self) -> str:
-        """The fingerprint (DuckDB SQL, a UHUGEINT) of a row of `raw`'s columns: the MD5 of
-        the values, then each value's byte length (-1 for NULL), joined by U+001F; XORed
-        with the salt."""
+    def digest_sql(self) -> str:
+        """The digest (DuckDB SQL, a UHUGEINT) of a row of `raw`'s columns: the MD5 of the
+        values, then each value's byte length (-1 for NULL), joined by U+001F. The same
+        for every network that reads these columns."""
         names = [f"raw_{i}" for i in range(len(self.columns))]
         values = [f"coalesce({name}, '')" for name in names]
         lengths = [f"coalesce(strlen({name}), -1)" for name in names]
-        digest = f"md5_number(concat_ws(chr(31), {', '.join(values + lengths)}))"
+        return f"md5_number(concat_ws(chr(31), {', '.join(values + lengths)}))"
+
+    def salted(self, digest: str) -> str:
+        """The fingerprint of the row whose digest is the SQL `digest`: XORed with the salt."""
         return f"xor({digest}, {int(self.salt, 16)}::{SQL_TYPE})"
+
+    def sql(self) -> str:
+        """The fingerprint (DuckDB SQL, a UHUGEINT) of a row of `raw`'s columns."""
+        return self.salted(self.digest_sql())

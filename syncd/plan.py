@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from syncd.config.models import Audience, Consent, Segment, SegmentConsent, SyncdConfig
 from syncd.destinations import Capabilities, capabilities_of
+from syncd.fingerprints import DIGEST, Fingerprints
 from syncd.fingerprints import FIELD as FINGERPRINT
-from syncd.fingerprints import Fingerprints
 from syncd.guardrails import Check, Verdict, check_plan
 from syncd.identity import IdentifierKind
 from syncd.members import (
@@ -224,13 +224,14 @@ def spill_segments(
     while the next batch is read (the work runs in Arrow and DuckDB, outside the GIL); one
     batch is in the works at a time, so memory stays at two source batches whatever the
     segment's size. A network whose audience holds fingerprinted members takes only the
-    rows' fingerprints at first; the rows are kept, compressed in memory (`RawRows`), for
-    the few that identity must see after all (`_Builder.finish`)."""
+    rows' digests at first (`_Digests`); the rows are kept, compressed in memory
+    (`RawRows`), for the few that identity must see after all (`_Builder.finish`)."""
+    digests = _Digests(spill)
     builders = [
-        _Builder(segment, capabilities, consent, spill, held)
+        _Builder(segment, capabilities, consent, spill, digests, held)
         for capabilities, consent, held in networks
     ]
-    kept = sorted({c for b in builders if b.matching for c in b.matching.fingerprints.columns})
+    kept = sorted({column for columns in digests.columns() for column in columns})
     raw: RawRows | None = None
     rows = 0
     try:
@@ -249,11 +250,15 @@ def spill_segments(
                         if builder.matching:
                             builder.unmatch(raw)  # this batch included
                         else:
-                            builder.take(batch, rows)
+                            builder.build_and_append(batch, rows)
+                    digests.drop()
                     raw, kept = None, []
                     rows += len(batch)
                     continue
-                working = [pool.submit(b.take, batch, rows) for b in builders]
+                working = [
+                    pool.submit(b.build_and_append, batch, rows) for b in builders if not b.matching
+                ]
+                working += [pool.submit(digests.append, batch)] if kept else []
                 rows += len(batch)
             for done in working:
                 done.result()
@@ -262,6 +267,44 @@ def spill_segments(
         for builder in builders:
             builder.drop()
         raise
+    finally:
+        digests.drop()
+
+
+class _Digests:
+    """The digests of a segment's rows (`Fingerprints.digest_sql`), one spill table per set
+    of columns read: networks that fingerprint the same columns share a table, so a row's
+    MD5 is computed once however many networks salt it, each its own way."""
+
+    def __init__(self, spill: Spill) -> None:
+        self.spill = spill
+        self._tables: dict[tuple[str, ...], tuple[Fingerprints, str]] = {}
+
+    def table(self, fingerprints: Fingerprints) -> str:
+        """The table of the digests of `fingerprints`' columns, one per row, in order."""
+        if fingerprints.columns not in self._tables:
+            table = self.spill.create("digests", pa.schema([DIGEST]))
+            self._tables[fingerprints.columns] = (fingerprints, table)
+        return self._tables[fingerprints.columns][1]
+
+    def columns(self) -> list[tuple[str, ...]]:
+        return list(self._tables)
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        """A source batch's digests, in two chunks so that DuckDB hashes them on two
+        cores (and keeps their order)."""
+        for fingerprints, table in self._tables.values():
+            raw = fingerprints.raw(batch)
+            if raw is None:  # not text: no fingerprints, identity decides every row
+                raw, digest = pa.table({"none": pa.nulls(len(batch), pa.int8())}), "NULL"
+            else:
+                digest = fingerprints.digest_sql()
+            halves = pa.Table.from_batches(raw.to_batches(max_chunksize=-(-len(raw) // 2)))
+            self.spill.append(table, halves, {"digest": digest})
+
+    def drop(self) -> None:
+        self.spill.drop(*(table for _, table in self._tables.values()))
+        self._tables.clear()
 
 
 class _Builder:
@@ -273,6 +316,7 @@ class _Builder:
         capabilities: Capabilities,
         consent_defaults: Consent | None,
         spill: Spill,
+        digests: _Digests,
         held: HeldBy | None = None,
     ) -> None:
         shape = segment.shape()
@@ -300,24 +344,10 @@ class _Builder:
         )
         self.quarantine = spill.create("quarantine", QUARANTINE_SCHEMA)
         self.matching = (
-            _Matching(held, self.fingerprints, spill.create("rows", pa.schema([FINGERPRINT])))
+            _Matching(held, self.fingerprints, digests.table(self.fingerprints))
             if held and self.fingerprints and _fingerprinted(spill, held.audience)
             else None
         )
-
-    def take(self, batch: pa.RecordBatch, first_row: int) -> None:
-        """A source batch: only its rows' fingerprints when they may match the audience's,
-        else its members."""
-        if self.matching is None:
-            self.build_and_append(batch, first_row)
-            return
-        fingerprints = self.matching.fingerprints
-        raw = fingerprints.raw(batch)
-        if raw is None:  # not text: no fingerprints, identity decides every row
-            raw, fingerprint = pa.table({"none": pa.nulls(len(batch), pa.int8())}), "NULL"
-        else:
-            fingerprint = fingerprints.sql()
-        self.spill.append(self.matching.table, raw, {"fingerprint": fingerprint})
 
     def build(self, batch: pa.RecordBatch, first_row: int) -> MemberBatch:
         consented = (
@@ -353,16 +383,12 @@ class _Builder:
     def unmatch(self, raw: RawRows) -> None:
         """Give up fingerprints (the rows kept for them outgrew their memory): identity for
         every row kept, and for every row to come."""
-        assert self.matching is not None
-        self.spill.drop(self.matching.table)
         self.matching = None
         for batch, first_row in raw.batches():
             self.build_and_append(batch, first_row)
 
     def drop(self) -> None:
         self.spill.drop(self.members, self.quarantine)
-        if self.matching:
-            self.spill.drop(self.matching.table)
 
     def finish(self, rows: int, raw: RawRows | None) -> SpilledSegment | FingerprintedSegment:
         """The segment's members; with fingerprints, those of the rows they did not match,
@@ -373,10 +399,10 @@ class _Builder:
             delta = fingerprint_delta(
                 self.spill,
                 (held.audience.destination, held.audience.audience_id),
-                self.matching.table,
+                self.matching.digests,
+                self.matching.fingerprints.salted("digest"),
                 held.refresh_before,
             )
-            self.spill.drop(self.matching.table)
             unmatched = self.spill.reader(
                 f"SELECT row FROM {delta.name} WHERE member_key IS NULL ORDER BY row"
             )
@@ -405,8 +431,8 @@ class _Matching:
 
     held: HeldBy
     fingerprints: Fingerprints
-    #: The spill table of the rows' fingerprints, one per row, in order.
-    table: str
+    #: The spill table of the rows' digests, one per row, in order (`_Digests`).
+    digests: str
 
 
 def _fingerprinted(spill: Spill, audience: AudienceRef) -> bool:

@@ -148,11 +148,16 @@ def _held(backend: Backend, spill: Spill, audience: tuple[str, str]) -> tuple[st
 
 
 def fingerprint_delta(
-    spill: Spill, audience: tuple[str, str], fingerprints: str, refresh_before: datetime | None
+    spill: Spill,
+    audience: tuple[str, str],
+    rows: str,
+    fingerprint: str,
+    refresh_before: datetime | None,
 ) -> SpillTable:
     """The rows and held members that fingerprints do not settle (`syncd.fingerprints`):
-    one full outer join of the segment rows' fingerprints (`fingerprints`, a row per
-    segment row, in order) with the held members'. Its rows are a segment row no held
+    one full outer join of the segment rows' fingerprints (`fingerprint`, SQL over `rows`,
+    a table with a row per segment row, in order) with the held members'. Its rows are a
+    segment row no held
     member matches (`member_key` NULL: identity must say what it is), a held member no row
     matches (`row` NULL: it may have left), or a matched member to send again (in flight,
     or its membership about to expire). Only with the state in the spill's database."""
@@ -161,7 +166,8 @@ def fingerprint_delta(
         return spill.create_as(
             "fingerprint_delta",
             "SELECT r.row, m.member_key, m.status, m.synced_at "
-            f"FROM (SELECT rowid AS row, fingerprint FROM {fingerprints}) r FULL OUTER JOIN "
+            f"FROM (SELECT rowid AS row, {fingerprint} AS fingerprint FROM {rows}) r "
+            "FULL OUTER JOIN "
             f"(SELECT member_key, fingerprint, status, synced_at FROM {state_members(spill)} "
             "WHERE destination = ? AND audience_id = ?) m ON m.fingerprint = r.fingerprint "
             f"WHERE r.row IS NULL OR m.member_key IS NULL OR m.status <> '{_PRESENT}'{stale}",
