@@ -14,6 +14,7 @@ from syncd.identity import sha256_hex
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
 from syncd.state import AudienceRef, StateStore
 from syncd.state.backends import PostgresBackend
+from syncd.state.diff import _in_rowid_order
 from syncd.state.store import StateFormatError
 
 AUDIENCE = AudienceRef("meta:act_1", "42")
@@ -232,3 +233,12 @@ def test_a_newer_state_is_refused_before_anything_in_it_changes(tmp_path: Path) 
     with duckdb.connect(str(path)) as db:
         tables = db.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'leases'")
         assert tables.fetchall() == [(0,)]
+
+
+def test_rows_read_out_of_order_are_put_back_in_rowid_order() -> None:
+    """Batches are cut by rowid, as the journal numbered them: rows that ever came back
+    from a read in another order are sorted, and rows in order are left as they are."""
+    in_order = pa.table({"rowid": [5, 6, 7, 8], "email": ["a", "b", "c", "d"]})
+    assert _in_rowid_order(in_order) is in_order
+    shuffled = pa.table({"rowid": [7, 5, 8, 6], "email": ["c", "a", "d", "b"]})
+    assert _in_rowid_order(shuffled).column("email").to_pylist() == ["a", "b", "c", "d"]

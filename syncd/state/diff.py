@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncd.members import MEMBER_SCHEMA
 from syncd.state.backends import WRITES, Backend
@@ -65,17 +66,27 @@ class Changes:
         step = size * _BATCHES_PER_READ
         for first in range(0, table.rows, step):
             rows = table.spill.arrow(
-                f"SELECT {_COLUMNS} FROM {table.name} WHERE rowid >= ? AND rowid < ? "
-                "ORDER BY rowid",
+                f"SELECT rowid, {_COLUMNS} FROM {table.name} WHERE rowid >= ? AND rowid < ?",
                 [first, first + step],
             )
             if len(rows) != min(step, table.rows - first):
                 raise RuntimeError(f"{table.name}: rows from {first} are not whole")
+            rows = _in_rowid_order(rows).drop_columns(["rowid"])
             for start in range(0, len(rows), size):
                 yield rows.slice(start, size).cast(MEMBER_SCHEMA)
 
     def drop(self) -> None:
         self.adds.spill.drop(*self.owned)
+
+
+def _in_rowid_order(rows: pa.Table) -> pa.Table:
+    """`rows` (a range of rowids, each once) by rowid. DuckDB returns a table's rows in
+    their order when the query does not sort (its `preserve_insertion_order`), so this is
+    a check, and a sort only if that ever fails: an ORDER BY cost 2.5 s per 10M rows read."""
+    rowids = rows.column("rowid").combine_chunks()
+    if len(rowids) < 2 or pc.min_max(pc.pairwise_diff(rowids)[1:]).as_py() == {"min": 1, "max": 1}:
+        return rows
+    return rows.sort_by("rowid")
 
 
 def changes(
