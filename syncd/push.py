@@ -28,10 +28,6 @@ from syncd.state.journal import StagedBatches
 
 log = logging.getLogger("syncd")
 
-#: How many batches' members one insert stages (`StateStore.stage`): a million members, so
-#: a large push starts sending after a second, not after its whole audience is staged.
-BATCHES_PER_STAGE = 100
-
 
 class Stopped(Exception):
     """The pass was asked to stop; raised between batches, never inside one."""
@@ -77,7 +73,7 @@ class Pusher:
         """Removals first: on Meta a removal matches by any key, so removing a member's old
         version after adding its new one could take the person out again."""
         changes, size = self.plan.changes, self.plan.batch_size
-        self.state.fold(self.plan.ref)  # what a pass that died left in the journal
+        self.state.stage(self.run_id, self.plan.ref, changes, size)
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
         for operation, push in operations:
             batches = self.plan.requests[operation]
@@ -88,11 +84,6 @@ class Pusher:
                     if self.stop.is_set():
                         raise Stopped(
                             f"stopped before {what}; the next pass completes the audience"
-                        )
-                    if (number - 1) % BATCHES_PER_STAGE == 0:
-                        staged = range(number, min(number + BATCHES_PER_STAGE, batches + 1))
-                        self.state.stage(
-                            self.run_id, self.plan.ref, changes, operation, size, staged
                         )
                     self._batch(journal, operation, number, chunk, push, what)
 

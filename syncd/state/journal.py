@@ -10,10 +10,8 @@ written before it is sent, in one of two places:
   stay, and becomes `adding` or `present` with its batch;
 - any other member (a removal, a member sent again) is a row of `batch_members`.
 
-A push writes the members of its batches a hundred batches at a time, before the first of
-them is sent (`stage`): one bulk insert instead of a transaction per batch journaling ten
-thousand members, and the first request leaves after a million members are staged, not
-the whole audience (ten, at 10M members, side by side with the other network's). Then a
+A push writes the members of all its batches at once, before the first request (`stage`):
+one bulk insert instead of a transaction per batch journaling ten thousand members. Then a
 batch costs one row when it is sent and one update when it is settled, however large the
 audience, and a commit carries those of ten batches (`StagedBatches`). Members staged for
 a batch that was never sent mean nothing: they were planned, not sent.
@@ -76,22 +74,19 @@ def stage(
     operation: str,
     members: SpillTable,
     size: int,
-    batches: range,
     held: str = "held",
 ) -> None:
-    """Journal the members of `batches` (numbers) of one operation at once: row r of
-    `members` goes in batch r // size + 1, as `Changes.batches` cuts them. Adds the
-    audience does not hold (`held`, a column or SQL expression over `members`, is false)
-    are staged in `members` itself, the rest in `batch_members`."""
-    first, end = (batches.start - 1) * size, min((batches.stop - 1) * size, members.rows)
-    if first >= end:
+    """Journal every batch of one operation at once: row r of `members` goes in batch
+    r // size + 1, as `Changes.batches` cuts them. Adds the audience does not hold (`held`,
+    a column or SQL expression over `members`, is false) are staged in `members` itself,
+    the rest in `batch_members`."""
+    if not members.rows:
         return
-    rows = f"rowid >= {int(first)} AND rowid < {int(end)}"
     number = f"? || CAST(rowid // {int(size)} + 1 AS VARCHAR)"
     prefix = f"{run_id}:{operation}:"
     journal = (
         f"SELECT {number} AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} "
-        f"FROM {members.name} WHERE {rows}"
+        f"FROM {members.name}"
     )
     if operation != "add":
         _insert(backend, spill, "batch_members", journal, [prefix, *audience])
@@ -102,11 +97,11 @@ def stage(
     staged = (
         f"SELECT ? AS destination, ? AS audience_id, {_COLUMNS}, '{STAGED}' AS status, "
         f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id, {fingerprint} "
-        f"FROM {members.name} WHERE {rows} AND NOT ({held})"
+        f"FROM {members.name} WHERE NOT ({held})"
     )
     _insert(backend, spill, "members", staged, [*audience, now(), prefix])
     if held != "false":
-        _insert(backend, spill, "batch_members", f"{journal} AND {held}", [prefix, *audience])
+        _insert(backend, spill, "batch_members", f"{journal} WHERE {held}", [prefix, *audience])
 
 
 def _insert(
