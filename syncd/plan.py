@@ -292,7 +292,10 @@ class _Digests:
 
     def append(self, batch: pa.RecordBatch) -> None:
         """A source batch's digests, in two chunks so that DuckDB hashes them on two
-        cores (and keeps their order)."""
+        cores (and keeps their order). A batch may be empty: some sources send one to
+        give the schema of an empty result."""
+        if not len(batch):
+            return
         for fingerprints, table in self._tables.values():
             raw = fingerprints.raw(batch)
             if raw is None:  # not text: no fingerprints, identity decides every row
