@@ -227,14 +227,13 @@ def spill_segments(
     rows' digests at first (`_Digests`); the rows are kept, compressed in memory
     (`RawRows`), for the few that identity must see after all (`_Builder.finish`)."""
     digests = _Digests(spill)
-    builders = [
-        _Builder(segment, capabilities, consent, spill, digests, held)
-        for capabilities, consent, held in networks
-    ]
-    kept = sorted({column for columns in digests.columns() for column in columns})
+    builders: list[_Builder] = []
     raw: RawRows | None = None
     rows = 0
     try:
+        for capabilities, consent, held in networks:
+            builders.append(_Builder(segment, capabilities, consent, spill, digests, held))
+        kept = sorted({column for columns in digests.columns() for column in columns})
         with ThreadPoolExecutor(max_workers=len(builders)) as pool:
             working: list[Future[None]] = []
             for batch in _checked_batches(source, name, segment):

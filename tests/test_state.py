@@ -160,6 +160,23 @@ def test_staged_batches_go_in_flight_a_group_ahead_and_settle_with_the_next_comm
         assert journaled("run-3") == [(1, "acknowledged", 10)]
 
 
+def test_a_push_that_fails_reports_its_own_error_when_the_journal_cannot_close(
+    make_store: Callable[[], StateStore],
+) -> None:
+    """The error that ended a push is the one reported, even when the state went away with
+    it and the journal cannot be closed: the next pass folds what is left."""
+    state = make_store()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        state.staged_batches("run-1", "add", rows=100, size=10) as journal,
+    ):
+        journal.begin(1)
+        state.close()
+        raise KeyboardInterrupt
+    with make_store() as reopened:
+        assert [b["status"] for b in reopened.batches("run-1")][:1] == ["sent"]
+
+
 def test_runs_are_journaled_with_their_summary(make_store: Callable[[], StateStore]) -> None:
     with make_store() as state:
         run_id = state.start_run("s->meta", AUDIENCE, "host:1")

@@ -84,6 +84,9 @@ class DuckDBBackend:
         self._db = _connect(path, lock_timeout)
         self._db.execute(f"SET memory_limit = '{spill_module.memory_limit()}'")
         self._db.execute("SET enable_progress_bar = false")  # a connection's own setting
+        # DuckDB's default, stated: spill tables keep their rows in the order inserted, which
+        # row numbers (fingerprints) and batches (the journal) are read back by.
+        self._db.execute("SET preserve_insertion_order = true")
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:

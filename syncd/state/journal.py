@@ -33,6 +33,7 @@ replace a member's older entry still in flight (the newest batch decides, as bef
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ from syncd.state.backends import Backend
 from syncd.state.spill import Spill, SpillTable
 
 _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
+
+log = logging.getLogger("syncd")
 
 PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
 SENT, ACKNOWLEDGED = "sent", "acknowledged"
@@ -133,7 +136,8 @@ class StagedBatches:
     sent, or that were acknowledged: in flight means possibly either way, so the next pass
     sends their members again, which is exact and costs at most a group's requests.
     `close` writes the acknowledgments left and withdraws the batches marked but never
-    sent, so a push that ends, stops or fails leaves the journal as exact as before."""
+    sent, so a push that ends, stops or fails leaves the journal as exact as before. A
+    batch's `sent_at` is when its group was marked, up to nine requests early."""
 
     def __init__(self, backend: Backend, run_id: str, operation: str, rows: int, size: int) -> None:
         self._backend = backend
@@ -147,22 +151,28 @@ class StagedBatches:
     def __enter__(self) -> StagedBatches:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        try:  # the push failed already: that error, not the journal's, says why
+            self.close()
+        except Exception:
+            log.exception("could not close the journal of a failed push; the next pass will")
 
     def begin(self, number: int) -> str:
         """Batch `number` is about to be sent: it is in flight in the state on return."""
         identifier = batch_id(self._run_id, self._operation, number)
         if identifier not in self._marked:
             last = min(number + BATCHES_PER_COMMIT, -(-self._rows // self._size) + 1)
+            marked = [batch_id(self._run_id, self._operation, n) for n in range(number, last)]
             with self._backend.transaction():
                 self._write_acknowledged()
                 self._withdraw_marked()
-                for n in range(number, last):
-                    marked = batch_id(self._run_id, self._operation, n)
+                for n, ahead in zip(range(number, last), marked, strict=True):
                     members = min(self._size, self._rows - (n - 1) * self._size)
-                    _insert_batch(self._backend, marked, self._run_id, self._operation, n, members)
-                    self._marked.append(marked)
+                    _insert_batch(self._backend, ahead, self._run_id, self._operation, n, members)
+            self._acknowledged, self._marked = [], marked
         self._marked.remove(identifier)
         return identifier
 
@@ -175,12 +185,14 @@ class StagedBatches:
         with self._backend.transaction():
             self._write_acknowledged()
             settle(self._backend, identifier, "failed", error=error)
+        self._acknowledged = []
 
     def close(self) -> None:
         """Write the acknowledgments left; withdraw the batches marked but never sent."""
         with self._backend.transaction():
             self._write_acknowledged()
             self._withdraw_marked()
+        self._acknowledged, self._marked = [], []
 
     def _write_acknowledged(self) -> None:
         for identifier, request_id, settled_at in self._acknowledged:
@@ -189,14 +201,12 @@ class StagedBatches:
                 "WHERE batch_id = ?",
                 [request_id, settled_at, identifier],
             )
-        self._acknowledged = []
 
     def _withdraw_marked(self) -> None:
         """Batches marked in flight that will not be sent (the push moved past them or
         ended) were never sent: without their rows, their members mean nothing again."""
         for identifier in self._marked:
             self._backend.execute("DELETE FROM batches WHERE batch_id = ?", [identifier])
-        self._marked = []
 
 
 def begin_batch(

@@ -102,6 +102,7 @@ class Spill:
                 config={
                     "memory_limit": memory_limit(),
                     "temp_directory": directory,
+                    "preserve_insertion_order": True,  # rows are read back by number
                     "autoinstall_known_extensions": False,
                     "autoload_known_extensions": False,
                 },
