@@ -12,13 +12,18 @@ from syncd.config import load_config
 from syncd.pipeline import PassOptions, sync_all
 
 
-def test_segments_sync_from_postgres(workspace: Workspace, postgres: PostgresServer) -> None:
+def load_people(postgres: PostgresServer) -> None:
+    """The `people` table of `PEOPLE` in the PostgreSQL warehouse, replacing any."""
     with psycopg.connect(postgres.uri, autocommit=True) as db:
         db.execute("DROP TABLE IF EXISTS people")
         db.execute("CREATE TABLE people (email text, phone text, country text)")
         with db.cursor().copy("COPY people FROM STDIN") as copy:
             for (email, phone, country), _ in PEOPLE:
                 copy.write_row((email, phone, country))
+
+
+def test_segments_sync_from_postgres(workspace: Workspace, postgres: PostgresServer) -> None:
+    load_people(postgres)
     data = workspace.config_data()
     data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
     data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "syncd_e2e"}
@@ -45,12 +50,7 @@ def test_a_segment_from_postgres_that_empties_removes_everyone(
     """With the state in DuckDB, a second pass matches row fingerprints; a PostgreSQL
     warehouse answers an empty result with one empty batch, which must change nothing but
     the membership: everyone held leaves."""
-    with psycopg.connect(postgres.uri, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS people")
-        db.execute("CREATE TABLE people (email text, phone text, country text)")
-        with db.cursor().copy("COPY people FROM STDIN") as copy:
-            for (email, phone, country), _ in PEOPLE:
-                copy.write_row((email, phone, country))
+    load_people(postgres)
     data = workspace.config_data()
     data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
     config = load_config(
