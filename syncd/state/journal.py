@@ -196,11 +196,7 @@ class StagedBatches:
 
     def _write_acknowledged(self) -> None:
         for identifier, request_id, settled_at in self._acknowledged:
-            self._backend.execute(
-                f"UPDATE batches SET status = '{ACKNOWLEDGED}', request_id = ?, settled_at = ? "
-                "WHERE batch_id = ?",
-                [request_id, settled_at, identifier],
-            )
+            settle(self._backend, identifier, ACKNOWLEDGED, request_id, at=settled_at)
 
     def _withdraw_marked(self) -> None:
         """Batches marked in flight that will not be sent (the push moved past them or
@@ -240,12 +236,14 @@ def settle(
     status: str,
     request_id: str | None = None,
     error: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Record what the network did with a batch; its members follow at the next fold."""
+    """Record what the network did with a batch (`at` that time, by default now); its
+    members follow at the next fold."""
     backend.execute(
         "UPDATE batches SET status = ?, request_id = ?, error = ?, settled_at = ? "
         "WHERE batch_id = ?",
-        [status, request_id, error, now(), identifier],
+        [status, request_id, error, at or now(), identifier],
     )
 
 
