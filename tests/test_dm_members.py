@@ -79,7 +79,7 @@ def test_data_types_are_grouped_and_rows_without_identifiers_are_unusable() -> N
         {},
     ]
     prepared = prepare(table(rows), None)
-    assert [group.rows for group in prepared.groups()] == [[0, 2], [1]]
+    assert [group.rows.to_pylist() for group in prepared.groups()] == [[0, 2], [1]]
     assert prepared.unusable == 2
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pyarrow as pa
@@ -30,7 +31,8 @@ from syncd.destinations.meta import (
     MetaThrottle,
     ReplaceNotAllowed,
 )
-from syncd.destinations.meta.schema import payload
+from syncd.destinations.meta.form import FormEncoded, form_encode
+from syncd.destinations.meta.schema import form_payload, payload
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA
@@ -262,6 +264,22 @@ def test_the_payload_is_the_json_facebook_business_would_write() -> None:
         "schema": ["EMAIL"],
         "data": [[sha("a@x.com")], [sha("b@x.com")]],
     }
+
+
+def test_the_form_payload_is_the_json_payload_as_requests_would_encode_it() -> None:
+    """Plain hashes are written form-encoded already; anything else is the JSON text, which
+    the form encoder quotes: either way the body is what requests sends for `payload`."""
+    rows = [
+        {"email": sha(f"{n}@x.com"), "phone": sha(str(n)) if n % 3 else None} for n in range(30)
+    ]
+    hashes = members([*rows, {"email": None, "phone": sha("p")}])
+    odd = members([{"email": sha("a@x.com")}, {"madid": 'quo"te & more'}])
+    for table in (hashes, odd):
+        assert form_encode({"payload": form_payload(table)}) == urlencode(
+            {"payload": payload(table)}
+        )
+    assert isinstance(form_payload(hashes), FormEncoded)
+    assert not isinstance(form_payload(odd), FormEncoded)
 
 
 def test_invalid_entries_are_counted_and_their_samples_never_kept(

@@ -138,16 +138,17 @@ class DataManagerAudiences:
                 if self.validate_only:
                     body["validateOnly"] = True
                 # The members are JSON text already (see dm_members.prepare): spliced in.
-                content = json.dumps(body)[:-1] + ', "audienceMembers": ' + members_array + "}"
+                head = json.dumps(body)[:-1] + ', "audienceMembers": '
+                content = b"".join((head.encode(), members_array, b"}"))
                 response = self._send(
                     "POST",
                     f"/v1/audienceMembers:{operation}",
                     what,
-                    content=content.encode(),
+                    content=content,
                     headers={"Content-Type": "application/json"},
                 )
                 if not response.is_success:
-                    raise classify(response, what, group.rows)
+                    raise classify(response, what, group.rows.to_pylist())
                 request_id = self._request_id(response, what)
                 if request_id is not None:
                     request_ids.append(request_id)

@@ -16,11 +16,12 @@ no consent and send every row.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from syncd.destinations.arrow_text import joined, plain
 
 __all__ = [
     "CONSENT_COLUMNS",
@@ -46,7 +47,7 @@ def consent_status(value: str) -> str:
 
 def _effective(members: pa.Table, column: str, default: str) -> pa.Array:
     if column not in members.column_names:
-        return pa.array([default] * len(members), pa.string())
+        return pa.repeat(pa.scalar(default, pa.string()), len(members))
     values = pc.utf8_lower(
         pc.utf8_trim_whitespace(members[column].combine_chunks().cast(pa.string()))
     )
@@ -55,7 +56,7 @@ def _effective(members: pa.Table, column: str, default: str) -> pa.Array:
 
 def consented_rows(members: pa.Table, ad_user_data: str, ad_personalization: str) -> pa.Array:
     """A boolean per row: may this row be added? (both consents granted, after defaults)."""
-    ok = pa.array([True] * len(members), pa.bool_())
+    ok = pa.repeat(pa.scalar(True), len(members))
     for column, default in zip(CONSENT_COLUMNS, (ad_user_data, ad_personalization), strict=True):
         ok = pc.and_(ok, pc.equal(_effective(members, column, default), "granted"))
     return ok
@@ -63,10 +64,11 @@ def consented_rows(members: pa.Table, ad_user_data: str, ad_personalization: str
 
 @dataclass
 class MemberGroup:
-    """Members of one data type: each one's batch row, and its JSON object as text."""
+    """Members of one data type: each one's batch row, and its JSON object as text (Arrow
+    arrays, which a request body is joined from without a Python string per member)."""
 
-    rows: list[int]
-    members: list[str]
+    rows: pa.Array
+    members: pa.Array
 
 
 @dataclass
@@ -80,12 +82,12 @@ class Prepared:
 
     def groups(self) -> list[MemberGroup]:
         """The non-empty groups, one request (or more) each."""
-        return [group for group in (self.user_data, self.user_ids) if group.rows]
+        return [group for group in (self.user_data, self.user_ids) if len(group.rows)]
 
 
-def members_json(members: Sequence[str]) -> str:
-    """The ``audienceMembers`` array of a request body."""
-    return "[" + ",".join(members) + "]"
+def members_json(members: pa.Array) -> bytes:
+    """The ``audienceMembers`` array of a request body, UTF-8."""
+    return b"".join((b"[", joined(members, ","), b"]"))
 
 
 def prepare(members: pa.Table, consent_defaults: tuple[str, str] | None) -> Prepared:
@@ -99,8 +101,8 @@ def prepare(members: pa.Table, consent_defaults: tuple[str, str] | None) -> Prep
     member and serializing it took longer than hashing the member in the first place.
     """
     skipped = 0
-    allowed = pa.array([True] * len(members), pa.bool_())
-    consent = pa.array([""] * len(members), pa.string())
+    allowed = pa.repeat(pa.scalar(True), len(members))
+    consent = pa.repeat(pa.scalar("", pa.string()), len(members))
     if consent_defaults is not None:
         allowed = consented_rows(members, *consent_defaults)
         skipped = len(members) - pc.sum(allowed).as_py() if len(members) else 0
@@ -133,7 +135,7 @@ def prepare(members: pa.Table, consent_defaults: tuple[str, str] | None) -> Prep
 
 def _group(members: pa.Array, selected: pa.Array) -> MemberGroup:
     rows = pc.indices_nonzero(selected)
-    return MemberGroup(rows.to_pylist(), pc.take(members, rows).to_pylist())
+    return MemberGroup(rows, pc.take(members, rows))
 
 
 def _string(members: pa.Table, column: str) -> pa.Array:
@@ -142,7 +144,7 @@ def _string(members: pa.Table, column: str) -> pa.Array:
         return pa.nulls(len(members), pa.string())  # most batches carry one or two kinds
     values = members[column].combine_chunks().cast(pa.string())
     values = pc.if_else(pc.equal(values, ""), None, values)
-    if pc.any(pc.match_substring_regex(values, r'[\x00-\x1f"\\]')).as_py():
+    if not plain(values) and pc.any(pc.match_substring_regex(values, r'[\x00-\x1f"\\]')).as_py():
         # Quotes, backslashes and control characters (never in a hash) are rare enough to
         # leave to the json module.
         return pa.array([None if v is None else json.dumps(v) for v in values.to_pylist()])

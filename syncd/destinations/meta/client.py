@@ -30,7 +30,7 @@ from syncd.config.models import MetaDestination as MetaConfig
 from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
 from syncd.destinations.meta.form import FormSession
-from syncd.destinations.meta.schema import CAPABILITIES, payload
+from syncd.destinations.meta.schema import CAPABILITIES, form_payload
 from syncd.destinations.meta.throttle import MetaThrottle
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 
@@ -236,7 +236,7 @@ class MetaCustomAudiences:
             "last_batch_flag": True,
             "estimated_num_total": members.num_rows,
         }
-        return {"payload": payload(members), "session": session}
+        return {"payload": form_payload(members), "session": session}
 
     def _push(
         self, audience_id: str, edge: str, params: dict[str, object], *, replace: bool = False

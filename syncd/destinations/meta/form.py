@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import requests
 
@@ -21,6 +21,10 @@ import requests
 #: this module quotes itself.
 _EASY = re.compile(r"[A-Za-z0-9_.~\-{}\[\]\",:]*")
 _PUNCTUATION = {char: f"%{ord(char):02X}" for char in '{}[]",:'}
+
+
+class FormEncoded(str):
+    """A value written form-encoded already (`schema.form_payload`): sent as it is."""
 
 
 def form_encode(fields: Mapping[str, Any]) -> str:
@@ -31,16 +35,19 @@ def form_encode(fields: Mapping[str, Any]) -> str:
         if value is None:
             continue
         text = value if isinstance(value, str) else str(value)
-        if _EASY.fullmatch(name) and _EASY.fullmatch(text):
-            pairs.append(f"{_quoted(name)}={_quoted(text)}")
+        if isinstance(value, FormEncoded):
+            pairs.append(f"{quote_plus(name)}={text}")
+        elif _EASY.fullmatch(name) and _EASY.fullmatch(text):
+            pairs.append(f"{quoted(name)}={quoted(text)}")
         else:
             pairs.append(urlencode({name: text}))
     return "&".join(pairs)
 
 
-def _quoted(text: str) -> str:
-    for char, quoted in _PUNCTUATION.items():
-        text = text.replace(char, quoted)
+def quoted(text: str) -> str:
+    """Form encoding of text that holds nothing but `_EASY` characters."""
+    for char, code in _PUNCTUATION.items():
+        text = text.replace(char, code)
     return text
 
 

@@ -9,14 +9,17 @@ kinds (city, state, birth year, gender) land in ``syncd.identity.IdentifierKind`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from syncd.destinations.arrow_text import joined, plain
 from syncd.destinations.base import Capabilities
+from syncd.destinations.meta.form import FormEncoded, quoted
 from syncd.identity import IdentifierKind, Network
 
-__all__ = ["CAPABILITIES", "MAX_ROWS", "SCHEMA_KEYS", "payload"]
+__all__ = ["CAPABILITIES", "MAX_ROWS", "SCHEMA_KEYS", "form_payload", "payload"]
 
 #: Member column (an identifier kind's value) -> Meta's multi-key schema name, in the order
 #: syncd sends them.
@@ -52,21 +55,49 @@ def payload(members: pa.Table) -> str:
 
     Written with Arrow string kernels: a list per member and the json module took 7.6 ms for
     10,000 members, this 4.3 ms."""
+    columns = _columns(members)
+    if not columns:
+        data = ",".join(["[]"] * members.num_rows)
+        return f'{{"data":[{data}],"schema":[]}}'
+    cells = [_json_strings(members[column]) for column in columns]
+    return _written(columns, cells, lambda text: text)
+
+
+def form_payload(members: pa.Table) -> str:
+    """`payload` as it goes in the request's form. When every value is a plain hash, it is
+    written form-encoded already, byte for byte what `form_encode` makes of `payload`, and
+    marked `FormEncoded` so that it is sent as it is: quoting 700 KB of JSON text after the
+    fact took 4 ms per 10,000 members. Otherwise it is the JSON text, quoted as usual."""
+    columns = _columns(members)
+    values = [
+        pc.fill_null(members[column].combine_chunks().cast(pa.string()), "") for column in columns
+    ]
+    if not values or not all(plain(value) for value in values):
+        return payload(members)
+    quote = quoted('"')
+    cells = [pc.binary_join_element_wise(quote, value, quote, "") for value in values]
+    return FormEncoded(_written(columns, cells, quoted))
+
+
+def _columns(members: pa.Table) -> list[str]:
+    """The identifier columns some member has, in the order sent."""
     if members.num_rows > MAX_ROWS:
         raise ValueError(f"{members.num_rows} members in one request; Meta takes {MAX_ROWS}")
-    columns = [
+    return [
         column
         for column in SCHEMA_KEYS
         if column in members.column_names and members[column].null_count < members.num_rows
     ]
-    if columns:
-        cells = [_json_strings(members[column]) for column in columns]
-        rows = pc.binary_join_element_wise("[", pc.binary_join_element_wise(*cells, ","), "]", "")
-        data = ",".join(rows.to_pylist())
-    else:
-        data = ",".join(["[]"] * members.num_rows)
+
+
+def _written(columns: list[str], cells: list[pa.Array], mark: Callable[[str], str]) -> str:
+    """The payload of these members' `cells` (JSON strings, one array per column), its own
+    punctuation written by `mark`: as itself in JSON, quoted in a form."""
+    row = pc.binary_join_element_wise(*cells, mark(","))
+    rows = pc.binary_join_element_wise(mark("["), row, mark("]"), "")
+    data = joined(rows, mark(",")).to_pybytes().decode()
     schema = json.dumps([SCHEMA_KEYS[column] for column in columns], separators=(",", ":"))
-    return f'{{"data":[{data}],"schema":{schema}}}'
+    return mark('{"data":[') + data + mark(f'],"schema":{schema}}}')
 
 
 def _json_strings(column: pa.ChunkedArray) -> pa.Array:
@@ -74,6 +105,9 @@ def _json_strings(column: pa.ChunkedArray) -> pa.Array:
     need no escaping; a value with anything but printable ASCII, a quote or a backslash
     goes through json.dumps itself."""
     values = pc.fill_null(column.combine_chunks().cast(pa.string()), "")
-    if pc.any(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]')).as_py():
+    if (
+        not plain(values)
+        and pc.any(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]')).as_py()
+    ):
         return pa.array([json.dumps(value) for value in values.to_pylist()], pa.string())
     return pc.binary_join_element_wise('"', values, '"', "")
