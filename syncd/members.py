@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.identity import (
+    RULES,
     IdentifierKind,
     InvalidIdentifier,
     Network,
@@ -35,6 +36,11 @@ from syncd.identity import (
 )
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(kind.value for kind in IdentifierKind)
+
+#: Identifiers every network takes hashed: SHA-256 hex in every table that stores them.
+HASHED_COLUMNS: tuple[str, ...] = tuple(
+    kind.value for kind in IdentifierKind if all(RULES[network][kind].hashed for network in RULES)
+)
 
 #: SQL tables (the spill's, DuckDB state) store the key as a UUID: see the module docstring.
 MEMBER_KEY_FIELD = pa.field("member_key", pa.string(), nullable=False, metadata={"sql": "UUID"})

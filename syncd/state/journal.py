@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from syncd.members import MEMBER_SCHEMA
+from syncd.members import HASHED_COLUMNS, IDENTIFIER_COLUMNS, MEMBER_SCHEMA
 from syncd.state.backends import Backend
 from syncd.state.spill import Spill, SpillTable
 
@@ -52,15 +52,21 @@ PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
 SENT, ACKNOWLEDGED = "sent", "acknowledged"
 
 
-def batch_members_ddl(member_key_type: str) -> str:
-    """`batch_members`: the members of batches other than adds of members not held."""
-    columns = ", ".join(
-        f"{name} {member_key_type} NOT NULL" if name == "member_key" else f"{name} VARCHAR"
-        for name in MEMBER_SCHEMA.names
+def identifiers_ddl(hash_storage: str) -> str:
+    """The identifier columns of `members` and `batch_members`, those holding hashes
+    stored as `hash_storage` says (`Backend.hash_storage`)."""
+    return ", ".join(
+        f"{name} VARCHAR{hash_storage if name in HASHED_COLUMNS else ''}"
+        for name in IDENTIFIER_COLUMNS
     )
+
+
+def batch_members_ddl(member_key_type: str, hash_storage: str) -> str:
+    """`batch_members`: the members of batches other than adds of members not held."""
     return (
         "CREATE TABLE IF NOT EXISTS batch_members (batch_id VARCHAR NOT NULL, "
-        f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, {columns})"
+        f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, "
+        f"member_key {member_key_type} NOT NULL, {identifiers_ddl(hash_storage)})"
     )
 
 

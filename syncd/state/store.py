@@ -48,19 +48,18 @@ __all__ = [
     "StateStore",
 ]
 
-_IDENTIFIER_DDL = ", ".join(f"{name} VARCHAR" for name in IDENTIFIER_COLUMNS)
 _MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
-_MEMBERS = f"""
+_MEMBERS = """
 CREATE TABLE IF NOT EXISTS members (
     destination VARCHAR NOT NULL,
     audience_id VARCHAR NOT NULL,
-    member_key {{key_type}} NOT NULL,
-    {_IDENTIFIER_DDL},
+    member_key {key_type} NOT NULL,
+    {identifiers},
     status VARCHAR NOT NULL,
     synced_at TIMESTAMPTZ NOT NULL,
     batch_id VARCHAR,
-    fingerprint {{fingerprint_type}}{{key}}
+    fingerprint {fingerprint_type}{key}
 )
 """
 _MEMBERS_KEY = ",\n    PRIMARY KEY (destination, audience_id, member_key)"
@@ -401,6 +400,16 @@ def _key(audience: AudienceRef) -> tuple[str, str]:
     return audience.destination, audience.audience_id
 
 
+def _duckdb_members(key_type: str) -> str:
+    """`members` of a DuckDB state, without a primary key, its keys of `key_type`."""
+    return _MEMBERS.format(
+        key="",
+        key_type=key_type,
+        fingerprint_type=SQL_TYPE,
+        identifiers=journal.identifiers_ddl(DuckDBBackend.hash_storage),
+    )
+
+
 def _drop_members_key(backend: Backend) -> None:
     """State files made before members lost its primary key get the table rebuilt without
     it, once, in one transaction (DuckDB cannot drop a constraint)."""
@@ -414,7 +423,7 @@ def _drop_members_key(backend: Backend) -> None:
     with backend.transaction():
         backend.execute("ALTER TABLE members RENAME TO members_keyed")
         # Keyed files predate UUID member keys: `_migrate_member_keys` converts them next.
-        backend.execute(_MEMBERS.format(key="", key_type="VARCHAR", fingerprint_type=SQL_TYPE))
+        backend.execute(_duckdb_members(key_type="VARCHAR"))
         backend.execute("INSERT INTO members SELECT * FROM members_keyed")
         backend.execute("DROP TABLE members_keyed")
 
@@ -442,6 +451,7 @@ def _create_or_upgrade(backend: Backend) -> None:
             key=_MEMBERS_KEY if backend.keyed_members else "",
             key_type=backend.member_key_type,
             fingerprint_type=backend.fingerprint_type,
+            identifiers=journal.identifiers_ddl(backend.hash_storage),
         )
     )
     # Members staged for a batch carry its id (see `journal`), and members a fingerprint
@@ -452,7 +462,7 @@ def _create_or_upgrade(backend: Backend) -> None:
     )
     if not backend.keyed_members:
         _drop_members_key(backend)
-    backend.execute(journal.batch_members_ddl(backend.member_key_type))
+    backend.execute(journal.batch_members_ddl(backend.member_key_type, backend.hash_storage))
     for statement in filter(str.strip, _SCHEMA.split(";")):
         backend.execute(statement)
     _migrate_member_keys(backend)
@@ -470,9 +480,9 @@ def _rebuild_with_uuid_keys(backend: Backend, table: str) -> None:
     if key_type == "UUID":  # created by this version
         return
     create = (
-        _MEMBERS.format(key="", key_type="UUID", fingerprint_type=SQL_TYPE)
+        _duckdb_members(key_type="UUID")
         if table == "members"
-        else journal.batch_members_ddl("UUID")
+        else journal.batch_members_ddl("UUID", DuckDBBackend.hash_storage)
     )
     backend.execute(f"ALTER TABLE {table} RENAME TO {table}_text_keys")
     backend.execute(create)
