@@ -171,13 +171,19 @@ class StagedBatches:
         identifier = batch_id(self._run_id, self._operation, number)
         if identifier not in self._marked:
             last = min(number + BATCHES_PER_COMMIT, -(-self._rows // self._size) + 1)
-            marked = [batch_id(self._run_id, self._operation, n) for n in range(number, last)]
+            ahead = range(number, last)
+            marked = [batch_id(self._run_id, self._operation, n) for n in ahead]
+            sizes = [min(self._size, self._rows - (n - 1) * self._size) for n in ahead]
             with self._backend.transaction():
                 self._write_acknowledged()
                 self._withdraw_marked()
-                for n, ahead in zip(range(number, last), marked, strict=True):
-                    members = min(self._size, self._rows - (n - 1) * self._size)
-                    _insert_batch(self._backend, ahead, self._run_id, self._operation, n, members)
+                _insert_batches(
+                    self._backend,
+                    [
+                        (identifier, self._run_id, self._operation, n, size)
+                        for identifier, n, size in zip(marked, ahead, sizes, strict=True)
+                    ],
+                )
             self._acknowledged, self._marked = [], marked
         self._marked.remove(identifier)
         return identifier
@@ -201,8 +207,17 @@ class StagedBatches:
         self._acknowledged, self._marked = [], []
 
     def _write_acknowledged(self) -> None:
-        for identifier, request_id, settled_at in self._acknowledged:
-            settle(self._backend, identifier, ACKNOWLEDGED, request_id, at=settled_at)
+        """One statement for all of them: an UPDATE a batch cost a millisecond each."""
+        if not self._acknowledged:
+            return
+        row = "(CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS TIMESTAMPTZ))"
+        values = ", ".join([row] * len(self._acknowledged))
+        self._backend.execute(
+            f"UPDATE batches SET status = '{ACKNOWLEDGED}', request_id = v.request_id, "
+            f"error = NULL, settled_at = v.settled_at FROM (VALUES {values}) "
+            "AS v(batch_id, request_id, settled_at) WHERE batches.batch_id = v.batch_id",
+            [value for acknowledged in self._acknowledged for value in acknowledged],
+        )
 
     def _withdraw_marked(self) -> None:
         """Batches marked in flight that will not be sent (the push moved past them or
@@ -231,7 +246,7 @@ def begin_batch(
             f"INSERT INTO batch_members SELECT ?, ?, ?, {_COLUMNS} FROM batch",
             [identifier, *audience],
         )
-        _insert_batch(backend, identifier, run_id, operation, number, len(members))
+        _insert_batches(backend, [(identifier, run_id, operation, number, len(members))])
     fold(backend, audience, discard_unsent=False)  # the journal decides; members shows it
     return identifier
 
@@ -242,14 +257,12 @@ def settle(
     status: str,
     request_id: str | None = None,
     error: str | None = None,
-    at: datetime | None = None,
 ) -> None:
-    """Record what the network did with a batch (`at` that time, by default now); its
-    members follow at the next fold."""
+    """Record what the network did with a batch; its members follow at the next fold."""
     backend.execute(
         "UPDATE batches SET status = ?, request_id = ?, error = ?, settled_at = ? "
         "WHERE batch_id = ?",
-        [status, request_id, error, at or now(), identifier],
+        [status, request_id, error, now(), identifier],
     )
 
 
@@ -391,7 +404,7 @@ def begin_replace(
             [now(), identifier],
         )
         backend.execute("DELETE FROM batch_members WHERE batch_id = ?", [identifier])
-        _insert_batch(backend, identifier, run_id, "replace", 1, segment.rows)
+        _insert_batches(backend, [(identifier, run_id, "replace", 1, segment.rows)])
     return identifier
 
 
@@ -413,14 +426,14 @@ def acknowledge_replace(
         settle(backend, identifier, ACKNOWLEDGED, request_id)
 
 
-def _insert_batch(
-    backend: Backend, identifier: str, run_id: str, operation: str, number: int, members: int
-) -> None:
-    parameters: Sequence[object] = [identifier, run_id, operation, number, members, now()]
+def _insert_batches(backend: Backend, rows: Sequence[tuple[str, str, str, int, int]]) -> None:
+    """Batches in flight from now, in one statement: (id, run, operation, number, members)."""
+    row = f"(?, ?, ?, ?, ?, '{SENT}', ?)"
+    sent_at = now()
     backend.execute(
         "INSERT INTO batches (batch_id, run_id, operation, batch_number, members, status, "
-        f"sent_at) VALUES (?, ?, ?, ?, ?, '{SENT}', ?)",
-        parameters,
+        f"sent_at) VALUES {', '.join([row] * len(rows))}",
+        [value for batch in rows for value in (*batch, sent_at)],
     )
 
 
