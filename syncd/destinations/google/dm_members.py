@@ -154,7 +154,12 @@ def _string(members: pa.Table, column: str) -> pa.Array:
 def _joined(objects: list[pa.Array]) -> pa.Array:
     """The non-null objects of each row, comma-separated ("" when none). Each gets its comma
     and the last is trimmed: ``null_handling="skip"`` of binary_join_element_wise drops
-    rows whose values are all null, in the pyarrow this runs on."""
+    rows whose values are all null, in the pyarrow this runs on. Objects no row has are
+    left out first: most batches carry one kind, which then needs no comma at all."""
+    rows = len(objects[0])
+    objects = [o for o in objects if o.null_count < rows]
+    if len(objects) <= 1:
+        return pc.fill_null(objects[0], "") if objects else pa.repeat(pa.scalar(""), rows)
     with_commas = [pc.fill_null(pc.binary_join_element_wise(o, ",", ""), "") for o in objects]
     return pc.utf8_rtrim(pc.binary_join_element_wise(*with_commas, ""), characters=",")
 
