@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -27,6 +28,11 @@ from syncd.state import StateStore
 from syncd.state.journal import StagedBatches
 
 log = logging.getLogger("syncd")
+
+#: How many batches' members one insert stages (`StateStore.stage`): a million members, so
+#: a large push starts sending after a second, not after its whole audience is staged, and
+#: stages each following million on a thread of its own while it sends the one before.
+BATCHES_PER_STAGE = 100
 
 
 class Stopped(Exception):
@@ -73,18 +79,22 @@ class Pusher:
         """Removals first: on Meta a removal matches by any key, so removing a member's old
         version after adding its new one could take the person out again."""
         changes, size = self.plan.changes, self.plan.batch_size
-        self.state.stage(self.run_id, self.plan.ref, changes, size)
+        self.state.fold(self.plan.ref)  # what a pass that died left in the journal
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
         for operation, push in operations:
             batches = self.plan.requests[operation]
             rows = changes.table(operation).rows
-            with self.state.staged_batches(self.run_id, operation, rows, size) as journal:
+            with (
+                _StagedAhead(self, operation, batches) as staging,
+                self.state.staged_batches(self.run_id, operation, rows, size) as journal,
+            ):
                 for number, chunk in enumerate(changes.batches(operation, size), start=1):
                     what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
                     if self.stop.is_set():
                         raise Stopped(
                             f"stopped before {what}; the next pass completes the audience"
                         )
+                    staging.wait_for(number)
                     self._batch(journal, operation, number, chunk, push, what)
 
     def replace(self) -> None:
@@ -191,3 +201,49 @@ class Pusher:
         metrics.RETRIES.labels(self.network).inc()
         if error.error_class is ErrorClass.RATE_LIMITED:
             metrics.RATE_LIMIT_WAIT.labels(self.network).inc(seconds)
+
+
+class _StagedAhead:
+    """The members of one operation's batches, staged BATCHES_PER_STAGE batches at a time
+    on a thread of its own, a group ahead of the batch being sent: the staging (DuckDB's
+    work, outside the GIL) runs on the core that the requests leave idle. A batch is sent
+    only once its group is staged (`wait_for`), so the journal is as exact as before; a
+    group staged for batches that are never sent means nothing, and the next fold drops it.
+    """
+
+    def __init__(self, pusher: Pusher, operation: str, batches: int) -> None:
+        self._pusher = pusher
+        self._operation = operation
+        self._batches = batches
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-stage")
+        self._staging: dict[int, Future[None]] = {}  # by the group's first batch
+
+    def __enter__(self) -> _StagedAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)  # a group still being staged is written whole
+
+    def wait_for(self, number: int) -> None:
+        """Batch `number` may be sent on return: its group is staged, and the next group is
+        being staged."""
+        if (number - 1) % BATCHES_PER_STAGE:
+            return
+        group = self._staging.pop(number, None) or self._stage(number)
+        group.result()
+        following = number + BATCHES_PER_STAGE
+        if following <= self._batches:
+            self._staging[following] = self._stage(following)
+
+    def _stage(self, first: int) -> Future[None]:
+        pusher = self._pusher
+        batches = range(first, min(first + BATCHES_PER_STAGE, self._batches + 1))
+        return self._pool.submit(
+            pusher.state.stage,
+            pusher.run_id,
+            pusher.plan.ref,
+            pusher.plan.changes,
+            self._operation,
+            pusher.plan.batch_size,
+            batches,
+        )

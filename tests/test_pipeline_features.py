@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
 from test_sync import PEOPLE, google_members, meta_members, rows
 
+from syncd import push as push_module
 from syncd.sandbox.google_data_manager.quota import Quota
+from syncd.state import StateStore
 
 BAD_KEY = "00000000-0000-0000-0000-00000000000b"  # a member key with a corrupt hash
 
@@ -193,3 +196,53 @@ def test_google_never_receives_a_row_without_consent(workspace: Workspace) -> No
     assert workspace.sandbox.google.members(GOOGLE_LIST) == {
         frozenset({("emailAddress", sha("unknown@example.com"))})
     }
+
+
+def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long push journals its members a group of batches at a time, each group just before
+    its first batch is sent, so the first request leaves early; the audiences still come
+    out exact, in the fewest requests, and nothing stays staged."""
+    monkeypatch.setattr(push_module, "BATCHES_PER_STAGE", 3)
+    staged: list[tuple[str, str, int, int]] = []
+    stage = StateStore.stage
+
+    def recording(self, run_id, audience, changes, operation, size, batches):  # type: ignore[no-untyped-def]
+        network = audience.destination.partition(":")[0]
+        staged.append((network, operation, batches.start, batches.stop - 1))
+        return stage(self, run_id, audience, changes, operation, size, batches)
+
+    monkeypatch.setattr(StateStore, "stage", recording)
+    names = [f"p{i}" for i in range(21)]
+    data = workspace.config_data()
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 2
+    workspace.write_people(emails(*names))
+    assert [r.requests for r in workspace.sync(data)] == [11, 11]
+    assert sorted(staged) == sorted(  # batches first to last, 11 of them
+        (network, "add", first, last)
+        for network in ("meta", "google_data_manager")
+        for first, last in ((1, 3), (4, 6), (7, 9), (10, 11))
+    )
+
+    staged.clear()
+    kept, joined = names[7:], [f"q{i}" for i in range(8)]
+    workspace.write_people(emails(*kept, *joined))
+    meta, google = workspace.sync(data)
+
+    assert (meta.removes, meta.adds, meta.requests) == (7, 8, 8)
+    assert (google.removes, google.adds, google.requests) == (7, 8, 8)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_emails(*kept, *joined)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha(f"{name}@example.com"))}) for name in (*kept, *joined)
+    }
+    assert {(operation, first, last) for _, operation, first, last in staged} == {
+        ("remove", 1, 3),
+        ("remove", 4, 4),
+        ("add", 1, 3),
+        ("add", 4, 4),
+    }
+    assert state_rows(workspace, "SELECT status, count(*) FROM members GROUP BY 1") == [
+        ("present", 2 * len(kept + joined))
+    ]

@@ -10,11 +10,13 @@ written before it is sent, in one of two places:
   stay, and becomes `adding` or `present` with its batch;
 - any other member (a removal, a member sent again) is a row of `batch_members`.
 
-A push writes the members of all its batches at once, before the first request (`stage`):
-one bulk insert instead of a transaction per batch journaling ten thousand members. Then a
-batch costs one row when it is sent and one update when it is settled, however large the
-audience, and a commit carries those of ten batches (`StagedBatches`). Members staged for
-a batch that was never sent mean nothing: they were planned, not sent.
+A push writes the members of its batches a hundred batches at a time, a group ahead of the
+batch it sends, on a thread of its own (`stage`, `syncd.push`): one bulk insert instead of a
+transaction per batch journaling ten thousand members, and the first request leaves after
+a million members are staged, not the whole audience. Then a batch costs one row when it
+is sent and one update when it is settled, however large the audience, and a commit
+carries those of ten batches (`StagedBatches`). Members staged for a batch that was never
+sent mean nothing: they were planned, not sent.
 
 `fold` applies the journal to `members` in bulk: an acknowledged add makes its members
 `present`, an acknowledged removal forgets them, and a batch in flight leaves its members
@@ -83,19 +85,22 @@ def stage(
     operation: str,
     members: SpillTable,
     size: int,
+    batches: range,
     held: str = "held",
 ) -> None:
-    """Journal every batch of one operation at once: row r of `members` goes in batch
-    r // size + 1, as `Changes.batches` cuts them. Adds the audience does not hold (`held`,
-    a column or SQL expression over `members`, is false) are staged in `members` itself,
-    the rest in `batch_members`."""
-    if not members.rows:
+    """Journal the members of `batches` (numbers) of one operation at once: row r of
+    `members` goes in batch r // size + 1, as `Changes.batches` cuts them. Adds the
+    audience does not hold (`held`, a column or SQL expression over `members`, is false)
+    are staged in `members` itself, the rest in `batch_members`."""
+    first, end = (batches.start - 1) * size, min((batches.stop - 1) * size, members.rows)
+    if first >= end:
         return
+    rows = f"rowid >= {int(first)} AND rowid < {int(end)}"
     number = f"? || CAST(rowid // {int(size)} + 1 AS VARCHAR)"
     prefix = f"{run_id}:{operation}:"
     journal = (
         f"SELECT {number} AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} "
-        f"FROM {members.name}"
+        f"FROM {members.name} WHERE {rows}"
     )
     if operation != "add":
         _insert(backend, spill, "batch_members", journal, [prefix, *audience])
@@ -106,11 +111,11 @@ def stage(
     staged = (
         f"SELECT ? AS destination, ? AS audience_id, {_COLUMNS}, '{STAGED}' AS status, "
         f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id, {fingerprint} "
-        f"FROM {members.name} WHERE NOT ({held})"
+        f"FROM {members.name} WHERE {rows} AND NOT ({held})"
     )
     _insert(backend, spill, "members", staged, [*audience, now(), prefix])
     if held != "false":
-        _insert(backend, spill, "batch_members", f"{journal} WHERE {held}", [prefix, *audience])
+        _insert(backend, spill, "batch_members", f"{journal} AND {held}", [prefix, *audience])
 
 
 def _insert(

@@ -226,21 +226,29 @@ class StateStore:
             )
         return Diff(adds.cast(MEMBER_SCHEMA), removes.cast(MEMBER_SCHEMA), found.refreshes)
 
-    def stage(self, run_id: str, audience: AudienceRef, changes: Changes, size: int) -> None:
-        """Journal every batch of a push at once, before the first is sent; each then costs
-        a row when it is sent and an update when it is settled (`staged_batches`)."""
-        self.fold(audience)
-        for operation in ("remove", "add"):
-            journal.stage(
-                self._backend,
-                changes.adds.spill,
-                run_id,
-                _key(audience),
-                operation,
-                changes.table(operation),
-                size,
-                changes.held,
-            )
+    def stage(
+        self,
+        run_id: str,
+        audience: AudienceRef,
+        changes: Changes,
+        operation: str,
+        size: int,
+        batches: range,
+    ) -> None:
+        """Journal the members of some batches of a push at once, before the first of them
+        is sent; each then costs a row when it is sent and an update when it is settled
+        (`staged_batches`). Fold the audience first (`fold`): its journal must be empty."""
+        journal.stage(
+            self._backend,
+            changes.adds.spill,
+            run_id,
+            _key(audience),
+            operation,
+            changes.table(operation),
+            size,
+            batches,
+            changes.held,
+        )
 
     def staged_batches(
         self, run_id: str, operation: str, rows: int, size: int
