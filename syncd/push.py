@@ -1,10 +1,11 @@
 """Sending one audience's plan, batch by batch, with every batch journaled in the state.
 
 A batch is journaled (its members marked in flight) before it is sent and settled after
-the network acknowledged it. The members of every batch are written to the journal in one
-bulk insert before the first request (`StateStore.stage`), so a batch then costs one row
-when it is sent and one update when it is settled, and the batches stream out of the
-pass's spill one at a time: memory stays flat however many members change. Members the
+the network acknowledged it. The members of the batches are written to the journal a
+hundred batches to a bulk insert, a group ahead of the batch being sent (`_StagedAhead`,
+`StateStore.stage`), so a batch then costs one row when it is sent and one update when it
+is settled, and the batches stream out of the pass's spill one at a time: memory stays
+flat however many members change. Members the
 network refuses by index are quarantined and the rest of their batch is sent again, so one
 bad hash never holds back 9,999 good ones.
 """
@@ -205,11 +206,11 @@ class Pusher:
 
 class _StagedAhead:
     """The members of one operation's batches, staged BATCHES_PER_STAGE batches at a time
-    on a thread of its own, a group ahead of the batch being sent: the staging (DuckDB's
-    work, outside the GIL) runs on the core that the requests leave idle. A batch is sent
-    only once its group is staged (`wait_for`), so the journal is as exact as before; a
-    group staged for batches that are never sent means nothing, and the next fold drops it.
-    """
+    on a thread of its own, a group ahead of the batch being sent: with the DuckDB state the
+    staging (DuckDB's work, outside the GIL and beside the push's commits, see
+    `Backend.append`) runs on the core that the requests leave idle. A batch is sent only
+    once its group is staged (`wait_for`), so the journal is as exact as before; a group
+    staged for batches that are never sent means nothing, and the next fold drops it."""
 
     def __init__(self, pusher: Pusher, operation: str, batches: int) -> None:
         self._pusher = pusher
@@ -223,6 +224,14 @@ class _StagedAhead:
 
     def __exit__(self, *exc_info: object) -> None:
         self._pool.shutdown(wait=True)  # a group still being staged is written whole
+        for first, group in self._staging.items():  # staged ahead of a push that ended
+            if group.exception() is not None:
+                log.error(
+                    "could not stage batches %d-%d ahead; nothing was sent for them",
+                    first,
+                    first + BATCHES_PER_STAGE - 1,
+                    exc_info=group.exception(),
+                )
 
     def wait_for(self, number: int) -> None:
         """Batch `number` may be sent on return: its group is staged, and the next group is

@@ -32,3 +32,10 @@ def test_no_bytes_at_all_is_not_plain() -> None:
 
 def test_joined() -> None:
     assert joined(pa.array(["a", "bc", ""]), ", ").to_pybytes() == b"a, bc, "
+
+
+def test_layouts_that_keep_bytes_elsewhere_are_not_plain() -> None:
+    """Dictionaries keep their values in a dictionary; a plain answer would read the wrong
+    buffer, so anything but string arrays says no."""
+    assert not plain(pa.array(["abc", "abc"]).dictionary_encode())
+    assert not plain(pa.array([b"abc"], pa.binary()))

@@ -16,11 +16,13 @@ def plain(values: pa.Array) -> bool:
     they need no escaping in JSON or in a form. One C loop over the array's bytes: the
     regex kernel that finds characters to escape took seven times as long. (The bytes may
     include some outside the array, of a slice: that only ever answers False.)"""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return False  # other layouts (views, dictionaries) keep their bytes elsewhere
     data = values.buffers()[2]
     return data is not None and data.to_pybytes().isalnum()
 
 
 def joined(values: pa.Array, separator: str) -> pa.Buffer:
-    """The values joined by `separator`, as UTF-8 bytes."""
+    """The values (none of them null) joined by `separator`, as UTF-8 bytes."""
     listed = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
     return pc.binary_join(listed, separator)[0].as_buffer()

@@ -60,6 +60,11 @@ class Backend(Protocol):
         """The result in tables of at most `rows` rows, never all of it in memory."""
         ...
 
+    def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        """An INSERT into a table without keys (the journal's bulk staging), which need not
+        wait for the other statements of the process."""
+        ...
+
     def registered(self, name: str, data: ArrowData) -> AbstractContextManager[None]: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -113,6 +118,17 @@ class DuckDBBackend:
             reader = cursor.sql(sql, params=list(parameters)).to_arrow_reader(rows)
             for batch in reader:
                 yield pa.Table.from_batches([batch])
+        finally:
+            cursor.close()
+
+    def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        """On a connection of its own, outside WRITES: DuckDB runs appends beside other
+        transactions without conflict (they touch no row another one can), so a push's
+        commits do not wait a second for a million members being staged."""
+        cursor = self._db.cursor()
+        try:
+            cursor.execute("SET enable_progress_bar = false")
+            cursor.execute(sql, list(parameters))
         finally:
             cursor.close()
 
@@ -205,6 +221,9 @@ class PostgresBackend:
             while chunk := cursor.fetchmany(rows):
                 columns = list(zip(*chunk, strict=True))
                 yield pa.table({n: list(v) for n, v in zip(names, columns, strict=True)})
+
+    def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        self.execute(sql, parameters)  # one connection: a statement at a time
 
     @contextmanager
     def registered(self, name: str, data: ArrowData) -> Iterator[None]:

@@ -115,7 +115,7 @@ def stage(
     )
     _insert(backend, spill, "members", staged, [*audience, now(), prefix])
     if held != "false":
-        _insert(backend, spill, "batch_members", f"{journal} AND {held}", [prefix, *audience])
+        _insert(backend, spill, "batch_members", f"{journal} AND ({held})", [prefix, *audience])
 
 
 def _insert(
@@ -124,10 +124,10 @@ def _insert(
     """INSERT INTO `table` the rows of a SELECT over spill tables: in place when the spill
     shares the state's database, else streamed across."""
     if spill.local:
-        backend.execute(f"INSERT INTO {table} {select}", parameters)
+        backend.append(f"INSERT INTO {table} {select}", parameters)
         return
     with backend.registered("staged", spill.reader(select, parameters)):
-        backend.execute(f"INSERT INTO {table} SELECT * FROM staged")
+        backend.append(f"INSERT INTO {table} SELECT * FROM staged")
 
 
 #: How many staged batches one commit marks in flight. A commit costs milliseconds (the
@@ -185,8 +185,8 @@ class StagedBatches:
                 _insert_batches(
                     self._backend,
                     [
-                        (identifier, self._run_id, self._operation, n, size)
-                        for identifier, n, size in zip(marked, ahead, sizes, strict=True)
+                        (marking, self._run_id, self._operation, n, size)
+                        for marking, n, size in zip(marked, ahead, sizes, strict=True)
                     ],
                 )
             self._acknowledged, self._marked = [], marked

@@ -237,7 +237,8 @@ class StateStore:
     ) -> None:
         """Journal the members of some batches of a push at once, before the first of them
         is sent; each then costs a row when it is sent and an update when it is settled
-        (`staged_batches`). Fold the audience first (`fold`): its journal must be empty."""
+        (`staged_batches`). A push folds the audience before its first stage (`fold`): a
+        member must not be left in an unfolded batch of a pass that died."""
         journal.stage(
             self._backend,
             changes.adds.spill,
