@@ -392,6 +392,13 @@ def benchmark(members: int, memory_limit: str, quiet: bool = False) -> list[dict
         shutil.rmtree(root, ignore_errors=True)
 
 
+def own_time(report: dict[str, Any]) -> float:
+    """syncd's own time: the critical-path estimate (`without_emulators`), but never less
+    than syncd's CPU time spread over every core. The estimate alone credits syncd's work
+    that overlaps the emulators' (staging runs beside the requests)."""
+    return max(without_emulators(report), report["cpu"] / (os.cpu_count() or 1))
+
+
 def without_emulators(report: dict[str, Any]) -> float:
     """The pass's wall time less the emulators' time on its critical path: the shared read,
     then the slower audience's own time once its emulator's handling time is taken out.
@@ -446,11 +453,10 @@ def print_report(report: dict[str, Any]) -> None:
         meta, google = value(per["meta"], "meta"), value(per["google"], "google")
         print(f"    {label:46s} {meta:6.1f}s {google:6.1f}s")
     print(f"  wall less the emulators' handling time (estimate): {without_emulators(report):.1f}s")
-    # The estimate credits syncd's work that overlaps the emulators' (staging runs beside
-    # the requests); its CPU time spread over every core bounds it from below.
     cores = os.cpu_count() or 1
     floor = report["cpu"] / cores
     print(f"  syncd's CPU time over {cores} cores (a floor for it):        {floor:.1f}s")
+    print(f"  own time, the larger of the two:                        {own_time(report):.1f}s")
     print(
         f"  state file {report['state_mb']:.0f} MB; emulator RSS "
         + ", ".join(f"{k} {e['rss_mb']:.0f} MB" for k, e in emulators.items())
@@ -486,16 +492,16 @@ def scaling(memory_limit: str) -> None:
         rows.append((members, first, churn))
         print_report(first)
         print_report(churn)
-    print("\n== scaling (a pass syncs both networks; 'own' = wall less emulator handling)")
+    print("\n== scaling (both networks a pass; own: wall less emulator handling, >= CPU/cores)")
     print(
         f"{'members':>11}  {'first sync':>10}  {'own':>7}  {'RSS':>7}  {'1% churn':>9}  "
         f"{'own':>7}  {'RSS':>7}"
     )
     for members, first, churn in rows:
         print(
-            f"{members:>11,}  {first['wall']:>9.1f}s  {without_emulators(first):>6.1f}s  "
+            f"{members:>11,}  {first['wall']:>9.1f}s  {own_time(first):>6.1f}s  "
             f"{first['rss_mb']:>4.0f} MB  {churn['wall']:>8.1f}s  "
-            f"{without_emulators(churn):>6.1f}s  {churn['rss_mb']:>4.0f} MB"
+            f"{own_time(churn):>6.1f}s  {churn['rss_mb']:>4.0f} MB"
         )
 
 
