@@ -5,9 +5,9 @@ the network acknowledged it. The members of the batches are written to the journ
 hundred batches to a bulk insert, a group ahead of the batch being sent (`_StagedAhead`,
 `StateStore.stage`), so a batch then costs one row when it is sent and one update when it
 is settled, and the batches stream out of the pass's spill one at a time: memory stays
-flat however many members change. Members the
-network refuses by index are quarantined and the rest of their batch is sent again, so one
-bad hash never holds back 9,999 good ones.
+flat however many members change. Members the network refuses by index are quarantined
+and the rest of their batch is sent again, so one bad hash never holds back 9,999 good
+ones.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ class Backend(Protocol):
         ...
 
     def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
-        """An INSERT into a table without keys (the journal's bulk staging), which need not
-        wait for the other statements of the process."""
+        """An INSERT into a table without keys (the journal's bulk staging), which a
+        backend may run beside the process's other statements."""
         ...
 
     def registered(self, name: str, data: ArrowData) -> AbstractContextManager[None]: ...
