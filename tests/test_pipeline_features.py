@@ -201,19 +201,29 @@ def test_google_never_receives_a_row_without_consent(workspace: Workspace) -> No
 def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long push journals its members a group of batches at a time, each group just before
-    its first batch is sent, so the first request leaves early; the audiences still come
-    out exact, in the fewest requests, and nothing stays staged."""
+    """A long push journals its members a group of batches at a time, each group staged
+    ahead on a thread of its own, so the first request leaves early; no batch is sent
+    before its group is staged; the audiences still come out exact, in the fewest
+    requests, and nothing stays staged."""
     monkeypatch.setattr(push_module, "BATCHES_PER_STAGE", 3)
     staged: list[tuple[str, str, int, int]] = []
-    stage = StateStore.stage
+    events: list[tuple[str, str, int]] = []  # in order: ("staged" | "sent", operation, batch)
+    stage, send = StateStore.stage, push_module.Pusher._batch
 
     def recording(self, run_id, audience, changes, operation, size, batches):  # type: ignore[no-untyped-def]
         network = audience.destination.partition(":")[0]
+        stage(self, run_id, audience, changes, operation, size, batches)
         staged.append((network, operation, batches.start, batches.stop - 1))
-        return stage(self, run_id, audience, changes, operation, size, batches)
+        if network == "meta":
+            events.extend(("staged", operation, number) for number in batches)
+
+    def sending(self, journal, operation, number, *args):  # type: ignore[no-untyped-def]
+        if self.network == "meta":
+            events.append(("sent", operation, number))
+        return send(self, journal, operation, number, *args)
 
     monkeypatch.setattr(StateStore, "stage", recording)
+    monkeypatch.setattr(push_module.Pusher, "_batch", sending)
     names = [f"p{i}" for i in range(21)]
     data = workspace.config_data()
     for destination in data["destinations"].values():
@@ -225,6 +235,10 @@ def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
         for network in ("meta", "google_data_manager")
         for first, last in ((1, 3), (4, 6), (7, 9), (10, 11))
     )
+    sent = [event for event in events if event[0] == "sent"]
+    assert [number for _, _, number in sent] == list(range(1, 12))
+    for event in sent:  # each batch's members were staged before it was sent
+        assert ("staged", *event[1:]) in events[: events.index(event)]
 
     staged.clear()
     kept, joined = names[7:], [f"q{i}" for i in range(8)]
