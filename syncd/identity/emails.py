@@ -10,9 +10,10 @@ On ASCII rows (see `vector`) each step is the same function as in the reference:
 - the gmail rule's rsplit("@", 1) splits at the only "@" a valid address has.
 
 Chosen by measurement (benchmarks/identity.py, 2 cores): a regex replace on every row costs
-more than all the rest, so Google's whitespace removal runs only on the rows the pattern
-refuses; Meta's needs no regex but the pattern. Deduplicating first does not pay for emails:
-Arrow's unique() runs at about 7 M/s, as slow as hashing, and segments rarely repeat emails.
+more than all the rest, so both networks trim and lower every row and match the pattern
+once, and Google's removal of inner whitespace runs only on the rows the pattern refused.
+Deduplicating first does not pay for emails: Arrow's unique() runs at about 7 M/s, as slow
+as hashing, and segments rarely repeat emails.
 """
 
 from __future__ import annotations
@@ -42,13 +43,12 @@ _GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 def normalize_emails(network: Network, text: pa.Array, countries: pa.Array | None) -> FastColumn:
     """Normalized (unhashed) emails for the ASCII rows; the others are marked fallback."""
     rows = split_text(text)
-    if network is Network.GOOGLE:
-        emails, valid = _without_whitespace(pc.ascii_lower(text), rows.ascii)
-    else:
-        emails = pc.ascii_lower(pc.ascii_trim(text, ASCII_WHITESPACE))
-        valid = _matches(emails, rows.ascii)
+    emails = pc.ascii_lower(pc.ascii_trim(text, ASCII_WHITESPACE))
+    valid = _matches(emails, rows.ascii)
+    # "".join(value.split()) is empty exactly when value.strip() is.
     present = pc.and_(rows.ascii, pc.fill_null(pc.not_equal(emails, EMPTY_STRING), FALSE))
     if network is Network.GOOGLE:
+        emails, valid = _without_inner_whitespace(emails, valid, rows.ascii)
         emails = _gmail_without_dots(emails, valid)
     return FastColumn(
         values=pc.if_else(valid, emails, NULL_STRING),
@@ -64,35 +64,29 @@ def _matches(emails: pa.Array, rows: pa.Array) -> pa.Array:
     return pc.and_(rows, pc.fill_null(pc.match_substring_regex(emails, EMAIL_PATTERN), FALSE))
 
 
-def _without_whitespace(emails: pa.Array, rows: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """ "".join(value.split()), and which rows are then valid. The pattern refuses any
-    whitespace, so only the rows it refuses can hold some: they are trimmed and checked
-    again, and the few still refused pay the regex that removes inner whitespace."""
-    valid = _matches(emails, rows)
+def _without_inner_whitespace(
+    emails: pa.Array, valid: pa.Array, rows: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """Google's "".join(value.split()) of trimmed `emails`, and which rows are then valid.
+    The pattern refuses any whitespace, so only the rows it refused can hold some: they
+    alone pay the regex that removes it, and are checked again."""
     again = pc.and_not(rows, valid)
     if not pc.any(again).as_py():
         return emails, valid
-    retried = pc.ascii_trim(pc.filter(emails, again), ASCII_WHITESPACE)
-    retried_valid = _matches(retried, trues(len(retried)))
-    inner = pc.invert(retried_valid)
-    if pc.any(inner).as_py():
-        joined = pc.replace_substring_regex(pc.filter(retried, inner), _WHITESPACE_RUN, "")
-        retried = pc.replace_with_mask(retried, inner, joined)
-        retried_valid = pc.replace_with_mask(
-            retried_valid, inner, _matches(joined, trues(len(joined)))
-        )
-    emails = pc.replace_with_mask(emails, again, retried)
-    return emails, pc.replace_with_mask(valid, again, retried_valid)
+    joined = pc.replace_substring_regex(pc.filter(emails, again), _WHITESPACE_RUN, "")
+    emails = pc.replace_with_mask(emails, again, joined)
+    return emails, pc.replace_with_mask(valid, again, _matches(joined, trues(len(joined))))
 
 
 def _gmail_without_dots(emails: pa.Array, valid: pa.Array) -> pa.Array:
     """Google drops the dots of the local part of gmail.com and googlemail.com addresses.
-    A valid address has one "@", so with every dot gone "@gmailcom" is its domain, once."""
+    A valid address has one "@" and ends with one of those domains, so with every dot gone
+    it ends with "@gmailcom" or "@googlemailcom"."""
     gmail = pc.and_(valid, pc.or_(*(pc.ends_with(emails, "@" + d) for d in _GMAIL_DOMAINS)))
     gmail = pc.fill_null(gmail, FALSE)
     if not pc.any(gmail).as_py():
         return emails
     undotted = pc.replace_substring(pc.filter(emails, gmail), ".", "")
-    for domain in _GMAIL_DOMAINS:
-        undotted = pc.replace_substring(undotted, "@" + domain.replace(".", ""), "@" + domain)
-    return pc.replace_with_mask(emails, gmail, undotted)
+    # Both domains end in ".com": its dot goes back before the last three characters.
+    redotted = pc.binary_replace_slice(undotted, start=-3, stop=-3, replacement=".")
+    return pc.replace_with_mask(emails, gmail, redotted)
