@@ -144,32 +144,10 @@ def member_key(values: tuple[str | None, ...]) -> str:
 def member_key_sql(columns: Collection[str]) -> str:
     """`member_key` as DuckDB SQL (a UUID) over a table with the identifier `columns`
     (the others count as NULL). A pass computes keys in the statement that stores a batch
-    of members, rather than hashing in Arrow and storing the keys' text, which DuckDB would
-    parse into UUIDs again.
-
-    md5() would write the digest as hex for CAST(... AS UUID) to parse back; md5_number()
-    gives it as a little-endian 128-bit integer, which with its bytes reversed is the UUID
-    (a UHUGEINT casts to the UUID of its big-endian bytes): 0.33 s per 1M keys on one core
-    against 0.50 s. The SQL repeats the digest's expression; DuckDB computes it once."""
+    of members: 0.6 s per 1M members against 0.85 s for hashing in Arrow and storing the
+    keys' text (DuckDB then parses each into a UUID again)."""
     parts = (f"coalesce({name}, '')" if name in columns else "''" for name in IDENTIFIER_COLUMNS)
-    digest = f"md5_number(concat_ws(chr({ord(KEY_SEPARATOR)}), {', '.join(parts)}))"
-    first_bytes = f"CAST({digest} & {2**64 - 1}::UHUGEINT AS UBIGINT)"
-    last_bytes = f"CAST({digest} >> 64 AS UBIGINT)"
-    return (
-        f"CAST((CAST({_byte_swapped(first_bytes)} AS UHUGEINT) << 64) "
-        f"| CAST({_byte_swapped(last_bytes)} AS UHUGEINT) AS UUID)"
-    )
-
-
-def _byte_swapped(word: str) -> str:
-    """SQL reversing the bytes of the UBIGINT `word`: swap neighbouring bytes, then 16-bit
-    halves of 32-bit words, then the 32-bit halves (masks first: a UBIGINT shift that
-    overflows is an error in DuckDB)."""
-    for shift, mask in ((8, 0x00FF00FF00FF00FF), (16, 0x0000FFFF0000FFFF), (32, 0xFFFFFFFF)):
-        word = (
-            f"((({word}) & {mask}::UBIGINT) << {shift}) | ((({word}) >> {shift}) & {mask}::UBIGINT)"
-        )
-    return word
+    return f"CAST(md5(concat_ws(chr({ord(KEY_SEPARATOR)}), {', '.join(parts)})) AS UUID)"
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
