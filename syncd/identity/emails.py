@@ -37,7 +37,8 @@ from syncd.identity.vector import (
 _PART = f"[^{WHITESPACE_CLASS}@.]+"
 EMAIL_PATTERN = f"^[^{WHITESPACE_CLASS}@]+@{_PART}(?:\\.{_PART})+$"
 _WHITESPACE_RUN = f"[{WHITESPACE_CLASS}]+"
-_GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+_GMAIL_TLD = ".com"
+_GMAIL_DOMAINS = tuple(name + _GMAIL_TLD for name in ("gmail", "googlemail"))
 
 
 def normalize_emails(network: Network, text: pa.Array, countries: pa.Array | None) -> FastColumn:
@@ -87,6 +88,7 @@ def _gmail_without_dots(emails: pa.Array, valid: pa.Array) -> pa.Array:
     if not pc.any(gmail).as_py():
         return emails
     undotted = pc.replace_substring(pc.filter(emails, gmail), ".", "")
-    # Both domains end in ".com": its dot goes back before the last three characters.
-    redotted = pc.binary_replace_slice(undotted, start=-3, stop=-3, replacement=".")
+    # Both domains end in _GMAIL_TLD: its dot goes back before the TLD's letters.
+    letters = len(_GMAIL_TLD) - 1
+    redotted = pc.binary_replace_slice(undotted, start=-letters, stop=-letters, replacement=".")
     return pc.replace_with_mask(emails, gmail, redotted)
