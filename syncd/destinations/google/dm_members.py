@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.destinations.arrow_text import joined, plain
+from syncd.identity.vector import trues
 
 __all__ = [
     "CONSENT_COLUMNS",
@@ -56,7 +57,7 @@ def _effective(members: pa.Table, column: str, default: str) -> pa.Array:
 
 def consented_rows(members: pa.Table, ad_user_data: str, ad_personalization: str) -> pa.Array:
     """A boolean per row: may this row be added? (both consents granted, after defaults)."""
-    ok = pa.repeat(pa.scalar(True), len(members))
+    ok = trues(len(members))
     for column, default in zip(CONSENT_COLUMNS, (ad_user_data, ad_personalization), strict=True):
         ok = pc.and_(ok, pc.equal(_effective(members, column, default), "granted"))
     return ok
@@ -101,7 +102,7 @@ def prepare(members: pa.Table, consent_defaults: tuple[str, str] | None) -> Prep
     member and serializing it took longer than hashing the member in the first place.
     """
     skipped = 0
-    allowed = pa.repeat(pa.scalar(True), len(members))
+    allowed = trues(len(members))
     consent = pa.repeat(pa.scalar("", pa.string()), len(members))
     if consent_defaults is not None:
         allowed = consented_rows(members, *consent_defaults)
