@@ -51,6 +51,11 @@ MEMBER_SCHEMA = pa.schema(
     [MEMBER_KEY_FIELD] + [pa.field(name, pa.string()) for name in IDENTIFIER_COLUMNS]
 )
 
+#: What a network batch carries: the identifiers sent, without the key, which names a member
+#: in syncd's state only. Reading 10M keys out of DuckDB as text cost a CPU-second; the few
+#: members a network refuses are looked up by row (`Changes.member_keys`).
+SENT_SCHEMA = pa.schema([MEMBER_SCHEMA.field(name) for name in IDENTIFIER_COLUMNS])
+
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("row_number", pa.int64(), nullable=False),

@@ -31,6 +31,7 @@ from syncd.members import (
     MEMBER_SCHEMA,
     NO_USABLE_IDENTIFIER,
     QUARANTINE_SCHEMA,
+    SENT_SCHEMA,
     MemberBatch,
     build_members,
     member_key_sql,
@@ -86,10 +87,10 @@ class SpilledSegment:
         return self.members.rows
 
     def batches(self, size: int) -> Iterator[pa.Table]:
-        """Every member, in tables of `size` (MEMBER_SCHEMA), streamed from the spill."""
-        select = f"SELECT {_MEMBER_COLUMNS} FROM {self.members.name}"
+        """Every member, in tables of `size` (SENT_SCHEMA), streamed from the spill."""
+        select = f"SELECT {', '.join(IDENTIFIER_COLUMNS)} FROM {self.members.name}"
         for chunk in self.members.spill.batches(select, (), size):
-            yield chunk.cast(MEMBER_SCHEMA)
+            yield chunk.cast(SENT_SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from syncd import metrics
 from syncd.destinations import Destination, DestinationError, ErrorClass, PushResult
 from syncd.destinations.base import MemberErrors, split_by_index
 from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.members import MEMBER_KEY_FIELD
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
 from syncd.state.journal import StagedBatches
@@ -132,7 +133,10 @@ class Pusher:
         try:
             acknowledged = self._send(push, chunk, what)
         except MemberErrors as refused:
-            acknowledged, chunk = self._without_refused(operation, push, chunk, refused, what)
+            first_row = (number - 1) * self.plan.batch_size
+            acknowledged, chunk = self._without_refused(
+                operation, push, chunk, first_row, refused, what
+            )
         except DestinationError as error:
             journal.fail(batch_id, str(error))
             raise
@@ -153,12 +157,16 @@ class Pusher:
         operation: str,
         push: Callable[[str, pa.Table], PushResult],
         chunk: pa.Table,
+        first_row: int,
         refused: MemberErrors,
         what: str,
     ) -> tuple[PushResult, pa.Table]:
-        """Quarantine the members the network named, send the others again (unless the
-        network already applied them), and return what was acknowledged."""
+        """Quarantine the members the network named (`chunk` is the changes' rows from
+        `first_row`), send the others again (unless the network already applied them), and
+        return what was acknowledged."""
         good, bad = split_by_index(chunk, refused.indexes)
+        keys = self.plan.changes.member_keys(operation, [first_row + i for i in refused.indexes])
+        bad = bad.add_column(0, MEMBER_KEY_FIELD, keys)
         reasons = [refused.reasons[index] for index in refused.indexes]
         self.state.quarantine_members(self.run_id, self.plan.audience.name, operation, bad, reasons)
         self.state.forget_in_flight(self.plan.ref, operation, bad)

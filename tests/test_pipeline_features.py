@@ -82,29 +82,38 @@ def test_replace_mode_replaces_the_audience_in_one_session(workspace: Workspace)
     assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_emails("b")
 
 
+@pytest.mark.parametrize("batch_size", [None, 1])
 def test_members_refused_by_index_are_quarantined_and_the_rest_sent(
-    workspace: Workspace,
+    workspace: Workspace, batch_size: int | None
 ) -> None:
+    """The state names each refused member by its own key, whichever batch it was in (with
+    batches of one, the corrupt members are in batches 1-3 of the removals)."""
     workspace.write_people(emails("a", "b", "c"))
-    workspace.sync()
-    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # a corrupt held hash
-        state.execute(
-            "INSERT INTO members (destination, audience_id, member_key, email, status, synced_at)"
-            " VALUES ('google_data_manager:1234567890', ?, ?, 'not-hex', 'present', now())",
-            [GOOGLE_LIST, BAD_KEY],
-        )
-    workspace.write_people(emails("b", "c"))  # "a" and the corrupt member must go
+    data = workspace.config_data()
+    data["destinations"]["google"]["batch_size"] = batch_size
+    workspace.sync(data)
+    corrupt = [BAD_KEY, BAD_KEY.replace("0b", "0c")]
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # corrupt held hashes
+        for key in corrupt:
+            state.execute(
+                "INSERT INTO members (destination, audience_id, member_key, email, status, "
+                "synced_at) VALUES ('google_data_manager:1234567890', ?, ?, 'not-hex', "
+                "'present', now())",
+                [GOOGLE_LIST, key],
+            )
+    workspace.write_people(emails("b", "c"))  # "a" and the corrupt members must go
 
-    _, google = workspace.sync()
+    _, google = workspace.sync(data)
 
     assert google.status == "ok"
-    assert google.refused_members == 1
+    assert google.refused_members == 2
     assert workspace.sandbox.google.members(GOOGLE_LIST) == {
         frozenset({("emailAddress", sha(f"{n}@example.com"))}) for n in ("b", "c")
     }
     assert state_rows(
-        workspace, "SELECT kind, member_key FROM quarantine WHERE kind LIKE 'network:%'"
-    ) == [("network:remove", BAD_KEY)]
+        workspace,
+        "SELECT kind, member_key FROM quarantine WHERE kind LIKE 'network:%' ORDER BY member_key",
+    ) == [("network:remove", key) for key in corrupt]
 
 
 def test_members_are_sent_again_before_their_membership_expires(workspace: Workspace) -> None:

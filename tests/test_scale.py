@@ -109,5 +109,6 @@ def test_people_listed_again_are_one_member_each_and_batches_stay_whole(tmp_path
 
     assert spilled.rows == len(listed)
     assert [len(batch) for batch in batches] == [1_000] * 3
-    keys = [key for batch in batches for key in batch["member_key"].to_pylist()]
+    sent = [tuple(row[c] for c in IDENTIFIER_COLUMNS) for b in batches for row in b.to_pylist()]
+    keys = [member_key(values) for values in sent]
     assert len(keys) == len(expected) and set(keys) == expected

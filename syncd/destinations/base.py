@@ -76,7 +76,8 @@ class Destination(Protocol):
     capabilities: Capabilities
 
     def add(self, audience_id: str, members: pa.Table) -> PushResult:
-        """Add up to `max_members_per_request` members (MEMBER_SCHEMA) in one request."""
+        """Add up to `max_members_per_request` members (their identifiers, SENT_SCHEMA;
+        any other column is ignored) in one request."""
         ...
 
     def remove(self, audience_id: str, members: pa.Table) -> PushResult:

@@ -22,18 +22,19 @@ after (a fold alone still runs out there: that limit is far below what such a pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from syncd.members import MEMBER_SCHEMA
+from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, SENT_SCHEMA
 from syncd.state.backends import WRITES, Backend
 from syncd.state.spill import Spill, SpillTable, sql_type
 
 _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
+_SENT = ", ".join(IDENTIFIER_COLUMNS)
 _PRESENT = "present"
 #: Network batches read from the spill per query: a query costs a few milliseconds however
 #: few rows it returns, and ten batches are about 15 MB.
@@ -58,22 +59,36 @@ class Changes:
         return self.adds if operation == "add" else self.removes
 
     def batches(self, operation: str, size: int) -> Iterator[pa.Table]:
-        """The members of `operation` ("add" or "remove") in batches of `size`: batch n is
-        rows (n - 1) * size to n * size - 1, as `journal.stage` numbered them. They are read
-        `_BATCHES_PER_READ` at a time, each read a query of its own, so no result stays open
-        while the journal commits (and a query's fixed cost is not paid per batch)."""
+        """The members of `operation` ("add" or "remove") in batches of `size` (SENT_SCHEMA):
+        batch n is rows (n - 1) * size to n * size - 1, as `journal.stage` numbered them.
+        They are read `_BATCHES_PER_READ` at a time, each read a query of its own, so no
+        result stays open while the journal commits (and a query's fixed cost is not paid
+        per batch)."""
         table = self.table(operation)
         step = size * _BATCHES_PER_READ
         for first in range(0, table.rows, step):
             rows = table.spill.arrow(
-                f"SELECT rowid, {_COLUMNS} FROM {table.name} WHERE rowid >= ? AND rowid < ?",
+                f"SELECT rowid, {_SENT} FROM {table.name} WHERE rowid >= ? AND rowid < ?",
                 [first, first + step],
             )
             if len(rows) != min(step, table.rows - first):
                 raise RuntimeError(f"{table.name}: rows from {first} are not whole")
             rows = _in_rowid_order(rows).drop_columns(["rowid"])
             for start in range(0, len(rows), size):
-                yield rows.slice(start, size).cast(MEMBER_SCHEMA)
+                yield rows.slice(start, size).cast(SENT_SCHEMA)
+
+    def member_keys(self, operation: str, rows: Sequence[int]) -> pa.Array:
+        """The keys of `operation`'s members at `rows` (ascending row numbers, as
+        `batches` numbers them): for the few a network refuses, which the state names by
+        key."""
+        table = self.table(operation)
+        keys = table.spill.arrow(
+            f"SELECT member_key FROM {table.name} WHERE rowid IN (SELECT unnest(?)) ORDER BY rowid",
+            [list(rows)],
+        )
+        if len(keys) != len(rows):
+            raise RuntimeError(f"{table.name}: not every row of {list(rows)} is there")
+        return keys.column(0).combine_chunks().cast(pa.string())
 
     def drop(self) -> None:
         self.adds.spill.drop(*self.owned)

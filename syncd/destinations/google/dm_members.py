@@ -1,4 +1,4 @@
-"""Members (MEMBER_SCHEMA rows) -> Data Manager audience members, with consent per row.
+"""Members (SENT_SCHEMA rows) -> Data Manager audience members, with consent per row.
 
 One row is one person, and becomes one member of one data type: ``userData`` with every
 contact identifier it has (hashed email, hashed phone, an address of hashed names, region and
