@@ -87,7 +87,8 @@ def test_members_refused_by_index_are_quarantined_and_the_rest_sent(
     workspace: Workspace, batch_size: int | None
 ) -> None:
     """The state names each refused member by its own key, whichever batch it was in (with
-    batches of one, the corrupt members are in batches 1-3 of the removals)."""
+    batches of one, the two corrupt members are in two of the three removal batches, so at
+    least one is past the first)."""
     workspace.write_people(emails("a", "b", "c"))
     data = workspace.config_data()
     data["destinations"]["google"]["batch_size"] = batch_size
