@@ -20,6 +20,7 @@ from syncd.members import IDENTIFIER_COLUMNS, member_key
 from syncd.plan import spill_segment
 from syncd.sources.duckdb import DuckDBSource
 from syncd.state import Changes, spill
+from syncd.state.backends import DuckDBBackend
 
 LIMIT = 10_000
 
@@ -85,6 +86,22 @@ def test_a_pass_holds_batches_not_the_segment(
     # size. (Holding the segment's members, as passes once did, takes 45 MB at 100,000
     # members and 66 MB at 300,000.)
     assert large_peak < 1.1 * small_peak, (small_peak, large_peak)
+
+
+def test_the_state_and_the_spill_keep_their_blocks_within_the_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both DuckDB instances a pass opens (the state's, and a spill of its own beside a
+    PostgreSQL state) are limited, and keep that much memory for their blocks."""
+    monkeypatch.setattr(spill, "MEMORY_LIMIT", "48MB")
+    settings = "SELECT current_setting('memory_limit'), current_setting('block_allocator_memory')"
+
+    state = DuckDBBackend(tmp_path / "state.duckdb")
+    with spill.Spill.standalone() as scratch:
+        found = [state.execute(settings)[0], scratch.execute(settings)[0]]
+    state.close()
+
+    assert found == [("45.7 MiB", "45.7 MiB")] * 2
 
 
 def test_people_listed_again_are_one_member_each_and_batches_stay_whole(tmp_path: Path) -> None:

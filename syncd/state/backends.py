@@ -95,7 +95,8 @@ class DuckDBBackend:
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path, lock_timeout)
-        self._db.execute(f"SET memory_limit = '{spill_module.memory_limit()}'")
+        for name, value in spill_module.memory_settings().items():
+            self._db.execute(f"SET {name} = '{value}'")
         self._db.execute("SET enable_progress_bar = false")  # a connection's own setting
         # DuckDB's default, stated: spill tables keep their rows in the order inserted, which
         # row numbers (fingerprints) and batches (the journal) are read back by.

@@ -50,6 +50,16 @@ def memory_limit() -> str:
     return MEMORY_LIMIT
 
 
+def memory_settings() -> dict[str, str]:
+    """DuckDB's memory settings for the state instance and the spill: the limit, and as
+    much memory kept for the blocks of tables and spilled results. A kept block is reused;
+    without it, a freed block went back to the system, and the next was faulted in page
+    by page (a 2M-member first sync: 0.70-0.74M page faults with it, 0.88-0.92M without;
+    10M: 101-108 CPU-seconds with it, 108-118 without, for 55-75 MB more peak RSS). The
+    memory is taken as blocks are first used, and given back when the instance closes."""
+    return {"memory_limit": memory_limit(), "block_allocator_memory": memory_limit()}
+
+
 @dataclass(frozen=True)
 class SpillTable:
     """A table in a spill, and how many rows it has."""
@@ -100,7 +110,7 @@ class Spill:
             db = duckdb.connect(
                 ":memory:",
                 config={
-                    "memory_limit": memory_limit(),
+                    **memory_settings(),
                     "temp_directory": directory,
                     "preserve_insertion_order": True,  # rows are read back by number
                     "autoinstall_known_extensions": False,
