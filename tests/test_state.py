@@ -251,6 +251,28 @@ def test_a_state_with_sha256_member_keys_is_migrated_to_uuid_keys(
         assert state.backend.execute("SELECT version FROM state_format") == [(2,)]
 
 
+def test_a_duckdb_state_with_statuses_as_text_is_upgraded_to_an_enum(tmp_path: Path) -> None:
+    path = tmp_path / "state.duckdb"
+    held = "SELECT email, status, synced_at FROM members ORDER BY email"
+    with StateStore.at(path) as state:
+        commit(state, AUDIENCE, "add", members("a", "b", "c"))
+        state.begin_batch("run", AUDIENCE, "remove", 2, members("c"))  # c: removal in flight
+        # as the files of earlier versions hold them
+        state.backend.execute("ALTER TABLE members ALTER status SET DATA TYPE VARCHAR")
+        before = state.backend.execute(held)
+    assert [status for _, status, _ in before] == ["present", "present", "removing"]
+
+    with StateStore.at(path) as state:
+        assert state.backend.execute(held) == before
+        assert state.backend.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE column_name = 'status' "
+            "AND table_name = 'members'"
+        ) == [("ENUM('present', 'adding', 'removing', 'staged')",)]
+        diff = state.diff(AUDIENCE, members("a", "b", "d"))
+        assert keys(diff.adds) == {"d"}
+        assert keys(diff.removes) == {"c"}
+
+
 def test_a_state_of_a_newer_member_key_format_is_refused(
     make_store: Callable[[], StateStore],
 ) -> None:

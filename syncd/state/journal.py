@@ -51,6 +51,7 @@ _COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 log = logging.getLogger("syncd")
 
 PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
+MEMBER_STATUSES = (PRESENT, ADDING, REMOVING, STAGED)
 SENT, ACKNOWLEDGED = "sent", "acknowledged"
 
 
@@ -61,6 +62,12 @@ def identifiers_ddl(hash_storage: str) -> str:
         f"{name} VARCHAR{hash_storage if name in HASHED_COLUMNS else ''}"
         for name in IDENTIFIER_COLUMNS
     )
+
+
+def status_ddl(enum: bool) -> str:
+    """The type of `members.status`: an ENUM of its values where the backend has them
+    (`Backend.status_enum`), else text."""
+    return f"ENUM({', '.join(map(repr, MEMBER_STATUSES))})" if enum else "VARCHAR"
 
 
 def batch_members_ddl(member_key_type: str, hash_storage: str) -> str:
