@@ -92,16 +92,22 @@ def test_the_state_and_the_spill_keep_their_blocks_within_the_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both DuckDB instances a pass opens (the state's, and a spill of its own beside a
-    PostgreSQL state) are limited, and keep that much memory for their blocks."""
+    PostgreSQL state) are limited, and keep that much memory for their blocks. The memory
+    kept never shrinks: a store opened with a lower limit while the process holds the file
+    open (its stores share one instance) keeps it."""
     monkeypatch.setattr(spill, "MEMORY_LIMIT", "48MB")
     settings = "SELECT current_setting('memory_limit'), current_setting('block_allocator_memory')"
 
     state = DuckDBBackend(tmp_path / "state.duckdb")
     with spill.Spill.standalone() as scratch:
         found = [state.execute(settings)[0], scratch.execute(settings)[0]]
+    monkeypatch.setattr(spill, "MEMORY_LIMIT", "32MB")
+    again = DuckDBBackend(tmp_path / "state.duckdb")
+    found.append(again.execute(settings)[0])
+    again.close()
     state.close()
 
-    assert found == [("45.7 MiB", "45.7 MiB")] * 2
+    assert found == [("45.7 MiB", "45.7 MiB")] * 2 + [("30.5 MiB", "45.7 MiB")]
 
 
 def test_people_listed_again_are_one_member_each_and_batches_stay_whole(tmp_path: Path) -> None:

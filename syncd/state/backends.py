@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -101,8 +101,11 @@ class DuckDBBackend:
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path, lock_timeout)
-        for name, value in spill_module.memory_settings().items():
-            self._db.execute(f"SET {name} = '{value}'")
+        memory = spill_module.memory_settings()
+        self._db.execute(f"SET memory_limit = '{memory['memory_limit']}'")
+        # It never shrinks, and the stores of a file in one process share its instance.
+        with suppress(duckdb.InvalidInputException):
+            self._db.execute(f"SET block_allocator_memory = '{memory['block_allocator_memory']}'")
         self._db.execute("SET enable_progress_bar = false")  # a connection's own setting
         # DuckDB's default, stated: spill tables keep their rows in the order inserted, which
         # row numbers (fingerprints) and batches (the journal) are read back by.

@@ -20,6 +20,7 @@ DuckDB tables (`spill`, `diff`), so holding 10M members takes disk, not gigabyte
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -139,7 +140,8 @@ class StateStore:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         try:
-            _create_or_upgrade(backend)
+            with _UPGRADES:
+                _create_or_upgrade(backend)
         except BaseException:
             backend.close()
             raise
@@ -467,6 +469,13 @@ CREATE TABLE IF NOT EXISTS state_format (
     version INTEGER NOT NULL
 )
 """
+
+
+#: Stores opened at once in one process (the daemon's jobs) create and upgrade the tables in
+#: turn: those of a DuckDB file share its instance, and one that looked before another's
+#: upgrade committed would do it again. (Processes cannot share a DuckDB file; PostgreSQL
+#: replicas take turns on an advisory lock.)
+_UPGRADES = threading.Lock()
 
 
 def _create_or_upgrade(backend: Backend) -> None:
