@@ -173,9 +173,11 @@ def _object(name: str, value: pa.Array) -> pa.Array:
 def _address(members: pa.Table) -> pa.Array:
     """Google takes names only as a whole address: null unless all four parts are there."""
     parts = [f'"{name}":' for name in ("givenName", "familyName", "regionCode", "postalCode")]
-    values = [_string(members, c) for c in ("first_name", "last_name", "country", "zip")]
-    if any(value.null_count == len(members) for value in values):
-        return pa.nulls(len(members), pa.string())
+    values = []
+    for column in ("first_name", "last_name", "country", "zip"):
+        values.append(_string(members, column))
+        if values[-1].null_count == len(members):  # most batches: no names, so no quoting
+            return pa.nulls(len(members), pa.string())
     fields = [
         pc.binary_join_element_wise(label, value, "")
         for label, value in zip(parts, values, strict=True)
