@@ -103,7 +103,8 @@ class DuckDBBackend:
         self._db = _connect(path, lock_timeout)
         memory = spill_module.memory_settings()
         self._db.execute(f"SET memory_limit = '{memory['memory_limit']}'")
-        # It never shrinks, and the stores of a file in one process share its instance.
+        # What an instance keeps never shrinks, and the stores of a file in one process
+        # share its instance: one opened with a lower limit leaves it as it is.
         with suppress(duckdb.InvalidInputException):
             self._db.execute(f"SET block_allocator_memory = '{memory['block_allocator_memory']}'")
         self._db.execute("SET enable_progress_bar = false")  # a connection's own setting
