@@ -7,7 +7,15 @@ than through `pgserver.get_server`, which only allows trust auth on a socket, ke
 pid list in a shared runtime dir, and warns at import without XDG_RUNTIME_DIR. Driving them
 directly gives password (scram) auth over TCP, as in production, and starts in under a second.
 
-PostgreSQL refuses to run as root, so as root the server runs as `nobody`.
+PostgreSQL refuses to run as root, so as root the server runs as `nobody`. `nobody` must be
+able to run the binaries, and a checkout under a private folder (a clone in /root, any 0700
+directory on the way to the virtualenv) hides them. Then the whole installation (bin, lib,
+share: PostgreSQL finds lib and share relative to its binaries) is copied into the server's
+own temp directory, which `nobody` owns. The copy is made only when `nobody` cannot run the
+binaries in place, found by running `initdb --version` as `nobody`: permission bits, ACLs
+and mount options all answer that one question, where reading mode bits would miss some.
+Copying beats the alternatives: running as the checkout's owner is impossible (root), and
+loosening the permissions of the user's folders is not the tests' business.
 """
 
 from __future__ import annotations
@@ -88,6 +96,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     started = False
     try:
         _prepare(root, password, run_as)
+        if run_as is not None and not _can_run(bindir, run_as):
+            bindir = _copy_installation(bindir, root)
         _run(bindir, run_as, root, "initdb", *_initdb_args(data, root / "pwfile"))
         (root / "pwfile").unlink()
         port = _start(bindir, run_as, root, data)
@@ -113,6 +123,41 @@ def _prepare(root: Path, password: str, run_as: str | None) -> None:
     root.chmod(0o700)
     for path in (root, root / "pwfile"):
         os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _can_run(bindir: Path, run_as: str) -> bool:
+    """Whether ``run_as`` can run the binaries where they are (every folder above them open
+    to it); asked of the system itself, by running one as that user."""
+    try:
+        completed = subprocess.run(
+            [str(bindir / "initdb"), "--version"],
+            user=run_as,
+            cwd="/",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=START_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):  # PermissionError on exec, most often
+        return False
+    return completed.returncode == 0
+
+
+def _copy_installation(bindir: Path, root: Path) -> Path:
+    """Copy the installation holding ``bindir`` under ``root``, which the server's user owns;
+    returns the copy's bindir. The layout is kept: PostgreSQL finds lib and share relative to
+    its binaries, and pgserver's initdb finds its libpq through the RPATH auditwheel wrote,
+    ``$ORIGIN/../../../pgserver.libs``, so ``pgserver/pginstall`` is copied with the
+    ``pgserver.libs`` beside it. (Debian's layout keeps share outside the installation, but
+    Debian's binaries sit in /usr/lib, open to every user, and are never copied.)"""
+    installation = bindir.parent
+    package = installation.parent
+    copy = root / "postgresql" / package.name / installation.name
+    shutil.copytree(installation, copy, symlinks=True, ignore=shutil.ignore_patterns("include"))
+    vendored = package.parent / f"{package.name}.libs"
+    if vendored.is_dir():
+        shutil.copytree(vendored, root / "postgresql" / vendored.name, symlinks=True)
+    return copy / bindir.name
 
 
 def _initdb_args(data: Path, pwfile: Path) -> list[str]:
