@@ -86,9 +86,10 @@ def find_bindir() -> Path:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a fresh server; yield how to reach it; always stop it and remove its files."""
-    bindir = find_bindir()
+def postgres_server(bindir: Path | None = None) -> Iterator[PostgresServer]:
+    """Start a fresh server (from ``find_bindir()`` unless given); yield how to reach it;
+    always stop it and remove its files."""
+    bindir = bindir if bindir is not None else find_bindir()
     run_as = RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="syncd-pg-"))
     data = root / "data"
