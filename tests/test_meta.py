@@ -21,11 +21,13 @@ from urllib.parse import urlencode
 import httpx
 import pyarrow as pa
 import pytest
+from facebook_business.api import FacebookAdsApi
 
 from syncd.config.models import MetaDestination
 from syncd.destinations import DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta import (
     CAPABILITIES,
+    GRAPH_API_VERSION,
     SCHEMA_KEYS,
     MetaCustomAudiences,
     MetaThrottle,
@@ -175,6 +177,27 @@ def test_describe_reports_size_and_status(
         "operation_status_description": "Normal",
         "delivery_status_code": 200,
     }
+
+
+def test_every_call_goes_to_the_pinned_graph_version(
+    emulator: MetaGraphEmulator, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SDK whose default moved (a newer facebook-business) does not move syncd."""
+    monkeypatch.setattr(FacebookAdsApi, "API_VERSION", "v99.0")
+    meta = connect(emulator, clock)
+    for n in range(101):  # two pages of the audience list: the SDK's cursor follows them
+        emulator.add_audience(f"2385000000001{n:04d}", name=f"Buyers (old {n})")
+
+    meta.ensure_audience("Buyers", "")
+    meta.add(AUDIENCE, members([person(1)]))
+    meta.remove(AUDIENCE, members([person(1)]))
+    meta.describe(AUDIENCE)
+    meta.close()
+
+    assert [r.operation for r in emulator.requests] == [
+        "list", "list", "create", "add", "remove", "read"
+    ]  # fmt: skip
+    assert {r.path.split("/")[1] for r in emulator.requests} == {GRAPH_API_VERSION}
 
 
 # -- multi-key add and remove ------------------------------------------------------------

@@ -180,7 +180,8 @@ class MetaDestination(DestinationSettings):
     api_version: str | None = Field(
         default=None,
         pattern=r"^v\d+\.\d+$",
-        description="Graph API version, e.g. v26.0; defaults to the facebook-business SDK's.",
+        description="Graph API version, e.g. v26.0; defaults to the one syncd is pinned to "
+        "(syncd.destinations.meta.GRAPH_API_VERSION).",
     )
 
 

@@ -32,6 +32,7 @@ from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
 from syncd.destinations.meta.form import FormSession
 from syncd.destinations.meta.schema import CAPABILITIES, form_payload
 from syncd.destinations.meta.throttle import MetaThrottle
+from syncd.destinations.meta.version import GRAPH_API_VERSION
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 
 __all__ = ["MetaCustomAudiences"]
@@ -52,9 +53,7 @@ _T = TypeVar("_T")
 class _ObservedApi(FacebookAdsApi):
     """The SDK's API object, with the throttle before every call and after every answer."""
 
-    def __init__(
-        self, session: FacebookSession, api_version: str | None, throttle: MetaThrottle
-    ) -> None:
+    def __init__(self, session: FacebookSession, api_version: str, throttle: MetaThrottle) -> None:
         super().__init__(session, api_version=api_version)
         self.throttle = throttle
 
@@ -93,7 +92,7 @@ class MetaCustomAudiences:
         session.GRAPH = config.endpoint.rstrip("/")
         session.requests = FormSession.like(session.requests)
         self.throttle = throttle or MetaThrottle(sleep=sleep)
-        self._api = _ObservedApi(session, config.api_version, self.throttle)
+        self._api = _ObservedApi(session, config.api_version or GRAPH_API_VERSION, self.throttle)
         self._account_id = config.ad_account_id
         self._sleep = sleep
         self._retry_policy = retry_policy or RetryPolicy()
