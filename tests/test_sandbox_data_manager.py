@@ -4,6 +4,7 @@ consent, per-member refusals, user IDs, quotas and account checks (httpx, raw JS
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,12 +230,50 @@ def test_every_bad_member_is_named_by_index(dm: DataManagerEmulator, client: htt
     error = error_of(response, "INVALID_ARGUMENT")
     violations = detail(error, "BadRequest")["fieldViolations"]
     assert [(v["field"], v["reason"]) for v in violations] == [
-        ("audience_members[1].user_data.user_identifiers[0].email_address", "INVALID_HEX_ENCODING"),
-        ("audience_members[3].user_data.user_identifiers", "REQUIRED_FIELD_MISSING"),
-        ("audience_members[4]", "INVALID_AUDIENCE_MEMBER"),
+        ("audience_members.audience_members[1].user_data.user_identifiers", "INVALID_HEX_ENCODING"),
+        (
+            "audience_members.audience_members[3].user_data.user_identifiers",
+            "REQUIRED_FIELD_MISSING",
+        ),
+        ("audience_members.audience_members[4]", "INVALID_AUDIENCE_MEMBER"),
     ]
-    assert "2 more field violation(s)" in error["message"] and "A@X.COM" not in response.text
+    assert "A@X.COM" not in response.text
     assert dm.members("8800000001") == set()
+
+
+#: The two refusals the "Send audience members" quickstart shows, verbatim:
+#: https://developers.google.com/data-manager/api/get-started/quickstart/send-audience-members
+QUICKSTART_NOT_HEX = (
+    '{"error":{"code":400,"message":"There was a problem with the request.","status":'
+    '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
+    '"reason":"INVALID_ARGUMENT","domain":"datamanager.googleapis.com"},{"@type":'
+    '"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":'
+    '"audience_members.audience_members[0].user_data.user_identifiers","description":'
+    '"Email is not hex encoded.","reason":"INVALID_HEX_ENCODING"}]}]}}'
+)
+QUICKSTART_NOT_SHA256 = (
+    '{"error":{"code":400,"message":"There was a problem with the request.","status":'
+    '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
+    '"reason":"INVALID_ARGUMENT","domain":"datamanager.googleapis.com"},{"@type":'
+    '"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":'
+    '"audience_members.audience_members[0]","reason":"INVALID_SHA256_FORMAT"}]}]}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("dana@example.com", QUICKSTART_NOT_HEX),  # plain text, not hex at all
+        (b"dana@example.com".hex(), QUICKSTART_NOT_SHA256),  # hex, but not hashed
+    ],
+)
+def test_a_bad_hash_is_refused_with_the_quickstarts_exact_body(
+    client: httpx.Client, value: str, expected: str
+) -> None:
+    member = {"userData": {"userIdentifiers": [{"emailAddress": value}]}}
+    response = client.post("/v1/audienceMembers:ingest", json=ingest(("8800000001",), [member]))
+    assert response.status_code == 400
+    assert response.json() == json.loads(expected)
 
 
 def test_user_ids_are_members_of_their_own_type(

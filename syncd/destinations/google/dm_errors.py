@@ -7,9 +7,9 @@ then the HTTP status. Three shapes need more than a table row:
 * ``RESOURCE_EXHAUSTED`` is the per-minute budget (RATE_LIMITED, waiting as long as
   ``RetryInfo.retryDelay`` or ``Retry-After`` says) unless the quota named is a daily one:
   then ``QuotaExhausted`` stops the run cleanly, and the next run resumes;
-* ``INVALID_ARGUMENT`` whose field violations all name ``audience_members[i]`` is a refusal of
-  those members: ``MemberErrors`` with their rows in the batch, so the caller quarantines
-  exactly them and sends the rest;
+* ``INVALID_ARGUMENT`` whose field violations all name
+  ``audience_members.audience_members[i]`` is a refusal of those members: ``MemberErrors``
+  with their rows in the batch, so the caller quarantines exactly them and sends the rest;
 * everything else becomes a ``DestinationError`` of the row's class, whose message says what
   to fix. Messages carry field paths and reasons, never a value.
 """
@@ -34,7 +34,11 @@ from syncd.destinations.base import (
 __all__ = ["REASONS", "STATUSES", "Rule", "classify", "duration_seconds"]
 
 _TYPE = "type.googleapis.com/google.rpc."
-_MEMBER_FIELD = re.compile(r"^audience_members\[(\d+)\]")
+#: A field violation naming one audience member, as Google writes it: the request field, then
+#: the member's index, e.g. ``audience_members.audience_members[0].user_data.user_identifiers``
+#: (the bodies in the "Send audience members" quickstart,
+#: https://developers.google.com/data-manager/api/get-started/quickstart/send-audience-members).
+_MEMBER_FIELD = re.compile(r"^audience_members\.audience_members\[(\d+)\]")
 _DAILY = re.compile(r"per ?day", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 

@@ -9,7 +9,7 @@ project's quotas (see ``quota``).
 Rules beyond the request shape:
 
 * **Fast fail.** A request with any invalid member fails as a whole, nothing applied, with one
-  field violation per bad member (``audience_members[i]...``).
+  field violation per bad member (``audience_members.audience_members[i]...``).
 * **Consent (Customer Match).** A member's own ``consent`` overrides the request's. An ingested
   member whose ad user data or ad personalization consent is ``CONSENT_DENIED`` is *not* added
   to the list. As the real API does, the request itself still succeeds; the refusal shows in

@@ -4,8 +4,8 @@ An error is a ``google.rpc.Status`` in JSON: ``{"error": {"code", "message", "st
 "details"}}``. ``details`` always holds an ``ErrorInfo`` (its ``reason`` is the API's
 ``ErrorReason``, or the canonical status when field violations carry the reasons); a refusal
 of specific fields adds a ``BadRequest`` whose field violations name the proto field path --
-``audience_members[3].user_data.user_identifiers[0].email_address`` -- and the reason, never
-the value. Quota refusals add ``RetryInfo`` and ``QuotaFailure``.
+``audience_members.audience_members[3].user_data.user_identifiers`` (see ``members``) -- and
+the reason, never the value. Quota refusals add ``RetryInfo`` and ``QuotaFailure``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class ApiError(Exception):
         self.grpc_status, self.domain, self.count = grpc_status, domain, count
         if field is not None:
             violations = [Violation(field, message, reason), *violations]
+            self.message = f"{message} (field: {field})"
         self.violations: list[Violation] = list(violations)
         self.details = list(details)
         self.metadata = dict(metadata or {})
@@ -82,28 +83,26 @@ class ApiError(Exception):
 
 def error_response(error: ApiError, operation: str = "") -> Response:
     """The JSON response of an error, as Google's front-end writes it."""
-    first = error.violations[0] if error.violations else None
-    message = error.message
-    if first is not None:
-        message = f"{first.description} (field: {first.field})"
-        if len(error.violations) > 1:
-            message += f", and {len(error.violations) - 1} more field violation(s)"
     info: dict[str, Any] = {
         "@type": f"{_TYPE}ErrorInfo",
-        "reason": error.reason if first is None else error.grpc_status,
+        "reason": error.grpc_status if error.violations else error.reason,
         "domain": error.domain,
     }
     if error.metadata:
         info["metadata"] = error.metadata
     details: list[dict[str, Any]] = [info]
     if error.violations:
+        # A violation without a description has none in the body (the quickstart's
+        # INVALID_SHA256_FORMAT violation), as proto3 JSON leaves out empty strings.
         violations = [
             {"field": v.field, "description": v.description, "reason": v.reason}
+            if v.description
+            else {"field": v.field, "reason": v.reason}
             for v in error.violations
         ]
         details.append({"@type": f"{_TYPE}BadRequest", "fieldViolations": violations})
     details.extend(error.details)
-    body = {"code": error.status, "message": message, "status": error.grpc_status}
+    body = {"code": error.status, "message": error.message, "status": error.grpc_status}
     headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'

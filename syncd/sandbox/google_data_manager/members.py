@@ -6,8 +6,18 @@ A member is ``userData`` (hashed email, phone, address: ``CONTACT_ID`` lists) or
 Each member may carry its own ``consent``, which overrides the request's.
 
 Every member is checked before any is applied, and every bad member is reported -- one field
-violation each, its path starting ``audience_members[i]`` -- so a client learns all the rows
-to quarantine from one refusal.
+violation each, its path starting ``audience_members.audience_members[i]`` as Google writes it
+-- so a client learns all the rows to quarantine from one refusal. The two refusals of a hash
+are copied from the "Send audience members" quickstart
+(https://developers.google.com/data-manager/api/get-started/quickstart/send-audience-members):
+
+    {"field": "audience_members.audience_members[0].user_data.user_identifiers",
+     "description": "Email is not hex encoded.", "reason": "INVALID_HEX_ENCODING"}
+    {"field": "audience_members.audience_members[0]", "reason": "INVALID_SHA256_FORMAT"}
+
+The first for a value that is not hex at all, the second for hex that is not a SHA-256 digest
+("an email_address that isn't hashed and is only hex encoded"). The page shows an email;
+other hashed identifiers are reported the same way, with their own noun.
 """
 
 from __future__ import annotations
@@ -37,8 +47,14 @@ MAX_IDENTIFIERS = 10
 MAX_USER_ID_CHARS = 512
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _REGION = re.compile(r"[A-Z]{2}")
 CONSENT_VALUES = frozenset({"CONSENT_STATUS_UNSPECIFIED", "CONSENT_GRANTED", "CONSENT_DENIED"})
+
+#: Where a member's refusals point: Google repeats the request field before the index.
+MEMBER_FIELD = "audience_members.audience_members[{}]"
+#: The message of a refusal of members, copied from the quickstart's bodies.
+PROBLEM = "There was a problem with the request."
 
 #: An address identifier's value: (givenName, familyName, regionCode, postalCode).
 Address = tuple[str, str, str, str]
@@ -68,36 +84,45 @@ def check_consent(consent: Any, field: str) -> dict[str, str]:
 
 
 class Decoder:
-    """Checks one hashed value in the request's ``encoding`` and returns it as lowercase hex."""
+    """Checks one hashed value in the request's ``encoding`` and returns it as lowercase hex.
+
+    A value the encoding cannot read is refused at the member's identifiers; one that reads
+    but is not 32 bytes (not a SHA-256 digest) at the member itself: both as the quickstart
+    shows (see the module docstring).
+    """
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
 
-    def __call__(self, value: Any, field: str) -> str:
-        value = require(value, str, field)
-        if self.encoding == "HEX":
-            if not _HEX64.fullmatch(value):
-                raise ApiError(
-                    "The HEX encoded value is malformed: expected a SHA-256 hash as 64 "
-                    "lowercase hex characters.",
-                    reason="INVALID_HEX_ENCODING",
-                    field=field,
-                )
-            return str(value)
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != 32:
+    def __call__(self, value: Any, noun: str, identifiers: str, member: str) -> str:
+        value = require(value, str, identifiers)
+        raw = self._bytes(value)
+        if raw is None:
+            hex_encoded = self.encoding == "HEX"
             raise ApiError(
-                "The base64 encoded value is malformed: expected a SHA-256 hash.",
-                reason="INVALID_BASE64_ENCODING",
-                field=field,
+                f"{noun} is not {'hex' if hex_encoded else 'base64'} encoded.",
+                reason="INVALID_HEX_ENCODING" if hex_encoded else "INVALID_BASE64_ENCODING",
+                field=identifiers,
             )
+        if len(raw) != 32:
+            raise ApiError("", reason="INVALID_SHA256_FORMAT", field=member)
         return raw.hex()
 
+    def _bytes(self, value: str) -> bytes | None:
+        if self.encoding == "HEX":
+            return bytes.fromhex(value) if _HEX.fullmatch(value) else None
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return None
 
-def _identifier(identifier: Any, decode: Decoder, field: str) -> tuple[str, str | Address]:
+
+_NOUNS = {"emailAddress": "Email", "phoneNumber": "Phone number"}
+
+
+def _identifier(
+    identifier: Any, decode: Decoder, field: str, identifiers: str, member: str
+) -> tuple[str, str | Address]:
     identifier = require(identifier, dict, field)
     kinds = [k for k in ("emailAddress", "phoneNumber", "address") if k in identifier]
     if len(kinds) != 1 or len(identifier) != 1:
@@ -109,10 +134,10 @@ def _identifier(identifier: Any, decode: Decoder, field: str) -> tuple[str, str 
     kind = kinds[0]
     path = f"{field}.{snake(kind)}"
     if kind != "address":
-        return kind, decode(identifier[kind], path)
+        return kind, decode(identifier[kind], _NOUNS[kind], identifiers, member)
     address = require(identifier[kind], dict, path)
-    given = decode(address.get("givenName"), f"{path}.given_name")
-    family = decode(address.get("familyName"), f"{path}.family_name")
+    given = decode(address.get("givenName"), "Given name", identifiers, member)
+    family = decode(address.get("familyName"), "Family name", identifiers, member)
     region = require(address.get("regionCode"), str, f"{path}.region_code")
     if not _REGION.fullmatch(region):
         raise ApiError(
@@ -128,7 +153,7 @@ def _identifier(identifier: Any, decode: Decoder, field: str) -> tuple[str, str 
     return kind, (given, family, region, postal)
 
 
-def _user_data(data: Any, decode: Decoder, base: str) -> tuple[Member, int]:
+def _user_data(data: Any, decode: Decoder, base: str, member: str) -> tuple[Member, int]:
     user_data = require(data, dict, f"{base}.user_data")
     ids_field = f"{base}.user_data.user_identifiers"
     identifiers = require(user_data.get("userIdentifiers"), list, ids_field)
@@ -140,7 +165,7 @@ def _user_data(data: Any, decode: Decoder, base: str) -> tuple[Member, int]:
             field=ids_field,
         )
     parsed = frozenset(
-        _identifier(identifier, decode, f"{ids_field}[{index}]")
+        _identifier(identifier, decode, f"{ids_field}[{index}]", ids_field, member)
         for index, identifier in enumerate(identifiers)
     )
     return parsed, len(identifiers)
@@ -175,7 +200,7 @@ def _member(member: Any, decode: Decoder, field: str) -> Parsed:
             field=base,
         )
     if types[0] == "userData":
-        values, count = _user_data(member["userData"], decode, base)
+        values, count = _user_data(member["userData"], decode, base, field)
     else:
         values, count = _user_id_data(member["userIdData"], base)
     return Parsed(values, types[0], count, consent)
@@ -219,12 +244,11 @@ def parse_members(members: Sequence[Any], decode: Decoder) -> list[Parsed]:
             parsed.append(plain)
             continue
         try:
-            parsed.append(_member(member, decode, f"audience_members[{index}]"))
+            parsed.append(_member(member, decode, MEMBER_FIELD.format(index)))
         except ApiError as error:
             violations.extend(error.violations)
     if violations:
-        first = violations[0]
-        raise ApiError(first.description, reason=first.reason, violations=violations)
+        raise ApiError(PROBLEM, reason=violations[0].reason, violations=violations)
     if len({p.data_type for p in parsed}) > 1:
         raise ApiError(
             "Multiple data types are not allowed in one request: send user_data and "
