@@ -39,6 +39,7 @@ from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA
 from syncd.sandbox import MetaGraphEmulator
+from syncd.sandbox.meta import THROTTLES
 from syncd.sandbox.server import Fault, RequestRecord
 
 TOKEN = "meta-test-token-31d9"
@@ -457,11 +458,13 @@ def test_usage_past_the_threshold_slows_the_client(start: Start, clock: FakeCloc
     assert all(r.status == 200 for r in emulator.requests)
 
 
-@pytest.mark.parametrize("code", [80003, 17, 4, 32, 613])
+@pytest.mark.parametrize("throttle", sorted(THROTTLES, key=str), ids=str)
 def test_throttling_gives_retry_after_from_the_regain_estimate(
-    start: Start, clock: FakeClock, code: int
+    start: Start, clock: FakeClock, throttle: tuple[int, int | None]
 ) -> None:
-    emulator = start(calls_per_window=5, window_seconds=120, throttle_code=code)
+    emulator = start(calls_per_window=5, window_seconds=120)
+    emulator.throttle_with(*throttle)
+    code = throttle[0]
     meta = connect(emulator, clock)
     emulator.exhaust_budget()
 

@@ -369,7 +369,7 @@ def test_meta_usage_headers_budget_and_throttle_codes() -> None:
         }
         assert meta.members(AUDIENCE) == set()
 
-        meta.throttle_code = 613
+        meta.throttle_with(613)
         assert graph_error(client.get(f"{V}/{AUDIENCE}"))["code"] == 613
         refused = httpx.get(f"{meta.base_url}{V}/{AUDIENCE}", params={"access_token": ""})
         assert graph_error(refused)["code"] == 190 and usage(refused)[0]["call_count"] == 100
@@ -378,7 +378,82 @@ def test_meta_usage_headers_budget_and_throttle_codes() -> None:
         ok = client.post(f"{V}/{AUDIENCE}/users", data=form("EMAIL", [sha("a")]))
         assert ok.status_code == 200 and usage(ok)[0]["call_count"] == 34
         with pytest.raises(ValueError):
-            meta.throttle_code = 100
+            meta.throttle_with(100)
+
+
+@pytest.mark.parametrize(
+    ("edge", "use_case", "code"),
+    [(f"{AUDIENCE}/users", "custom_audience", 80003),
+     ("act_1000/adsets", "ads_management", 80004),
+     ("act_1000/insights", "ads_insights", 80000)],
+)  # fmt: skip
+def test_meta_each_business_use_case_has_its_budget_and_its_code(
+    edge: str, use_case: str, code: int
+) -> None:
+    """Graph's Business Use Case rate limits: a budget per use case and ad account, and the
+    use case's own code once it is spent, in Graph's error body."""
+    clock = Clock()
+    with (
+        MetaGraphEmulator(
+            [AUDIENCE], TOKEN, calls_per_window=2, window_seconds=120, clock=clock
+        ) as meta,
+        httpx.Client(base_url=meta.base_url, params={"access_token": TOKEN}) as client,
+    ):
+        meta.exhaust_budget(use_case=use_case)
+
+        def call(path: str) -> httpx.Response:
+            if path.endswith("/users"):
+                return client.post(f"{V}/{path}", data=form("EMAIL", [sha("a")]))
+            return client.get(f"{V}/{path}")
+
+        throttled = call(edge)
+        body = throttled.json()["error"]
+        assert throttled.status_code == 400
+        assert set(body) == {
+            "message",
+            "type",
+            "code",
+            "error_subcode",
+            "is_transient",
+            "fbtrace_id",
+        }
+        assert body["message"].startswith(f"(#{code}) There have been too many calls")
+        assert (body["type"], body["code"], body["error_subcode"]) == (
+            "OAuthException",
+            code,
+            2446079,
+        )
+        assert body["is_transient"] is True
+        entry, account = usage(throttled)
+        assert entry["type"] == use_case and entry["estimated_time_to_regain_access"] == 2
+        assert account["reset_time_duration"] == 120
+        if use_case == "ads_insights":
+            insights = json.loads(throttled.headers["x-fb-ads-insights-throttle"])
+            assert insights["acc_id_util_pct"] == 150
+        # The other use cases' budgets are untouched.
+        others = {f"{AUDIENCE}/users", "act_1000/adsets", "act_1000/insights"} - {edge}
+        assert all(call(path).status_code == 200 for path in others)
+        assert meta.usage(use_case=use_case) == 100
+
+        clock.now += 120
+        assert call(edge).status_code == 200
+
+
+def test_meta_insights_can_throttle_as_code_4() -> None:
+    """Insights also throttles as code 4 with subcode 1504022 or 1504039 (Marketing API
+    "Rate Limiting")."""
+    with (
+        MetaGraphEmulator([AUDIENCE], TOKEN, calls_per_window=1) as meta,
+        httpx.Client(base_url=meta.base_url, params={"access_token": TOKEN}) as client,
+    ):
+        for subcode in (1504022, 1504039):
+            meta.throttle_with(4, subcode, use_case="ads_insights")
+            meta.exhaust_budget(use_case="ads_insights")
+            body = graph_error(client.get(f"{V}/act_1000/insights"))
+            assert (body["code"], body["error_subcode"]) == (4, subcode)
+            assert body["message"] == (
+                "(#4) There have been too many calls from this app. Wait a bit and try again."
+            )
 
 
 def test_meta_create_list_filter_and_page_audiences() -> None:

@@ -1,10 +1,12 @@
 """Graph errors -> what to do, as a table, decided in this one place for Meta.
 
 Throttling codes wait as long as Meta says (``estimated_time_to_regain_access`` in the usage
-headers, else Retry-After, else a minute; the retry policy caps it). Auth, permission and
-policy errors need a person -- a new token, a role on the ad account, a rename -- and are
-never retried; their messages carry the fix. Anything unknown on a 5xx is retried once the
-policy allows; an unknown 4xx is a refusal.
+headers, else the ad account's ``reset_time_duration``, else Retry-After, else a minute; the
+retry policy caps it). They are every code Meta documents as a rate limit, for audience edits,
+ad set reads and Insights alike: a throttled spend pull waits and goes on like an audience
+edit. Auth, permission and policy errors need a person -- a new token, a role on the ad
+account, a rename -- and are never retried; their messages carry the fix. Anything unknown
+on a 5xx is retried once the policy allows; an unknown 4xx is a refusal.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ _ROLE_FIX = (
     "in Business Settings give the system user the ad account (and this audience) with "
     "'Manage campaigns', and generate its token with ads_management"
 )
-THROTTLING_CODES = frozenset({4, 17, 32, 613, 80003})
 #: Graph code for refused custom-audience operations: on usersreplace, replace is not possible.
 _REPLACE_REFUSAL_CODES = frozenset({2650})
 _DEFAULT_THROTTLE_WAIT = 60.0
@@ -54,15 +55,48 @@ class _Rule:
     meaning: str
 
 
+def _throttled(meaning: str) -> _Rule:
+    return _Rule(ErrorClass.RATE_LIMITED, meaning)
+
+
+#: Business-use-case (BUC) rate limits: each use case has its own budget per ad account and
+#: its own code in 80000-80014 ("Business Use Case Rate Limits",
+#: https://developers.facebook.com/docs/graph-api/overview/rate-limiting#buc-rate-limits).
+#: Codes in the range with no use case named there are throttling all the same.
+_BUSINESS_USE_CASES = {
+    80000: "ads_insights",
+    80001: "pages",
+    80002: "instagram",
+    80003: "custom_audience",
+    80004: "ads_management",
+    80005: "leadgen",
+    80006: "messenger",
+    80008: "whatsapp_business_management",
+    80009: "catalog_management",
+    80014: "catalog_batch",
+}
+
 # (code, subcode) first, then (code, None).
 _RULES: dict[tuple[int, int | None], _Rule] = {
     (1, None): _Rule(ErrorClass.RETRY, "Meta reported an unknown, usually passing, error"),
     (2, None): _Rule(ErrorClass.RETRY, "Meta's service is temporarily unavailable"),
-    (4, None): _Rule(ErrorClass.RATE_LIMITED, "application request limit reached"),
-    (17, None): _Rule(ErrorClass.RATE_LIMITED, "user request limit reached"),
-    (32, None): _Rule(ErrorClass.RATE_LIMITED, "page request limit reached"),
-    (613, None): _Rule(ErrorClass.RATE_LIMITED, "calls to this API exceeded the rate limit"),
-    (80003, None): _Rule(ErrorClass.RATE_LIMITED, "custom audience API throttled"),
+    # Throttling codes and subcodes of "Rate Limiting" (Marketing API),
+    # https://developers.facebook.com/docs/marketing-api/overview/rate-limiting, and of the
+    # Graph API's https://developers.facebook.com/docs/graph-api/overview/rate-limiting.
+    (4, None): _throttled("application request limit reached"),
+    (4, 1504022): _throttled("Insights: too many calls from this app"),
+    (4, 1504039): _throttled("Insights: too many calls from this app"),
+    (17, None): _throttled("user request limit reached"),
+    (17, 2446079): _throttled("ad account API-level request limit reached"),
+    (32, None): _throttled("page request limit reached"),
+    (613, None): _throttled("calls to this API exceeded the rate limit"),
+    (613, 1487742): _throttled("too many calls from this ad account"),
+    **{
+        (code, None): _throttled(
+            f"business use case {_BUSINESS_USE_CASES.get(code, str(code))} throttled"
+        )
+        for code in range(80000, 80015)
+    },
     (190, None): _Rule(
         ErrorClass.FAIL_AUDIENCE, f"the access token is invalid or expired: {_TOKEN_FIX}"
     ),
@@ -85,6 +119,10 @@ _RULES: dict[tuple[int, int | None], _Rule] = {
     (100, 1713228): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
     (100, 1713231): _Rule(ErrorClass.FAIL_AUDIENCE, FLAGGED_POLICY),
 }
+#: Every Graph code that is a rate limit.
+THROTTLING_CODES = frozenset(
+    code for (code, _), rule in _RULES.items() if rule.error_class is ErrorClass.RATE_LIMITED
+)
 
 
 class GraphRequestError(Protocol):

@@ -4,11 +4,14 @@ Every Graph answer, success or error, carries ``x-business-use-case-usage`` (per
 and use case: ``call_count``, ``total_cputime``, ``total_time`` in percent of the budget, and
 ``estimated_time_to_regain_access`` in minutes) and ``x-ad-account-usage``
 (``acc_id_util_pct``, ``reset_time_duration`` in seconds); ``x-app-usage`` has the app's
-percentages. ``MetaThrottle`` keeps the highest percentage it saw last and, past
-``threshold``, sleeps before the next call: the closer to 100%, the longer, up to
-``max_pause``. At 100% it waits for the access Meta says is regained, within the same cap.
-When a call was throttled anyway, the retry policy waits (see ``errors``) and the throttle
-steps aside, so the two waits do not add up.
+percentages, and Insights answers carry ``x-fb-ads-insights-throttle`` (``app_id_util_pct``,
+``acc_id_util_pct``; "Insights API Limits & Best Practices",
+https://developers.facebook.com/docs/marketing-api/insights/best-practices).
+``MetaThrottle`` keeps the highest percentage it saw last and, past ``threshold``, sleeps
+before the next call: the closer to 100%, the longer, up to ``max_pause``. At 100% it waits
+for the access Meta says is regained, within the same cap. When a call was throttled anyway,
+the retry policy waits (see ``errors``) and the throttle steps aside, so the two waits do
+not add up.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ def parse_usage(headers: Mapping[str, str] | None) -> Usage | None:
     app = _json(lowered.get("x-app-usage"))
     if isinstance(app, dict):
         percents += _numbers(app, "call_count", "total_cputime", "total_time")
+    insights = _json(lowered.get("x-fb-ads-insights-throttle"))
+    if isinstance(insights, dict):
+        percents += _numbers(insights, "app_id_util_pct", "acc_id_util_pct")
     if not percents and not regain and not resets:
         return None
     wait = max(regain, default=0.0) or max(resets, default=0.0)

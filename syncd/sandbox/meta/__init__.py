@@ -16,7 +16,7 @@ budget and usage headers), ``spend`` (ad sets and daily spend), ``state``, ``err
 """
 
 from syncd.sandbox.meta.emulator import MetaGraphEmulator
-from syncd.sandbox.meta.errors import THROTTLE_CODES, GraphError
+from syncd.sandbox.meta.errors import THROTTLES, USE_CASE_THROTTLES, GraphError
 from syncd.sandbox.meta.payload import HASHED_KEYS, MAX_ROWS, PLAIN_KEYS, SCHEMA_KEYS, Member
 from syncd.sandbox.meta.spend import AdSet, InsightRow
 
@@ -25,7 +25,8 @@ __all__ = [
     "MAX_ROWS",
     "PLAIN_KEYS",
     "SCHEMA_KEYS",
-    "THROTTLE_CODES",
+    "THROTTLES",
+    "USE_CASE_THROTTLES",
     "AdSet",
     "GraphError",
     "InsightRow",

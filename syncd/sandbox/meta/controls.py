@@ -10,9 +10,11 @@ import datetime as dt
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from syncd.sandbox.meta import replace
+from syncd.sandbox.meta.errors import THROTTLES, USE_CASE_THROTTLES
 from syncd.sandbox.meta.payload import Member
 from syncd.sandbox.meta.spend import AdSet, InsightRow
 from syncd.sandbox.meta.state import Account, Audience
@@ -35,6 +37,8 @@ class EmulatorControls:
     _budget: tuple[int, float]
     _denied: dict[str, int]
     _token_subcode: int | None
+    _throttles: dict[str, tuple[int, int | None]]
+    _under_applied: dict[str, deque[int | None]]
     replace_window_seconds: float
 
     # -- test helpers: audiences ---------------------------------------------------------
@@ -90,6 +94,25 @@ class EmulatorControls:
         with self._lock:
             self._audiences[str(audience_id)].refuses_replace = refused
 
+    def under_apply(self, audience_id: str, applied: int | None = 0, times: int = 1) -> None:
+        """Make the next ``times`` adds or removals of this audience (``POST`` or ``DELETE``
+        ``/{id}/users``) apply only their first ``applied`` rows and answer 200 with
+        ``num_received`` = the rows applied; with ``applied=None``, apply nothing and leave
+        ``num_received`` out of the answer.
+
+        It stands for Graph acknowledging less than was sent: the users edge answers with
+        ``num_received`` and ``num_invalid_entries`` (the reference of
+        https://developers.facebook.com/docs/marketing-api/reference/custom-audience/users),
+        and a client must take what those say was received, not the rows it sent; None is
+        an answer that confirms nothing at all."""
+        if (applied is not None and applied < 0) or times < 1:
+            raise ValueError("applied is a count of rows (or None), times at least 1")
+        with self._lock:
+            if str(audience_id) not in self._audiences:
+                raise KeyError(audience_id)
+            queued = self._under_applied.setdefault(str(audience_id), deque())
+            queued.extend([applied] * times)
+
     def replace_in_progress(self, audience_id: str) -> bool:
         """Whether a usersreplace session is open (and not yet past its window)."""
         with self._lock:
@@ -119,16 +142,34 @@ class EmulatorControls:
         with self._lock:
             self._denied.pop(str(object_id), None)
 
-    def exhaust_budget(self, ad_account_id: str | None = None) -> None:
-        """Spend an account's whole call budget now: the next call is throttled."""
-        with self._lock:
-            self._account(ad_account_id or self._default_account).usage.fill(self._clock())
-
-    def usage(self, ad_account_id: str | None = None) -> int:
-        """An account's budget use in percent, as the usage headers report it."""
+    def exhaust_budget(
+        self, ad_account_id: str | None = None, use_case: str = "custom_audience"
+    ) -> None:
+        """Spend an account's whole call budget of one business use case (custom_audience,
+        ads_management, ads_insights) now: its next call is throttled."""
         with self._lock:
             account = self._account(ad_account_id or self._default_account)
-            return account.usage.percent(self._clock())
+            account.budgets[use_case].fill(self._clock())
+
+    def usage(self, ad_account_id: str | None = None, use_case: str = "custom_audience") -> int:
+        """An account's budget use of one business use case in percent, as the usage
+        headers report it."""
+        with self._lock:
+            account = self._account(ad_account_id or self._default_account)
+            return account.budgets[use_case].percent(self._clock())
+
+    def throttle_with(
+        self, code: int, subcode: int | None = None, *, use_case: str = "custom_audience"
+    ) -> None:
+        """Answer a spent budget of ``use_case`` with another documented throttling error
+        of ``errors.THROTTLES`` (say code 4, subcode 1504022 for Insights) instead of the use
+        case's own business-use-case code."""
+        if (code, subcode) not in THROTTLES:
+            raise ValueError(f"({code}, {subcode}) is not one of {sorted(THROTTLES, key=str)}")
+        if use_case not in USE_CASE_THROTTLES:
+            raise ValueError(f"use_case must be one of {sorted(USE_CASE_THROTTLES)}")
+        with self._lock:
+            self._throttles[use_case] = (code, subcode)
 
     # -- test helpers: spend -------------------------------------------------------------
 
@@ -183,7 +224,8 @@ class EmulatorControls:
     def _new_account(self, account_id: str) -> Account:
         if not ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"an ad account id is act_<digits>, not {account_id!r}")
-        account = Account(account_id, UsageWindow(*self._budget))
+        budgets = {use_case: UsageWindow(*self._budget) for use_case in USE_CASE_THROTTLES}
+        account = Account(account_id, budgets)
         self._accounts[account_id] = account
         return account
 

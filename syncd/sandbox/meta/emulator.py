@@ -7,8 +7,11 @@ Paths served (``/vX.Y/`` any version):
 * ``{audience_id}`` GET; ``{audience_id}/users`` POST (add) and DELETE, or POST with
   ``method=DELETE`` (remove); ``{audience_id}/usersreplace`` POST (replace, by session).
 
-Every answer carries the usage headers of its ad account's budget; once the budget is spent,
-calls answer ``throttle_code`` until the sliding window frees a call.
+Each edge belongs to a business use case with its own budget per ad account, as on Graph
+(custom audience edges: custom_audience; ``adsets``: ads_management; ``insights``:
+ads_insights). Every answer carries the usage headers of its use case's budget; once that
+budget is spent, calls of that use case answer its throttling error (80003, 80004, 80000 by
+default; ``throttle_with`` picks another) until the sliding window frees a call.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from syncd.sandbox.meta import edges, replace
 from syncd.sandbox.meta.controls import ACCOUNT_ID, EmulatorControls
 from syncd.sandbox.meta.errors import (
-    THROTTLE_CODES,
+    USE_CASE_THROTTLES,
     GraphError,
     flagged_upload_blocked,
     graph_error,
@@ -48,6 +52,7 @@ _READ_FIELDS = (  # what an audience read without ``fields`` answers
     "id,name,subtype,approximate_count_lower_bound,approximate_count_upper_bound,"
     "operation_status,delivery_status"
 )
+#: Business use case of the ad account edges; every other edge is custom_audience.
 _USE_CASES = {"insights": "ads_insights", "adsets": "ads_management"}
 _FIRST_AUDIENCE_ID = 23_860_000_000_000_001
 
@@ -59,8 +64,9 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
     With ``access_token`` given, requests must carry exactly that token; without it, any
     non-empty token is accepted. ``ad_accounts`` lists the known accounts; None accepts any
     ``act_<digits>``. Each account has a budget of ``calls_per_window`` calls per
-    ``window_seconds``; a replace session must finish within ``replace_window_seconds``
-    (90 minutes on Meta). ``clock`` (monotonic seconds) drives both; tests pass a fake one.
+    ``window_seconds`` for each business use case; a replace session must finish within
+    ``replace_window_seconds`` (90 minutes on Meta). ``clock`` (monotonic seconds) drives
+    both; tests pass a fake one.
     """
 
     def __init__(
@@ -74,7 +80,6 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         calls_per_window: int = 100_000,
         window_seconds: float = 3600.0,
         replace_window_seconds: float = 90 * 60.0,
-        throttle_code: int = 80003,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(port)
@@ -82,8 +87,8 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         self._business_id = business_id
         self._budget = (calls_per_window, window_seconds)
         self.replace_window_seconds = replace_window_seconds
-        self._throttle_code = 80003
-        self.throttle_code = throttle_code
+        self._throttles = dict(USE_CASE_THROTTLES)
+        self._under_applied: dict[str, deque[int | None]] = {}
         self._clock = clock
         self._fixed_accounts = ad_accounts is not None
         self._accounts: dict[str, Account] = {}
@@ -97,28 +102,18 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         for audience_id in audiences:
             self.add_audience(str(audience_id))
 
-    @property
-    def throttle_code(self) -> int:
-        """The Graph code a call answers once its budget is spent: 80003 (custom audiences,
-        the default), 17 (user), 4 (application), 32 (page) or 613 (API-specific)."""
-        return self._throttle_code
-
-    @throttle_code.setter
-    def throttle_code(self, code: int) -> None:
-        if code not in THROTTLE_CODES:
-            raise ValueError(f"throttle_code must be one of {sorted(THROTTLE_CODES)}")
-        self._throttle_code = code
-
     # -- HTTP ------------------------------------------------------------------------------
 
     def internal_error_response(self) -> Response:
         """An emulator bug surfaces as Graph's 500 with its generic, transient code 1."""
-        return graph_error(GraphError("An unknown error occurred", code=1, status=500))
+        return graph_error(
+            GraphError("An unknown error occurred", code=1, status=500, transient=True)
+        )
 
     def fault_response(self, fault: Fault) -> Response:
         """An injected fault still carries the usage headers, as every Graph answer does."""
         response = super().fault_response(fault)
-        response.headers.update(self._usage_headers(None, "", self._clock()))
+        response.headers.update(self._usage_headers(None, "custom_audience", self._clock()))
         return response
 
     def handle(self, request: Request) -> Response:
@@ -132,6 +127,7 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
             method = "DELETE"  # Graph's method override: a removal with its payload in the body
         object_id, edge = match["id"], match["edge"]
         operation = _operation(method, edge)
+        use_case = _USE_CASES.get(edge or "", "custom_audience")
         with self._lock:
             account = self._owner(object_id)
         now = self._clock()
@@ -140,22 +136,23 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
             self._check_token(params.get("access_token") or request.bearer_token())
             self._check_permission(object_id, account)
             with self._lock:
-                throttled = account is not None and not account.usage.try_call(now)
+                budget = account.budgets[use_case] if account is not None else None
+                throttled = budget is not None and not budget.try_call(now)
+                throttle = self._throttles[use_case]
             if throttled:
-                raise throttle_error(self.throttle_code)
+                raise throttle_error(*throttle)
             response = self._route(method, object_id, edge, params, request)
         except GraphError as error:
             response = graph_error(error, operation)
-        response.headers.update(self._usage_headers(account, edge or "", now, refused=throttled))
+        response.headers.update(self._usage_headers(account, use_case, now, refused=throttled))
         return response
 
     def _usage_headers(
-        self, account: Account | None, edge: str, now: float, *, refused: bool = False
+        self, account: Account | None, use_case: str, now: float, *, refused: bool = False
     ) -> dict[str, str]:
         with self._lock:
-            usage = (account or self._accounts[self._default_account]).usage
-            percent, regain = usage.percent(now, refused=refused), usage.regain_seconds(now)
-        use_case = _USE_CASES.get(edge, "custom_audience")
+            budget = (account or self._accounts[self._default_account]).budgets[use_case]
+            percent, regain = budget.percent(now, refused=refused), budget.regain_seconds(now)
         return usage_headers(self._business_id, use_case, percent, regain)
 
     def _route(
@@ -278,13 +275,21 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
             audience = self._audiences[audience_id]
             if audience.flagged is not None:
                 raise flagged_upload_blocked(parsed.received)
+            queued = self._under_applied.get(audience_id)
+            short = queued.popleft() if queued else parsed.received
+            applied = parsed if short == parsed.received else _first_rows(params, short)
             if remove:
-                audience.members.difference_update(parsed.members)
+                audience.members.difference_update(applied.members)
             else:
-                audience.members.update(parsed.members)
+                audience.members.update(applied.members)
         session_id = session.session_id if session is not None else secrets.randbits(62)
         operation = "remove" if remove else "add"
-        return _users_response(audience_id, session_id, parsed, operation)
+        response = _users_response(audience_id, session_id, applied, operation)
+        if short is None:  # under_apply(applied=None): an answer that confirms nothing
+            response = json_response(
+                200, {"audience_id": audience_id, "session_id": session_id}, operation=operation
+            )
+        return response
 
     def _replace(self, audience_id: str, params: dict[str, str]) -> Response:
         parsed, session = self._payload(params)
@@ -306,6 +311,16 @@ def _operation(method: str, edge: str | None) -> str:
         return {"POST": "add", "DELETE": "remove"}.get(method, "")
     names = {"usersreplace": "replace", "customaudiences": "list" if method == "GET" else "create"}
     return names.get(edge or "", edge or "read")
+
+
+def _first_rows(params: dict[str, str], rows: int | None) -> ParsedRows:
+    """The payload's first ``rows`` rows (none for None), parsed: what an under-applied
+    request applies (see ``EmulatorControls.under_apply``)."""
+    payload = parse_json_param(params, "payload")
+    data = payload["data"][: rows or 0]
+    if not data:
+        return ParsedRows([], 0)
+    return parse_rows({**payload, "data": data})
 
 
 def _users_response(

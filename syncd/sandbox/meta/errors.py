@@ -1,11 +1,15 @@
 """Graph API errors as the emulator answers them: Graph's ``{"error": {...}}`` shape and codes.
 
 Codes and subcodes that Meta documents are used as documented: 190 with subcode 463 (expired
-token) or 460 (password changed), 10 and 200 (permissions), the throttling codes 4, 17, 32,
-613 and 80003 (custom audiences, subcode 2446079), and 100 with subcode 1713230 ("Audience
-Upload Blocked") for edits of an audience flagged with operation_status 471. The usersreplace
-session errors have no documented subcodes; the emulator assigns its own (``REPLACE_*``
-below) under code 2650 (the custom-audience operation is refused) or 100 (a bad parameter).
+token) or 460 (password changed), 10 and 200 (permissions), the throttling codes of
+``THROTTLES``, and 100 with subcode 1713230 ("Audience Upload Blocked") for edits of an
+audience flagged with operation_status 471. Every body has Graph's keys: ``message``,
+``type`` ("OAuthException"), ``code``, ``error_subcode`` where there is one,
+``error_user_title``/``error_user_msg`` where Meta words one, ``is_transient`` (which
+facebook-business reads, ``FacebookRequestError.api_transient_error``) and ``fbtrace_id``.
+The usersreplace session errors have no documented subcodes; the emulator assigns its own
+(``REPLACE_*`` below) under code 2650 (the custom-audience operation is refused) or 100 (a
+bad parameter).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ __all__ = [
     "REPLACE_OUT_OF_ORDER",
     "REPLACE_REFUSED",
     "REPLACE_SESSION_EXPIRED",
-    "THROTTLE_CODES",
+    "THROTTLES",
+    "USE_CASE_THROTTLES",
     "GraphError",
     "flagged_upload_blocked",
     "graph_error",
@@ -45,17 +50,37 @@ REPLACE_IN_PROGRESS = (2650, 1870146)
 REPLACE_SESSION_EXPIRED = (100, 1870147)
 REPLACE_OUT_OF_ORDER = (100, 1870148)
 
-#: Throttling codes the emulator can answer with once a budget is spent, with their messages.
-THROTTLE_CODES: dict[int, str] = {
-    4: "(#4) Application request limit reached",
-    17: "(#17) User request limit reached",
-    32: "(#32) Page request limit reached",
-    613: "(#613) Calls to this api have exceeded the rate limit.",
-    80003: "(#80003) There have been too many calls to this ad-account. Wait a bit and try "
-    "again. For more info, please refer to "
-    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#custom-audience.",
+_RATE_LIMITING = "https://developers.facebook.com/docs/graph-api/overview/rate-limiting"
+_TOO_MANY_FROM_APP = "There have been too many calls from this app. Wait a bit and try again."
+#: The throttling errors the emulator can answer with, (code, subcode) -> message. Codes and
+#: subcodes: "Rate Limiting", https://developers.facebook.com/docs/marketing-api/overview/rate-limiting
+#: (17/2446079, 613/1487742, and 4/1504022 or 4/1504039 for Insights) and the Business Use
+#: Case rate limits of the Graph API's page (80000 ads_insights, 80003 custom_audience, 80004
+#: ads_management). Messages as Graph words them: the 80000 and 80004 bodies as quoted from
+#: real answers (airbytehq/airbyte #10655 and #8773), Graph's "(#code) " before each.
+THROTTLES: dict[tuple[int, int | None], str] = {
+    (4, None): "(#4) Application request limit reached",
+    (4, 1504022): f"(#4) {_TOO_MANY_FROM_APP}",
+    (4, 1504039): f"(#4) {_TOO_MANY_FROM_APP}",
+    (17, 2446079): "(#17) User request limit reached",
+    (32, None): "(#32) Page request limit reached",
+    (613, None): "(#613) Calls to this api have exceeded the rate limit.",
+    (613, 1487742): "(#613) There have been too many calls from this ad-account. Please wait a "
+    "bit and try again.",
+    (80000, 2446079): "(#80000) There have been too many calls from this ad-account. Wait a bit "
+    f"and try again. For more info, please refer to {_RATE_LIMITING}.",
+    (80003, 2446079): "(#80003) There have been too many calls to this ad-account. Wait a bit "
+    f"and try again. For more info, please refer to {_RATE_LIMITING}#custom-audience.",
+    (80004, 2446079): "(#80004) There have been too many calls to this ad-account. Wait a bit "
+    f"and try again. For more info, please refer to {_RATE_LIMITING}.",
 }
-_THROTTLE_SUBCODE = 2446079
+#: The business use case of each edge the emulator serves, and what it answers once that
+#: use case's budget is spent: each use case has a budget of its own per ad account.
+USE_CASE_THROTTLES: dict[str, tuple[int, int | None]] = {
+    "custom_audience": (80003, 2446079),
+    "ads_insights": (80000, 2446079),
+    "ads_management": (80004, 2446079),
+}
 _TOKEN_MESSAGES = {
     463: "Error validating access token: Session has expired. The current time is later than "
     "the token's expiry.",
@@ -81,6 +106,7 @@ class GraphError(Exception):
         count: int = 0,
         user_title: str | None = None,
         user_message: str | None = None,
+        transient: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -90,6 +116,7 @@ class GraphError(Exception):
         self.count = count
         self.user_title = user_title
         self.user_message = user_message
+        self.transient = transient
 
 
 def graph_error(
@@ -108,6 +135,7 @@ def graph_error(
         body["error_user_title"] = error.user_title
     if error.user_message is not None:
         body["error_user_msg"] = error.user_message
+    body["is_transient"] = error.transient
     all_headers = dict(headers or {})
     if error.code == 190:
         all_headers["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token"'
@@ -130,10 +158,11 @@ def permission_error(code: int) -> GraphError:
     )
 
 
-def throttle_error(code: int, count: int = 0) -> GraphError:
-    """A throttling error; the wait itself travels in the usage headers."""
-    subcode = _THROTTLE_SUBCODE if code in (17, 80003) else None
-    return GraphError(THROTTLE_CODES[code], code=code, subcode=subcode, count=count)
+def throttle_error(code: int, subcode: int | None, count: int = 0) -> GraphError:
+    """A throttling error of ``THROTTLES``; the wait itself travels in the usage headers."""
+    return GraphError(
+        THROTTLES[(code, subcode)], code=code, subcode=subcode, count=count, transient=True
+    )
 
 
 def flagged_upload_blocked(count: int = 0) -> GraphError:

@@ -75,10 +75,11 @@ class Audience:
 
 @dataclass
 class Account:
-    """An ad account: its rate budget, ad sets and Insights rows (audiences are global)."""
+    """An ad account: its rate budget per business use case, ad sets and Insights rows
+    (audiences are global)."""
 
     id: str
-    usage: UsageWindow
+    budgets: dict[str, UsageWindow]  # business use case -> its window
     ad_sets: list[AdSet] = field(default_factory=list)
     insights: dict[tuple[dt.date, str], InsightRow] = field(default_factory=dict)
 

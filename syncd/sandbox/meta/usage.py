@@ -4,8 +4,11 @@ Graph sends with every answer so that clients can slow down before they are thro
 ``x-business-use-case-usage`` is ``{business_id: [{"type", "call_count", "total_cputime",
 "total_time", "estimated_time_to_regain_access"}]}`` with percentages of the budget and the
 wait in minutes; ``x-ad-account-usage`` is ``{"acc_id_util_pct", "reset_time_duration"}``
-with the wait in seconds. The emulator reports the same figure in all of them: its budget
-counts calls only (real Graph also weighs CPU and wall time).
+with the wait in seconds. Insights answers also carry ``x-fb-ads-insights-throttle``
+(``{"app_id_util_pct", "acc_id_util_pct"}``; "Insights API Limits & Best Practices",
+https://developers.facebook.com/docs/marketing-api/insights/best-practices). The emulator
+reports the same figure in all of them: its budget counts calls only (real Graph also weighs
+CPU and wall time).
 """
 
 from __future__ import annotations
@@ -81,7 +84,15 @@ def usage_headers(
         "reset_time_duration": math.ceil(regain_seconds),
         "ads_api_access_tier": "standard_access",
     }
-    return {
+    headers = {
         "x-business-use-case-usage": json.dumps(business, separators=(",", ":")),
         "x-ad-account-usage": json.dumps(account, separators=(",", ":")),
     }
+    if use_case == "ads_insights":
+        insights = {
+            "app_id_util_pct": 0,
+            "acc_id_util_pct": percent,
+            "ads_api_access_tier": "standard_access",
+        }
+        headers["x-fb-ads-insights-throttle"] = json.dumps(insights, separators=(",", ":"))
+    return headers
