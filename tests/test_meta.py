@@ -320,6 +320,39 @@ def test_invalid_entries_are_counted_and_their_samples_never_kept(
     assert secret not in repr(vars(meta))
 
 
+@pytest.mark.parametrize("remove", [False, True], ids=["add", "remove"])
+def test_a_push_reports_what_meta_says_it_received_not_what_was_sent(
+    emulator: MetaGraphEmulator, meta: MetaCustomAudiences, remove: bool
+) -> None:
+    rows = [person(n) for n in range(5)]
+    if remove:
+        meta.add(AUDIENCE, members(rows))
+    push = meta.remove if remove else meta.add
+    emulator.under_apply(AUDIENCE, 2)
+    emulator.under_apply(AUDIENCE, None)
+
+    short = push(AUDIENCE, members(rows))
+    applied = emulator.members(AUDIENCE)
+    nothing = push(AUDIENCE, members(rows))
+    unchanged = emulator.members(AUDIENCE)
+    whole = push(AUDIENCE, members([*rows, {"madid": "not-a-device-id"}]))
+
+    assert (short.received, short.invalid) == (2, 0)
+    assert applied == (emails(range(2, 5)) if remove else emails(range(2)))
+    assert (nothing.received, nothing.invalid) == (0, 0) and unchanged == applied
+    assert (whole.received, whole.invalid) == (6, 1)  # removals count invalid rows as well
+    assert emulator.members(AUDIENCE) == (set() if remove else emails(range(5)))
+
+
+def test_under_apply_refuses_what_it_cannot_stand_for(emulator: MetaGraphEmulator) -> None:
+    with pytest.raises(ValueError):
+        emulator.under_apply(AUDIENCE, -1)
+    with pytest.raises(ValueError):
+        emulator.under_apply(AUDIENCE, 1, times=0)
+    with pytest.raises(KeyError):
+        emulator.under_apply("999", 1)
+
+
 # -- replace -----------------------------------------------------------------------------
 
 

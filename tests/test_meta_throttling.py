@@ -21,6 +21,7 @@ from facebook_business.exceptions import FacebookRequestError
 from syncd.config.models import Audience, MetaDestination
 from syncd.destinations import DestinationError, ErrorClass
 from syncd.destinations.meta.errors import THROTTLING_CODES, classify
+from syncd.destinations.meta.throttle import parse_usage
 from syncd.destinations.retry import RetryPolicy
 from syncd.sandbox import MetaGraphEmulator
 from syncd.spend.meta import pull_meta
@@ -102,6 +103,14 @@ def test_a_throttle_waits_as_the_headers_say(headers: dict[str, str], wait: floa
         classified = classify(graph_error(code, subcode, headers), "Meta ad account act_1")
         assert classified.error_class is ErrorClass.RATE_LIMITED
         assert classified.retry_after == wait
+
+
+def test_the_insights_throttle_header_counts_as_usage() -> None:
+    """Insights answers report their load in x-fb-ads-insights-throttle ("Insights API Limits
+    & Best Practices"): the client slows down on it like on the other usage headers."""
+    header = {"app_id_util_pct": 12, "acc_id_util_pct": 91, "ads_api_access_tier": "standard"}
+    usage = parse_usage({"X-FB-Ads-Insights-Throttle": json.dumps(header)})
+    assert usage is not None and usage.percent == 91
 
 
 # -- spend pulls against the emulator -------------------------------------------------------
