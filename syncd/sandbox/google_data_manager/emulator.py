@@ -51,6 +51,7 @@ from syncd.sandbox.google_data_manager.members import (
     parse_members,
 )
 from syncd.sandbox.google_data_manager.quota import Quota
+from syncd.sandbox.google_data_manager.schema import check_names
 from syncd.sandbox.google_data_manager.user_lists import UserList
 from syncd.sandbox.server import EmulatorServer, Request, Response, json_response
 
@@ -59,17 +60,9 @@ __all__ = ["MAX_DESTINATIONS", "MAX_MEMBERS", "DataManagerEmulator"]
 MAX_DESTINATIONS = 10
 MAX_MEMBERS = 10_000
 
-_NAME_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ACCOUNT_TYPES = frozenset(
     {"GOOGLE_ADS", "DISPLAY_VIDEO_PARTNER", "DISPLAY_VIDEO_ADVERTISER", "DATA_PARTNER"}
 )
-_COMMON_FIELDS = frozenset(
-    {"destinations", "audienceMembers", "validateOnly", "encoding", "encryptionInfo"}
-)
-_FIELDS = {
-    "ingest": _COMMON_FIELDS | {"consent", "termsOfService"},
-    "remove": _COMMON_FIELDS,
-}
 _LISTS_PREFIX = "/v1/accountTypes/"
 _DENIED = "PROCESSING_ERROR_REASON_DENIED_CONSENT"
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -287,10 +280,7 @@ class DataManagerEmulator(EmulatorServer):
     def _mutate(self, operation: str, body: Any) -> Response:
         if not isinstance(body, dict):
             raise ApiError("Invalid JSON payload received: expected an object.")
-        for name in body:
-            if name not in _FIELDS[operation]:
-                shown = f' "{name}"' if set(name) <= _NAME_SAFE and len(name) <= 40 else ""
-                raise ApiError(f"Invalid JSON payload received. Unknown name{shown}.")
+        check_names(operation, body)
         members_raw = body.get("audienceMembers")
         count = len(members_raw) if isinstance(members_raw, list) else 0
         try:
@@ -459,7 +449,7 @@ class DataManagerEmulator(EmulatorServer):
         method = request.method
         if list_id is None and method == "POST":
             self._check_declaration()
-            return self._create_list(account, _json(request))
+            return self._create_list(account, _user_list_body(request))
         if list_id is None and method == "GET":
             return self._list_lists(account, request.query)
         if list_id is None or method not in ("GET", "PATCH", "DELETE"):
@@ -471,7 +461,7 @@ class DataManagerEmulator(EmulatorServer):
             if method == "PATCH":
                 taken = self._names(account)
                 user_lists.apply_patch(
-                    user_list, _json(request), request.query.get("updateMask"), taken
+                    user_list, _user_list_body(request), request.query.get("updateMask"), taken
                 )
             if method == "DELETE":
                 del self._lists[list_id]
@@ -516,6 +506,13 @@ def _json(request: Request) -> Any:
         return request.json()
     except ValueError:
         raise ApiError("Invalid JSON payload received.") from None
+
+
+def _user_list_body(request: Request) -> Any:
+    body = _json(request)
+    if isinstance(body, dict):
+        check_names("user_list", body)
+    return body
 
 
 def _check_terms(terms: Any) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from syncd.sandbox.server import Response, json_response
@@ -30,6 +30,7 @@ __all__ = [
 
 DOMAIN = "datamanager.googleapis.com"
 _TYPE = "type.googleapis.com/google.rpc."
+_VIOLATION = ("field", "description", "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ class ApiError(Exception):
 
     ``field`` and ``reason`` make one field violation; ``violations`` several (one per bad
     audience member, say). ``details`` are extra detail objects (``RetryInfo``,
-    ``QuotaFailure``) and ``metadata`` the ``ErrorInfo`` metadata.
+    ``QuotaFailure``) and ``metadata`` the ``ErrorInfo`` metadata. ``error_info=False`` for
+    the front-end's refusals, which carry none.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class ApiError(Exception):
         details: Sequence[dict[str, Any]] = (),
         metadata: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        error_info: bool = True,
     ) -> None:
         super().__init__(message)
         self.message, self.reason, self.status = message, reason, status
@@ -74,6 +77,7 @@ class ApiError(Exception):
         self.details = list(details)
         self.metadata = dict(metadata or {})
         self.headers = dict(headers or {})
+        self.error_info = error_info
 
     @property
     def field(self) -> str | None:
@@ -90,14 +94,12 @@ def error_response(error: ApiError, operation: str = "") -> Response:
     }
     if error.metadata:
         info["metadata"] = error.metadata
-    details: list[dict[str, Any]] = [info]
+    details: list[dict[str, Any]] = [info] if error.error_info else []
     if error.violations:
-        # A violation without a description has none in the body (the quickstart's
-        # INVALID_SHA256_FORMAT violation), as proto3 JSON leaves out empty strings.
+        # Empty parts are left out, as proto3 JSON leaves out empty strings: the quickstart's
+        # INVALID_SHA256_FORMAT violation has no description, the front-end's no reason.
         violations = [
-            {"field": v.field, "description": v.description, "reason": v.reason}
-            if v.description
-            else {"field": v.field, "reason": v.reason}
+            {name: value for name, value in zip(_VIOLATION, astuple(v), strict=True) if value}
             for v in error.violations
         ]
         details.append({"@type": f"{_TYPE}BadRequest", "fieldViolations": violations})
