@@ -39,6 +39,26 @@ CASES = [
     (G, K.EMAIL, "j.o.h.n@googlemail.com", None, "john@googlemail.com", True),
     (G, K.EMAIL, "a.b@gmail.com.au", None, "a.b@gmail.com.au", True),
     (G, K.EMAIL, "bo b@example.com", None, "bob@example.com", True),
+    # Data Manager "Format user data": gmail drops the "+" tag, then every dot; others keep both.
+    (
+        G,
+        K.EMAIL,
+        "Cloudy.SanFrancisco+shopping@Gmail.com",
+        None,
+        "cloudysanfrancisco@gmail.com",
+        True,
+    ),
+    (
+        G,
+        K.EMAIL,
+        "cloudy.sanfrancisco+shopping@gmail.com",
+        None,
+        "cloudysanfrancisco@gmail.com",
+        True,
+    ),
+    (G, K.EMAIL, "user.name+NYC@Example.com", None, "user.name+nyc@example.com", True),
+    (G, K.EMAIL, "a.b+c+d@googlemail.com", None, "ab@googlemail.com", True),
+    (M, K.EMAIL, "user.name+NYC@Gmail.com", None, "user.name+nyc@gmail.com", True),
     (M, K.EMAIL, "  Alice.Smith@Gmail.com ", None, "alice.smith@gmail.com", True),
     (M, K.EMAIL, "ZOË@Example.org", None, "zoë@example.org", True),
     (G, K.PHONE, "(415) 555-0132", "US", "+14155550132", True),
@@ -52,9 +72,16 @@ CASES = [
     (G, K.FIRST_NAME, "  Mary-Jane ", None, "maryjane", True),
     (G, K.LAST_NAME, "O'Brien", None, "obrien", True),
     (G, K.FIRST_NAME, "Zoë", None, "zoë", True),
-    (M, K.FIRST_NAME, "Zoë", None, "zoe", True),
+    # Data Manager: "Don't include prefixes such as Mrs." / "suffixes such as Jr."
+    (G, K.FIRST_NAME, "Mrs. Jane", None, "jane", True),
+    (G, K.LAST_NAME, "Anderson-Lee Jr.", None, "andersonlee", True),
+    (G, K.FIRST_NAME, "Miss", None, "miss", True),
+    (G, K.FIRST_NAME, "Mary  Ann ", None, "mary ann", True),
+    # Meta: "a-z only ... no punctuation. Special characters in UTF-8 format."
+    (M, K.FIRST_NAME, "Zoë", None, "zoë", True),
+    (M, K.FIRST_NAME, "Zoe\u0308", None, "zoë", True),
     (M, K.LAST_NAME, "Anderson-Lee Jr.", None, "andersonleejr", True),
-    (M, K.LAST_NAME, "Müller", None, "muller", True),
+    (M, K.LAST_NAME, "Müller", None, "müller", True),
     (G, K.COUNTRY, " us ", None, "US", False),
     (M, K.COUNTRY, "Gb", None, "gb", True),
     (G, K.ZIP, " 94043-1351 ", "US", "94043-1351", False),
@@ -62,7 +89,8 @@ CASES = [
     (M, K.ZIP, "SW1A 1AA", "GB", "sw1a1aa", True),
     (G, K.MADID, " 6D92078A-8246-4BA4-AE5B-76104861E7DC ", None, None, False),
     (M, K.MADID, "6D92078A-8246-4BA4-AE5B-76104861E7DC", None, None, False),
-    (M, K.EXTERNAL_ID, "  cust-0042 ", None, "cust-0042", True),
+    # facebook-business format_params never hashes EXTERN_ID.
+    (M, K.EXTERNAL_ID, "  cust-0042 ", None, "cust-0042", False),
     (G, K.EXTERNAL_ID, "cust-0042", None, "cust-0042", False),
 ]
 
@@ -95,6 +123,15 @@ INVALID = [
     (M, K.MADID, "not-a-uuid", None, "invalid_madid"),
     (G, K.EMAIL, "x" * 10_000 + "@example.com", None, "too_long"),
     (G, K.EMAIL, b"\xff\xfe@example.com", None, "not_utf8"),
+    # Google's Formatter refuses a gmail local part that its rule leaves empty.
+    (G, K.EMAIL, "+shopping@gmail.com", None, "invalid_email"),
+    (G, K.EMAIL, "...@googlemail.com", None, "invalid_email"),
+    # A NUL or another control character can never be part of a mailbox (issue 27).
+    (G, K.EMAIL, "alice\x00@example.com", None, "control_character"),
+    (M, K.EMAIL, "\x00alice@example.com", None, "control_character"),
+    (M, K.EMAIL, "ali\x1bce@example.com", None, "control_character"),
+    (G, K.EMAIL, "alice@exa\x7fmple.com", None, "control_character"),
+    (M, K.EMAIL, "alice@example.com\x9f", None, "control_character"),
 ]
 
 

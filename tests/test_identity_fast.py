@@ -70,7 +70,9 @@ DOMAINS = ["gmail.com", "googlemail.com", "GMail.COM", "example.com", "ex-ample.
 DOMAINS += ["gmail.com.au", "mail.gmail.com", "b", "b.", ".com", "bücher.de", "x..y"]
 
 local_parts = st.text(
-    alphabet=st.sampled_from([*"abcXYZ019._+-'!#", "é", "İ", "ß", "K", "\x00", "\x7f"]),
+    alphabet=st.sampled_from(
+        [*"abcXYZ019._+-'!#", "é", "İ", "ß", "K", "\x00", "\x1b", "\x7f", "\x9f"]
+    ),
     max_size=12,
 )
 spaces = st.text(alphabet=st.sampled_from(SPACES), max_size=3)

@@ -41,6 +41,7 @@ from syncd.identity import (
     normalize_column_reference,
     sha256_hex,
 )
+from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
 from syncd.plan import SegmentMembers, read_segment
 from syncd.pushdown import (
@@ -489,6 +490,7 @@ def every_special_character() -> list[str]:
     chars = set(table.source) | set(table.expansions) | set(charsets.whitespace())
     chars |= set(upper.source) | set(upper.expansions) | {charsets.CONTEXTUAL_LOWER}
     chars |= {"\u200b", "\ufeff", "\x7f", "\u0307", "\u03c2", "\u03c3"}
+    chars |= set(CONTROL_CHARACTERS) - {"\x00"}  # PostgreSQL text holds no NUL (tested apart)
     chars |= {chr(code) for code in range(0x21, 0x11_0000, 1999) if not 0xD800 <= code < 0xE000}
     return sorted(chars)
 
@@ -500,7 +502,32 @@ def test_emails_equal_reference_for_every_special_character(
     values: list[object] = []
     for ch in every_special_character():
         values += [f"A{ch}b.C@GMail.com", f"{ch}x.Y@e{ch}.com{ch}", f" {ch}@{ch}.{ch} "]
+        values += [f"a.B+{ch}@gmail.com", f"{ch}+x@googlemail.com", f"a+b{ch}c@example.com"]
     assert_like_reference(engine, network, K.EMAIL, values, has_capital_sigma)
+
+
+@pytest.mark.parametrize("network", list(Network))
+def test_gmail_tags_and_control_characters_are_decided_as_the_reference_does(
+    engine: Engine, network: Network
+) -> None:
+    """The Data Manager guide's example, a local part the rule leaves empty, and controls
+    (a NUL on DuckDB: PostgreSQL text cannot hold one): values and reasons alike."""
+    values: list[object] = [
+        "Cloudy.SanFrancisco+shopping@Gmail.com",
+        "user.name+NYC@Example.com",
+        "+shopping@gmail.com",
+        ".+x@googlemail.com",
+        "a+b+c@gmail.com",
+        "ali\x1bce@example.com",
+        "a+\x01@gmail.com",
+    ]
+    if isinstance(engine, DuckDBEngine):
+        values.append("alice\x00@example.com")
+    assert_like_reference(engine, network, K.EMAIL, values)
+    _, stats = sent_by_sql(engine, network, K.EMAIL, values)
+    reasons = normalize_column_reference(network, K.EMAIL, pa.array(values)).reasons.to_pylist()
+    expected = {f"email:{r}": reasons.count(r) for r in set(reasons) if r is not None}
+    assert {k: v for k, v in stats.invalid.items() if k.startswith("email:")} == expected
 
 
 @pytest.mark.parametrize("network", list(Network))
@@ -570,7 +597,7 @@ def test_trusted_phones_are_passed_through_unchecked(engine: Engine) -> None:
 
 ALPHABET = [*"abcXYZ019._+-'!#@@@.", "\u00e9", "\u0130", "\u00df", "\u212a", "\u03a3", "\u03c3"]
 ALPHABET += ["\u0412", "\uff21", "\U00010400", "\u0307", "\u00a0", "\u2003", "\x1c", "\x85"]
-ALPHABET += [" ", "\t", "\n", "\u200b", "\ufb01"]
+ALPHABET += [" ", "\t", "\n", "\u200b", "\ufb01", "\x00", "\x1b", "\x9f", "+"]
 DOMAINS = ["gmail.com", "googlemail.com", "GMail.COM", "example.com", "b", "x..y", "\u00fc.de"]
 random_emails = st.one_of(
     st.builds(

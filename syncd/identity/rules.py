@@ -10,10 +10,12 @@ An invalid value never raises out of the package: it becomes a null plus a reaso
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 import phonenumbers
@@ -24,6 +26,14 @@ MAX_VALUE_CHARS = 512
 
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$")
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+#: Control characters (Unicode category Cc) that are not whitespace: a NUL or an escape in an
+#: address is a loading accident, never part of a mailbox (RFC 5322 atext has none), and its
+#: hash could never match. Whitespace controls (tab, newline, \x1c-\x1f, \x85) are trimmed
+#: or joined by the whitespace rules instead.
+CONTROL_CHARACTERS = "".join(
+    ch for ch in map(chr, range(0x110000)) if unicodedata.category(ch) == "Cc" and not ch.isspace()
+)
+_CONTROL = re.compile(f"[{re.escape(CONTROL_CHARACTERS)}]")
 _MADID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
@@ -70,23 +80,40 @@ def normalize_country(value: str) -> str:
 
 
 def _email_google(value: str, country: str | None) -> str:
-    # Google: drop all whitespace (leading, trailing and inner), lowercase, and for
-    # gmail.com / googlemail.com drop the dots of the local part.
+    # Data Manager "Format user data" (developers.google.com/data-manager/api/devguides/
+    # concepts/formatting): lowercase; trim leading, trailing and intermediate whitespace;
+    # for gmail.com / googlemail.com remove the "+" and everything after it in the local part,
+    # and every "." before the "@" (cloudy.sanfrancisco+shopping@gmail.com ->
+    # cloudysanfrancisco@gmail.com); other domains keep their dots and "+".
     email = "".join(value.split()).lower()
+    _refuse_controls(email)
     if not _EMAIL.match(email):
         raise InvalidIdentifier("invalid_email")
     local, domain = email.rsplit("@", 1)
     if domain in _GMAIL_DOMAINS:
-        email = local.replace(".", "") + "@" + domain
+        # google-ads-datamanager-util Formatter.format_email_address: split at the first "+",
+        # then drop the dots; an empty local part left over is refused, as it refuses it.
+        local = local.split("+", 1)[0].replace(".", "")
+        if not local:
+            raise InvalidIdentifier("invalid_email")
+        email = local + "@" + domain
     return email
 
 
 def _email_meta(value: str, country: str | None) -> str:
-    # Meta: trim and lowercase only; gmail dots are kept.
+    # Meta customer-file "Hashing and normalizing data" (developers.facebook.com/docs/
+    # marketing-api/audiences/guides/custom-audiences): trim leading and trailing whitespace,
+    # lowercase. No gmail rule: Meta keeps dots and "+".
     email = value.strip().lower()
+    _refuse_controls(email)
     if not _EMAIL.match(email):
         raise InvalidIdentifier("invalid_email")
     return email
+
+
+def _refuse_controls(email: str) -> None:
+    if _CONTROL.search(email):
+        raise InvalidIdentifier("control_character")
 
 
 def _parse_phone(value: str, country: str | None) -> phonenumbers.PhoneNumber:
@@ -126,19 +153,47 @@ def _phone_meta(value: str, country: str | None) -> str:
     return _phone_google(value, country).lstrip("+")
 
 
-def _name_google(value: str, country: str | None) -> str:
-    # Google: lowercase, no punctuation, no leading or trailing whitespace.
+#: Data Manager "Format user data": given_name "Don't include prefixes such as Mrs.",
+#: family_name "Don't include suffixes such as Jr.". Only a title or a generation that comes
+#: with a name beside it goes: a person may be called "Miss" or "Ii".
+_NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def _name_words_google(value: str) -> list[str]:
+    # AddressInfo.given_name / family_name (google.ads.datamanager.v1, the API reference):
+    # "all lowercase, with no punctuation, no leading or trailing whitespace"; Google Ads API
+    # OfflineUserAddressInfo.hashed_first_name: "Remove any extra spaces before, after, and
+    # in between". Letters such as "é" stay, as Google's Formatter keeps them.
     kept = "".join(ch for ch in value.lower() if not unicodedata.category(ch).startswith("P"))
-    name = " ".join(kept.split())
-    if not name:
-        raise InvalidIdentifier("invalid_name")
-    return name
+    return kept.split()
+
+
+def _given_name_google(value: str, country: str | None) -> str:
+    words = _name_words_google(value)
+    if len(words) > 1 and words[0] in _NAME_PREFIXES:
+        words = words[1:]
+    return _name(" ".join(words))
+
+
+def _family_name_google(value: str, country: str | None) -> str:
+    words = _name_words_google(value)
+    if len(words) > 1 and words[-1] in _NAME_SUFFIXES:
+        words = words[:-1]
+    return _name(" ".join(words))
 
 
 def _name_meta(value: str, country: str | None) -> str:
-    # Meta: a-z only. Accents are folded first so "José" matches "jose" as Meta expects.
-    folded = unicodedata.normalize("NFKD", value.lower())
-    name = "".join(ch for ch in folded if "a" <= ch <= "z")
+    # Meta customer-file docs, FN and LN: "Use a-z only. Lowercase only, no punctuation.
+    # Special characters in UTF-8 format." So letters only (no spaces, digits or
+    # punctuation), and a letter such as "é" is kept and sent as UTF-8 (the SDK's
+    # normalize_key drops it: see docs/normalization.md). NFC, so "é" typed as "e" and a
+    # combining accent hashes as the precomposed letter does.
+    folded = unicodedata.normalize("NFC", value.lower())
+    return _name("".join(ch for ch in folded if unicodedata.category(ch)[0] in "LM"))
+
+
+def _name(name: str) -> str:
     if not name:
         raise InvalidIdentifier("invalid_name")
     return name
@@ -200,14 +255,17 @@ class IdentifierRule:
         return sha256_hex(normalized) if self.hashed else normalized
 
 
-# Meta asks for MADID unhashed; Google sends country and postal code in clear beside the
-# hashed names of an address. Everything else is SHA-256.
+# Meta: MADID and EXTERN_ID are sent unhashed, as facebook-business sends them
+# (facebook_business/adobjects/helpers/customaudiencemixin.py, format_params: "for
+# mobile_advertiser_id, don't hash it"; a multi-key EXTERN_ID is never hashed). Google sends
+# region and postal code in clear beside the hashed names of an address (AddressInfo).
+# Everything else is SHA-256.
 RULES: dict[Network, dict[IdentifierKind, IdentifierRule]] = {
     Network.GOOGLE: {
         IdentifierKind.EMAIL: IdentifierRule(_email_google, hashed=True),
         IdentifierKind.PHONE: IdentifierRule(_phone_google, hashed=True),
-        IdentifierKind.FIRST_NAME: IdentifierRule(_name_google, hashed=True),
-        IdentifierKind.LAST_NAME: IdentifierRule(_name_google, hashed=True),
+        IdentifierKind.FIRST_NAME: IdentifierRule(_given_name_google, hashed=True),
+        IdentifierKind.LAST_NAME: IdentifierRule(_family_name_google, hashed=True),
         IdentifierKind.COUNTRY: IdentifierRule(_country_google, hashed=False),
         IdentifierKind.ZIP: IdentifierRule(_zip_google, hashed=False),
         IdentifierKind.MADID: IdentifierRule(_madid, hashed=False),
@@ -221,18 +279,25 @@ RULES: dict[Network, dict[IdentifierKind, IdentifierRule]] = {
         IdentifierKind.COUNTRY: IdentifierRule(_country_meta, hashed=True),
         IdentifierKind.ZIP: IdentifierRule(_zip_meta, hashed=True),
         IdentifierKind.MADID: IdentifierRule(_madid, hashed=False),
-        IdentifierKind.EXTERNAL_ID: IdentifierRule(_external_id, hashed=True),
+        IdentifierKind.EXTERNAL_ID: IdentifierRule(_external_id, hashed=False),
     },
 }
 
 
 def as_text(value: object) -> str:
-    """The text of a warehouse value: numbers become digits, bytes must be UTF-8."""
+    """The text of a warehouse value: numbers become digits, bytes must be UTF-8. A float
+    or decimal that is a whole number is that integer (a phone column stored as DOUBLE reads
+    4155550102.0, which is the number 4155550102); any other is refused: no identifier has
+    a fraction, and its digits would name someone else."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidIdentifier("not_utf8") from exc
+    elif isinstance(value, float | Decimal):
+        if not math.isfinite(value) or value != int(value):
+            raise InvalidIdentifier("not_an_integer")
+        value = int(value)
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_VALUE_CHARS:
         raise InvalidIdentifier("too_long")

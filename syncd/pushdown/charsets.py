@@ -68,6 +68,17 @@ class UpperToAscii:
     target: str
 
 
+def runs(characters: str) -> list[tuple[str, str]]:
+    """The sorted `characters` as (first, last) runs of consecutive code points."""
+    found: list[tuple[str, str]] = []
+    for ch in sorted(set(characters)):
+        if found and ord(found[-1][1]) + 1 == ord(ch):
+            found[-1] = (found[-1][0], ch)
+        else:
+            found.append((ch, ch))
+    return found
+
+
 @cache
 def whitespace() -> str:
     """Every character Python's str.isspace() (so split(), strip() and re's \\s) counts."""

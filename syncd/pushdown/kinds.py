@@ -5,9 +5,10 @@ no value. Where SQL cannot be sure (a capital sigma, a phone not in E.164), the 
 *undecidable* instead of guessed, and the caller runs the local path for that segment.
 
 Pushed down:
-- email, both networks: Google removes all whitespace, lowercases, and drops the dots of the
-  local part of gmail.com / googlemail.com addresses; Meta trims and lowercases; both then
-  check the reference's pattern ``^[^\\s@]+@[^\\s@.]+(\\.[^\\s@.]+)+$``.
+- email, both networks: Google removes all whitespace and lowercases; Meta trims and
+  lowercases; both refuse control characters, then check the reference's pattern
+  ``^[^\\s@]+@[^\\s@.]+(\\.[^\\s@.]+)+$``; Google then drops the "+" tag and the dots of the
+  local part of gmail.com / googlemail.com addresses (and refuses one left empty).
 - phone, only when the caller vouches the column holds E.164 numbers (``trust_e164_phones``):
   ``+`` and 7 to 15 digits pass through (Google ``+…``, Meta digits). SQL cannot check them
   against phonenumbers' metadata as the reference does, nor read national numbers.
@@ -27,14 +28,22 @@ from itertools import product
 from sqlglot import exp
 
 from syncd.identity import RULES, IdentifierKind, InvalidIdentifier, Network, normalize_country
+from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.pushdown import charsets
 from syncd.pushdown.dialects import ByteLength, RegexpSearch
 
 Builder = Callable[[exp.Expression], exp.Expression]
 
+#: `rules.CONTROL_CHARACTERS` as a regex class body of escapes (RE2 and PostgreSQL read
+#: ``\xhh`` alike), in ranges.
+CONTROL_CLASS = "".join(
+    f"\\x{ord(first):02x}" + (f"-\\x{ord(last):02x}" if last != first else "")
+    for first, last in charsets.runs(CONTROL_CHARACTERS)
+)
 #: `rules._EMAIL` on a value that holds no whitespace (Google removed it; Meta's rule checks
-#: for it apart), so the pattern is ASCII and means the same in RE2, PostgreSQL and Python.
-EMAIL_PATTERN = r"^[^@]+@[^@.]+(\.[^@.]+)+$"
+#: for it apart), and no control character (refused before, as the reference does), so the
+#: pattern means the same in RE2, PostgreSQL and Python.
+EMAIL_PATTERN = f"^[^@{CONTROL_CLASS}]+@[^@.{CONTROL_CLASS}]+(\\.[^@.{CONTROL_CLASS}]+)+$"
 MADID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 #: E.164: "+", a country code not starting with 0, at most 15 digits in all. The shortest
 #: real numbers (Niue, Saint Helena) have 7.
@@ -158,11 +167,14 @@ class KindSql:
     finish: Builder = _same
     undecidable: Callable[[exp.Expression, exp.Expression], exp.Expression] | None = None
     hashed: bool = True
+    #: Checks of `normalize(t)` before `valid`, each with the reference's reason when true.
+    refusals: tuple[tuple[Builder, str], ...] = ()
 
 
 def _email_google_normalize(text: exp.Expression) -> exp.Expression:
-    # "".join(value.split()).lower(): whitespace deleted by the same TRANSLATE that lowers.
-    return python_lower(text, delete=charsets.whitespace())
+    # "".join(value.split()).lower(): whitespace deleted by the same TRANSLATE that lowers;
+    # then gmail's rule, which the validity check sees (it may leave the local part empty).
+    return _gmail_normalized(python_lower(text, delete=charsets.whitespace()))
 
 
 def _email_meta_normalize(text: exp.Expression) -> exp.Expression:
@@ -177,13 +189,25 @@ def _email_meta_valid(normalized: exp.Expression) -> exp.Expression:
     return exp.and_(has_no_whitespace(normalized), matches(normalized.copy(), EMAIL_PATTERN))
 
 
-def _gmail_without_dots(email: exp.Expression) -> exp.Expression:
-    """A valid address has one "@", so once every dot is gone "@gmailcom" is its domain."""
+def _has_control(normalized: exp.Expression) -> exp.Expression:
+    return matches(normalized, f"[{CONTROL_CLASS}]")
+
+
+def _gmail_normalized(email: exp.Expression) -> exp.Expression:
+    """A valid gmail.com / googlemail.com address without its "+" tag and the dots of its
+    local part. A valid address has one "@", so the tag is the first "+" up to it, and once
+    every dot is gone "@gmailcom" is its domain."""
     case = exp.Case()
     for domain in GMAIL_DOMAINS:
-        undotted = replace(email.copy(), ".", "")
+        untagged = exp.RegexpReplace(
+            this=email.copy(), expression=string(r"\+[^@]*@"), replacement=string("@")
+        )
+        undotted = replace(untagged, ".", "")
         case = case.when(
-            exp.Like(this=email.copy(), expression=string(f"%@{domain}")),
+            exp.and_(
+                exp.Like(this=email.copy(), expression=string(f"%@{domain}")),
+                matches(email.copy(), EMAIL_PATTERN),
+            ),
             replace(undotted, "@" + domain.replace(".", ""), "@" + domain),
         )
     return case.else_(email.copy())
@@ -257,9 +281,9 @@ def pushdown_rules(
             normalize=_email_google_normalize if google else _email_meta_normalize,
             valid=_email_valid if google else _email_meta_valid,
             reason="invalid_email",
-            finish=_gmail_without_dots if google else _same,
             undecidable=_has_contextual_lower,
             hashed=hashed[IdentifierKind.EMAIL],
+            refusals=((_has_control, "control_character"),),
         ),
         KindSql(
             IdentifierKind.COUNTRY,

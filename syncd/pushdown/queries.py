@@ -305,7 +305,8 @@ class _Chain:
             exp.Subquery(this=members).as_(MEMBERS),
         ]
         for kind, rule in self.rules.items():
-            for reason in dict.fromkeys((TOO_LONG, rule.reason, UNDECIDABLE)):
+            refusals = (reason for _, reason in rule.refusals)
+            for reason in dict.fromkeys((TOO_LONG, *refusals, rule.reason, UNDECIDABLE)):
                 counts.append(
                     _count_where(self._status_is(kind, reason)).as_(f"{kind.value}__{reason}")
                 )
@@ -339,6 +340,8 @@ class _Chain:
         )
         if rule.undecidable is not None:
             case = case.when(rule.undecidable(text.copy(), normalized.copy()), string(UNDECIDABLE))
+        for refused, reason in rule.refusals:
+            case = case.when(refused(normalized.copy()), string(reason))
         return case.when(rule.valid(normalized.copy()), string(VALID)).else_(string(rule.reason))
 
     def _sent(self, column: str) -> exp.Expression:
