@@ -86,3 +86,48 @@ def test_dates_and_booleans_in_identifier_columns_do_not_crash(workspace: Worksp
     assert meta.status == "ok"
     assert meta.invalid == {"phone:phone_needs_country": 1}
     assert len(workspace.sandbox.meta.members(META_AUDIENCE)) == 2
+
+
+def test_phones_stored_as_double_read_as_the_integers_they_hold(workspace: Workspace) -> None:
+    """pandas writes an integer column with NULLs as float64: 4155550102.0 is the US number
+    4155550102, never "+41555501020" (Switzerland); a fraction is no phone at all."""
+    workspace.write_people([])
+    sql = (
+        "select * from (values ('a@example.com', 4155550102.0::DOUBLE, 'US'), "
+        "('b@example.com', 4155550103.5::DOUBLE, 'US'), ('c@example.com', NULL, 'US')) "
+        "t(email, phone, country)"
+    )
+    meta, google = workspace.sync(odd_config(workspace, sql))
+
+    assert meta.invalid == google.invalid == {"phone:not_an_integer": 1}
+    assert frozenset({("EMAIL", sha("a@example.com")), ("PHONE", sha("14155550102"))}) in (
+        workspace.sandbox.meta.members(META_AUDIENCE)
+    )
+    assert frozenset(
+        {("emailAddress", sha("a@example.com")), ("phoneNumber", sha("+14155550102"))}
+    ) in workspace.sandbox.google.members(GOOGLE_LIST)
+
+
+def test_control_characters_in_emails_are_quarantined(workspace: Workspace) -> None:
+    """A NUL byte (or any control character) in an address can never match: refused with
+    its reason, on both networks, while the row's good phone still syncs."""
+    workspace.write_people([])
+    sql = (
+        "select * from (values ('al' || chr(0) || 'ice@example.com', '4155550102', 'US'), "
+        "('bob' || chr(27) || '@example.com', NULL, 'US'), ('carol@example.com', NULL, 'US')) "
+        "t(email, phone, country)"
+    )
+    meta, google = workspace.sync(odd_config(workspace, sql))
+
+    assert (
+        meta.invalid
+        == google.invalid
+        == {
+            "email:control_character": 2,
+            "row:no_usable_identifier": 1,
+        }
+    )
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == {
+        frozenset({("PHONE", sha("14155550102"))}),
+        frozenset({("EMAIL", sha("carol@example.com"))}),
+    }
