@@ -17,7 +17,7 @@ from typing import Any
 import google.ads.datamanager_v1 as dm
 import httpx
 import pytest
-from conftest import Workspace
+from conftest import GOOGLE_LIST, Workspace
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -203,3 +203,37 @@ def test_a_misspelled_field_fails_the_contract_and_the_emulator_refuses_it_as_go
         }
     }
     strict_error(refused.content)
+
+
+def test_a_request_failed_in_processing_has_the_official_status_shape(
+    workspace: Workspace,
+) -> None:
+    emulator = workspace.sandbox.google
+    emulator.fail_processing()
+    headers = {"Authorization": "Bearer test-token-5b1c"}
+    member = {"userData": {"userIdentifiers": [{"emailAddress": "ab" * 32}]}}
+    body = {
+        "destinations": [
+            {
+                "operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": "1234567890"},
+                "productDestinationId": GOOGLE_LIST,
+            }
+        ],
+        "audienceMembers": [member],
+        "encoding": "HEX",
+        "termsOfService": {"customerMatchTermsOfServiceStatus": "ACCEPTED"},
+    }
+    with httpx.Client(base_url=emulator.base_url, headers=headers) as http:
+        accepted = http.post("/v1/audienceMembers:ingest", json=body)
+        request_id = strict(accepted.content, dm.IngestAudienceMembersResponse).request_id
+        answer = http.get("/v1/requestStatus:retrieve", params={"requestId": request_id})
+
+    status = strict(answer.content, dm.RetrieveRequestStatusResponse)
+    (destination,) = status.request_status_per_destination
+    assert dm.RequestStatusPerDestination.RequestStatus(destination.request_status).name == "FAILED"
+    (count,) = destination.error_info.error_counts
+    assert (count.record_count, dm.ProcessingErrorReason(count.reason).name) == (
+        1,
+        "PROCESSING_ERROR_REASON_INTERNAL_ERROR",
+    )
+    assert emulator.members(GOOGLE_LIST) == set()

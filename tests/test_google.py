@@ -187,6 +187,28 @@ def test_settle_gives_up_at_the_timeout_and_reports_processing(opened: Opener) -
         assert sum(waits) == pytest.approx(5.0) and waits[:3] == [1.0, 2.0, 2.0]
 
 
+def test_a_request_that_fails_in_processing_settles_as_failed_and_changes_nothing(
+    dm: DataManagerEmulator, opened: Opener
+) -> None:
+    """Accepted (200, a request id) is not applied: only the status says FAILED, per request,
+    so a caller can send exactly that request's members again."""
+    dm.add_user_list("8800000001")
+    google = opened(DataManagerAudiences(dm_config(dm)))
+    dm.fail_processing()
+    failed = google.add("8800000001", members([email("ada"), email("bob")]))
+    applied = google.add("8800000001", members([email("cy")]))
+
+    statuses = google.settle([failed.request_id, applied.request_id], sleep=lambda _: None)
+
+    assert statuses == {failed.request_id: "FAILED", applied.request_id: "SUCCESS"}
+    assert failed.received == 2 and dm.members("8800000001") == {email_member("cy")}
+    (status,) = google.request_status(str(failed.request_id))
+    assert status["requestStatus"] == "FAILED"
+    assert status["errorInfo"] == {
+        "errorCounts": [{"recordCount": "2", "reason": "PROCESSING_ERROR_REASON_INTERNAL_ERROR"}]
+    }
+
+
 def test_rows_without_consent_are_never_sent_and_are_counted(
     dm: DataManagerEmulator, opened: Opener
 ) -> None:

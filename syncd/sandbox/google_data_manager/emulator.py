@@ -18,6 +18,7 @@ Rules beyond the request shape:
   consent.
 * **Asynchronous status.** Changes apply at once, but ``requestStatus:retrieve`` answers
   ``PROCESSING`` for a request's first ``processing_polls`` polls, then its final status.
+  ``fail_processing`` makes accepted requests fail in processing: applied nowhere, ``FAILED``.
 * **EU political ads.** With ``eu_political_ads_declared=False`` (an account that never made
   the EU political advertising self-declaration) ingests and list creation fail with
   ``EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED``; removals still pass.
@@ -64,7 +65,9 @@ _ACCOUNT_TYPES = frozenset(
     {"GOOGLE_ADS", "DISPLAY_VIDEO_PARTNER", "DISPLAY_VIDEO_ADVERTISER", "DATA_PARTNER"}
 )
 _LISTS_PREFIX = "/v1/accountTypes/"
+#: ``ProcessingErrorReason`` values (google.ads.datamanager_v1.types.processing_errors).
 _DENIED = "PROCESSING_ERROR_REASON_DENIED_CONSENT"
+_INTERNAL = "PROCESSING_ERROR_REASON_INTERNAL_ERROR"
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _MATCH_RANGES = ((20, "LESS_THAN_20"), (30, "20_TO_30"), (40, "31_TO_40"), (50, "41_TO_50"))
 _MATCH_RANGES += ((60, "51_TO_60"), (70, "61_TO_70"), (80, "71_TO_80"), (90, "81_TO_90"))
@@ -126,6 +129,7 @@ class DataManagerEmulator(EmulatorServer):
         self._accounts = None if accounts is None else {str(a) for a in accounts}
         self.eu_political_ads_declared = eu_political_ads_declared
         self.match_rate_percentage = match_rate_percentage
+        self._failing = 0
 
     # -- test helpers ----------------------------------------------------------------------
 
@@ -148,6 +152,15 @@ class DataManagerEmulator(EmulatorServer):
                     upload_key_types=tuple(upload_key_types),
                 ),
             )
+
+    def fail_processing(self, times: int = 1) -> None:
+        """Make the next ``times`` ingests or removals fail after acceptance: each is answered
+        200 with a request id and applied nowhere, and ``requestStatus:retrieve`` reports it
+        ``FAILED`` for every destination, its members counted under
+        ``PROCESSING_ERROR_REASON_INTERNAL_ERROR`` -- the asynchronous failure a client sees
+        only by polling. Validate-only requests and refused requests do not count."""
+        with self._lock:
+            self._failing += times
 
     def members(self, list_id: str) -> set[Member]:
         """A copy of a user list's members; raises ``KeyError`` for an unknown list."""
@@ -296,19 +309,19 @@ class DataManagerEmulator(EmulatorServer):
             if operation == "ingest" and _denied(member.consent, consent)
         }
         with self._lock:
-            for destination in destinations:
+            failing = self._failing > 0
+            self._failing -= 1 if failing else 0
+            for destination in [] if failing else destinations:
                 target = self._lists[destination["productDestinationId"]].members
                 for index, member in enumerate(parsed):
                     if operation == "remove":
                         target.discard(member.member)
                     elif index not in refused:
                         target.add(member.member)
+            failures = (len(parsed), _INTERNAL) if failing else (len(refused), _DENIED)
             request_id = str(uuid.uuid4())
             self._statuses[request_id] = _Status(
-                [
-                    self._destination_status(operation, d, parsed, len(refused))
-                    for d in destinations
-                ],
+                [self._destination_status(operation, d, parsed, *failures) for d in destinations],
                 self.processing_polls,
             )
         return json_response(200, {"requestId": request_id}, operation=operation, count=count)
@@ -384,7 +397,12 @@ class DataManagerEmulator(EmulatorServer):
                 )
 
     def _destination_status(
-        self, operation: str, destination: dict[str, Any], parsed: list[Parsed], refused: int
+        self,
+        operation: str,
+        destination: dict[str, Any],
+        parsed: list[Parsed],
+        refused: int,
+        reason: str,
     ) -> dict[str, Any]:
         # int64 fields are strings in proto3 JSON, as the real API returns them.
         records = str(len(parsed))
@@ -407,9 +425,7 @@ class DataManagerEmulator(EmulatorServer):
         result: dict[str, Any] = {"destination": destination, key: status}
         if refused:
             result["requestStatus"] = "FAILED" if refused == len(parsed) else "PARTIAL_SUCCESS"
-            result["errorInfo"] = {
-                "errorCounts": [{"recordCount": str(refused), "reason": _DENIED}]
-            }
+            result["errorInfo"] = {"errorCounts": [{"recordCount": str(refused), "reason": reason}]}
         else:
             result["requestStatus"] = "SUCCESS"
         return result
