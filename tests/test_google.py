@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from syncd.config.models import GoogleAdsDestination, GoogleDataManagerDestination
 from syncd.destinations.base import (
@@ -25,7 +26,7 @@ from syncd.destinations.base import (
     QuotaExhausted,
     split_by_index,
 )
-from syncd.destinations.google_ads import GoogleAdsAudiences
+from syncd.destinations.google_ads import API_VERSION, GoogleAdsAudiences
 from syncd.destinations.google_data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_SCHEMA
@@ -33,7 +34,6 @@ from syncd.sandbox import DataManagerEmulator
 from syncd.sandbox.google_ads import GoogleAdsEmulator
 
 TOKEN = "ya29.test-token-41d2"
-DEV_TOKEN = "dev-token-9e1f"
 CID = "1234567890"
 OTHER_CID = "1234567891"
 
@@ -459,7 +459,6 @@ def test_credentials_file_is_refreshed_once_on_401(tmp_path: Path, opened: Opene
 def ads() -> Iterator[GoogleAdsEmulator]:
     with GoogleAdsEmulator(
         customers=[CID],
-        developer_token=DEV_TOKEN,
         access_token=TOKEN,
         job_delay=0.05,
         match_rate_percentage=100,
@@ -471,7 +470,6 @@ def ads_config(emulator: GoogleAdsEmulator, **fields: Any) -> GoogleAdsDestinati
     settings: dict[str, Any] = {
         "kind": "google_ads",
         "customer_id": CID,
-        "developer_token": DEV_TOKEN,
         "access_token": TOKEN,
         "endpoint": emulator.endpoint,
     }
@@ -597,7 +595,7 @@ def test_legacy_waits_for_a_job_someone_else_runs_on_the_list(
 
     legacy = opened(GoogleAdsAudiences(ads_config(ads), sleep=sleep, poll_interval=0.5))
     list_id = legacy.ensure_audience("busy list")
-    client = ads.client(DEV_TOKEN, access_token=TOKEN)
+    client = ads.client(access_token=TOKEN)
     service = client.get_service("OfflineUserDataJobService")
     job = client.get_type("OfflineUserDataJob")
     job.type_ = client.enums.OfflineUserDataJobTypeEnum.CUSTOMER_MATCH_USER_LIST
@@ -640,6 +638,53 @@ def test_legacy_permission_and_token_errors_are_classified_on_error_code(
     assert denied.value.error_class is ErrorClass.FAIL_AUDIENCE
 
     stale = opened(GoogleAdsAudiences(ads_config(ads, access_token="stale-token")))
-    with pytest.raises(DestinationError, match="credentials or developer token") as refused:
+    with pytest.raises(DestinationError, match="credentials were refused") as refused:
         stale.describe("1")
     assert "stale-token" not in str(refused.value)
+
+
+def test_legacy_path_needs_no_developer_token_and_speaks_one_api_version(
+    ads: GoogleAdsEmulator, legacy: GoogleAdsAudiences
+) -> None:
+    """Developer tokens were sunset on 2026-09-09: a config without one works, and every call
+    goes to API_VERSION, whatever the library's default."""
+    assert ads_config(ads).developer_token is None
+    list_id = legacy.ensure_audience("buyers")
+    assert legacy.add(list_id, members([email("ada")])).received == 1
+    versions = {r.path.split(".")[3] for r in ads.requests if r.path.startswith("/google.ads")}
+    assert versions == {API_VERSION}
+
+
+def test_a_test_level_cloud_project_is_told_to_apply_for_explorer_or_basic_access(
+    opened: Opener,
+) -> None:
+    with GoogleAdsEmulator(customers=[CID], access_token=TOKEN, access_level="TEST") as ads:
+        legacy = opened(GoogleAdsAudiences(ads_config(ads), poll_interval=0.01))
+        with pytest.raises(DestinationError) as refused:
+            legacy.ensure_audience("buyers")
+    assert refused.value.error_class is ErrorClass.FAIL_AUDIENCE
+    assert "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION" in str(refused.value)
+    assert "apply for Explorer access" in str(refused.value)
+
+
+@pytest.mark.parametrize("span", [0, 30, 540])
+def test_lists_are_created_with_the_configured_membership_life_span(
+    ads: GoogleAdsEmulator, opened: Opener, span: int
+) -> None:
+    legacy = opened(GoogleAdsAudiences(ads_config(ads, membership_life_span=span)))
+    list_id = legacy.ensure_audience("buyers")
+    query = f"SELECT user_list.membership_life_span FROM user_list WHERE user_list.id = {list_id}"
+    service = ads.client(access_token=TOKEN).get_service("GoogleAdsService")
+    rows = service.search(customer_id=CID, query=query)
+    assert [row.user_list.membership_life_span for row in rows] == [span]
+
+
+@pytest.mark.parametrize("span", [-1, 541, 10_000])
+def test_a_membership_life_span_outside_0_to_540_is_refused_before_any_request(
+    ads: GoogleAdsEmulator, legacy: GoogleAdsAudiences, span: int
+) -> None:
+    with pytest.raises(ValidationError, match="membership_life_span"):
+        ads_config(ads, membership_life_span=span)
+    with pytest.raises(ValueError, match="0-540 days"):
+        legacy.ensure_audience("buyers", membership_life_span=span)
+    assert ads.requests == []

@@ -24,7 +24,6 @@ from google.oauth2.credentials import Credentials
 from syncd.sandbox.google_ads import CPM_BIDDING, GoogleAdsEmulator, Member
 
 CID = "1234567890"
-DEV_TOKEN = "dev-token-7f3a"
 ACCESS_TOKEN = "ya29.sandbox-9c1e"
 FAST_POLLING = polling.DEFAULT_POLLING.with_delay(initial=0.01, maximum=0.05).with_timeout(5)
 
@@ -35,24 +34,26 @@ def sha(text: str) -> str:
 
 @pytest.fixture
 def ads() -> Iterator[GoogleAdsEmulator]:
-    with GoogleAdsEmulator(
-        customers=[CID], developer_token=DEV_TOKEN, access_token=ACCESS_TOKEN, job_delay=0.05
-    ) as emulator:
+    with GoogleAdsEmulator(customers=[CID], access_token=ACCESS_TOKEN, job_delay=0.05) as emulator:
         yield emulator
 
 
 def make_client(
     ads: GoogleAdsEmulator,
-    developer_token: str | None = DEV_TOKEN,
     token: str = ACCESS_TOKEN,
     login_customer_id: str | None = None,
+    *,
+    developer_token: str | None = None,
+    version: str | None = None,
 ) -> GoogleAdsClient:
-    """The exact configuration syncd needs: endpoint, a token-holding credential, no refresh."""
+    """The exact configuration syncd needs: endpoint, a token-holding credential, no refresh,
+    and no developer token (sunset on 2026-09-09)."""
     return GoogleAdsClient(
         credentials=Credentials(token=token),
         developer_token=developer_token,
         endpoint=ads.endpoint,
         login_customer_id=login_customer_id,
+        version=version,
         use_proto_plus=True,
     )
 
@@ -75,16 +76,18 @@ def search(client: GoogleAdsClient, query: str, customer_id: str = CID) -> list[
     ]
 
 
-def create_list(client: GoogleAdsClient, name: str) -> str:
+def create_list(
+    client: GoogleAdsClient, name: str, membership_life_span: int = 540, customer_id: str = CID
+) -> str:
     operation = client.get_type("UserListOperation")
     operation.create.name = name
     operation.create.description = "syncd segment"
     crm = operation.create.crm_based_user_list
     crm.upload_key_type = client.enums.CustomerMatchUploadKeyTypeEnum.CONTACT_INFO
     crm.data_source_type = client.enums.UserListCrmDataSourceTypeEnum.FIRST_PARTY
-    operation.create.membership_life_span = 540
+    operation.create.membership_life_span = membership_life_span
     response = client.get_service("UserListService").mutate_user_lists(
-        customer_id=CID, operations=[operation]
+        customer_id=customer_id, operations=[operation]
     )
     return str(response.results[0].resource_name)
 
@@ -376,7 +379,7 @@ def test_two_running_jobs_on_one_list_are_a_concurrent_modification(
 
 def test_a_developer_token_not_allowlisted_for_customer_match_is_refused() -> None:
     with GoogleAdsEmulator(customers=[CID], allowlisted=False) as ads:
-        client = ads.client("any-token")
+        client = ads.client()
         name = create_list(client, "buyers")  # lists can still be made; uploads cannot
 
         with pytest.raises(GoogleAdsException) as excinfo:
@@ -388,36 +391,21 @@ def test_a_developer_token_not_allowlisted_for_customer_match_is_refused() -> No
 
 
 @pytest.mark.parametrize(
-    ("developer_token", "token", "login", "customer_id", "expected"),
+    ("token", "login", "customer_id", "expected"),
     [
-        (None, ACCESS_TOKEN, None, CID, ("request_error", "DEVELOPER_TOKEN_PARAMETER_MISSING")),
-        ("wrong", ACCESS_TOKEN, None, CID, ("authentication_error", "DEVELOPER_TOKEN_INVALID")),
-        (DEV_TOKEN, "expired", None, CID, ("authentication_error", "OAUTH_TOKEN_INVALID")),
-        (
-            DEV_TOKEN,
-            ACCESS_TOKEN,
-            None,
-            "9999999999",
-            ("authorization_error", "USER_PERMISSION_DENIED"),
-        ),
-        (
-            DEV_TOKEN,
-            ACCESS_TOKEN,
-            "9999999999",
-            CID,
-            ("authorization_error", "USER_PERMISSION_DENIED"),
-        ),
+        ("expired", None, CID, ("authentication_error", "OAUTH_TOKEN_INVALID")),
+        (ACCESS_TOKEN, None, "9999999999", ("authorization_error", "USER_PERMISSION_DENIED")),
+        (ACCESS_TOKEN, "9999999999", CID, ("authorization_error", "USER_PERMISSION_DENIED")),
     ],
 )
-def test_requests_need_the_developer_token_an_oauth_token_and_access_to_the_customer(
+def test_requests_need_an_oauth_token_and_access_to_the_customer(
     ads: GoogleAdsEmulator,
-    developer_token: str | None,
     token: str,
     login: str | None,
     customer_id: str,
     expected: tuple[str, str],
 ) -> None:
-    client = make_client(ads, developer_token, token, login)
+    client = make_client(ads, token, login)
     with pytest.raises(GoogleAdsException) as excinfo:
         search(client, "SELECT user_list.id FROM user_list", customer_id)
     assert errors_of(excinfo) == [expected]
@@ -426,6 +414,62 @@ def test_requests_need_the_developer_token_an_oauth_token_and_access_to_the_cust
         .get_service("GoogleAdsService")
         .search(customer_id=CID, query="SELECT user_list.id FROM user_list")
     )  # the same request with every header right (a manager may be its own login customer)
+
+
+def test_a_developer_token_is_neither_needed_nor_checked(ads: GoogleAdsEmulator) -> None:
+    """Sunset on 2026-09-09: "optional and ignored by the API servers"
+    (https://developers.google.com/google-ads/api/docs/api-policy/developer-token)."""
+    for developer_token in (None, "any-old-token"):
+        client = make_client(ads, developer_token=developer_token)
+        assert search(client, "SELECT user_list.id FROM user_list") == []
+
+
+@pytest.mark.parametrize(
+    ("version", "expected", "message"),
+    [
+        # From v25 on; "v24 and older throw ACTION_NOT_PERMITTED instead"
+        # (https://developers.google.com/google-ads/api/docs/api-policy/developer-token).
+        (None, "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION", "apply for Explorer, Basic or"),
+        ("v25", "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION", "apply for Explorer, Basic or"),
+        ("v24", "ACTION_NOT_PERMITTED", "does not have permission to perform this action"),
+    ],
+)
+def test_a_test_level_cloud_project_reaches_test_accounts_only(
+    version: str | None, expected: str, message: str
+) -> None:
+    test_account = "5550001111"
+    with GoogleAdsEmulator(
+        customers=[CID], test_customers=[test_account], access_level="TEST"
+    ) as ads:
+        client = make_client(ads, version=version)
+        with pytest.raises(GoogleAdsException) as excinfo:
+            search(client, "SELECT user_list.id FROM user_list")
+        assert errors_of(excinfo) == [("authorization_error", expected)]
+        assert message in excinfo.value.failure.errors[0].message
+        assert excinfo.value.error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert create_list(client, "buyers", customer_id=test_account)  # a test account: fine
+        ads.access_level = "EXPLORER"  # approved: production accounts too
+        assert search(client, "SELECT user_list.id FROM user_list") == []
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"), [(-1, "TOO_LOW"), (541, "TOO_HIGH"), (10_000, "TOO_HIGH")]
+)
+def test_membership_life_span_is_0_to_540_days(
+    client: GoogleAdsClient, span: int, expected: str
+) -> None:
+    """UserList.membership_life_span "must be between 0 and 540 inclusive" (google-ads,
+    resources/types/user_list.py); 10,000 no longer means "no expiry"."""
+    with pytest.raises(GoogleAdsException) as excinfo:
+        create_list(client, "too long", membership_life_span=span)
+    assert errors_of(excinfo) == [("range_error", expected)]
+    for ok in (0, 540):
+        create_list(client, f"kept {ok} days", membership_life_span=ok)
+    rows = search(client, "SELECT user_list.name, user_list.membership_life_span FROM user_list")
+    assert {row.user_list.name: row.user_list.membership_life_span for row in rows} == {
+        "kept 0 days": 0,
+        "kept 540 days": 540,
+    }
 
 
 def test_spend_by_day_and_audience_with_a_date_range_and_restatements(
@@ -517,5 +561,5 @@ def test_the_request_log_holds_counts_and_never_identifiers_or_tokens(
     ]
     assert all(r.method == "POST" and r.path.startswith("/google.ads.googleads.") for r in log)
     text = repr(log)
-    for secret in (email, DEV_TOKEN, ACCESS_TOKEN, "ada"):
+    for secret in (email, ACCESS_TOKEN, "ada"):
         assert secret not in text

@@ -70,9 +70,7 @@ class Networks:
 @pytest.fixture
 def networks() -> Iterator[Networks]:
     with (
-        GoogleAdsEmulator(
-            customers=[CID, DM_CID], developer_token=DEV_TOKEN, access_token=TOKEN
-        ) as ads,
+        GoogleAdsEmulator(customers=[CID, DM_CID], access_token=TOKEN) as ads,
         MetaGraphEmulator([A, C], TOKEN) as meta,
     ):
         meta.add_audience(B, name="Wishlist users")
@@ -498,7 +496,8 @@ def test_spend_settings_and_reporting_connections_in_the_config(
     assert set(GoogleAdsDestination.model_fields) == {
         "kind", "customer_id", "login_customer_id", "developer_token", "access_token",
         "client_id", "client_secret", "refresh_token", "credentials_file", "endpoint",
-        "consent", "job_timeout_seconds", "batch_size", "timeout_seconds",
+        "consent", "job_timeout_seconds", "membership_life_span", "batch_size",
+        "timeout_seconds",
     }  # fmt: skip
     assert set(GoogleAdsConnection.model_fields) < set(GoogleAdsDestination.model_fields)
     dm = config.destinations["dm"]
@@ -507,8 +506,7 @@ def test_spend_settings_and_reporting_connections_in_the_config(
 
     data = config_data(networks)
     data["spend"] = {"every": "1d", "lookback_days": 7}
-    data["destinations"]["dm"]["reporting"] = {
-        "developer_token": "${DEV_TOKEN}",
+    data["destinations"]["dm"]["reporting"] = {  # no developer_token: sunset, optional
         "credentials_file": "secrets/ads.json",
         "login_customer_id": "111-222-3333",
     }

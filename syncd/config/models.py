@@ -208,9 +208,9 @@ def _customer_digits(value: str | None) -> str | None:
 
 
 class GoogleAdsConnection(StrictModel):
-    """How syncd reaches the Google Ads API (gRPC): a developer token, one kind of OAuth
-    credential, and the endpoint. The google_ads destination is built on it, and a
-    google_data_manager destination names one as `reporting` to have its spend pulled."""
+    """How syncd reaches the Google Ads API (gRPC): one kind of OAuth credential and the
+    endpoint. The google_ads destination is built on it, and a google_data_manager
+    destination names one as `reporting` to have its spend pulled."""
 
     login_customer_id: str | None = Field(
         default=None,
@@ -218,9 +218,12 @@ class GoogleAdsConnection(StrictModel):
         "login-customer-id header; leave it out when the credentials are a user of the "
         "customer itself.",
     )
-    developer_token: SecretStr = Field(
-        description="The Google Ads API developer token of your manager account, e.g. "
-        "${GOOGLE_ADS_DEVELOPER_TOKEN}."
+    # https://developers.google.com/google-ads/api/docs/api-policy/developer-token
+    developer_token: SecretStr | None = Field(
+        default=None,
+        description="Optional, and ignored by Google since developer tokens were sunset on "
+        "2026-09-09: API access now belongs to the Google Cloud project of the OAuth "
+        "credentials. Still sent when given.",
     )
     access_token: SecretStr | None = Field(
         default=None,
@@ -374,6 +377,15 @@ class GoogleAdsDestination(GoogleAdsConnection, DestinationSettings):
         gt=0,
         description="How long to wait for an offline user data job to finish before the "
         "batch is retried; Google runs jobs in minutes to hours.",
+    )
+    # UserList.membership_life_span "must be between 0 and 540 inclusive" (google-ads,
+    # google/ads/googleads/v25/resources/types/user_list.py).
+    membership_life_span: int = Field(
+        default=540,
+        ge=0,
+        le=540,
+        description="Days a member stays in the user lists syncd creates after it was last "
+        "added (Google allows 0-540).",
     )
 
     @field_validator("customer_id")

@@ -38,13 +38,21 @@ from syncd.destinations.google.dm_members import consented_rows
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-__all__ = ["ADS_SCOPE", "CAPABILITIES", "GoogleAdsAudiences", "build_client"]
+__all__ = ["ADS_SCOPE", "API_VERSION", "CAPABILITIES", "GoogleAdsAudiences", "build_client"]
 
 ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
+#: The Google Ads API version syncd speaks, whatever the google-ads library defaults to. v25 is
+#: the first to report a Test-level Cloud project as CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION
+#: (older versions say ACTION_NOT_PERMITTED:
+#: https://developers.google.com/google-ads/api/docs/api-policy/developer-token), and the
+#: default of google-ads 31.2.0, the floor in pyproject.toml. Live until about a year after
+#: its release (https://developers.google.com/google-ads/api/docs/sunset-dates).
+API_VERSION = "v25"
 #: Identifiers per AddOfflineUserDataJobOperations request (the API allows 100,000).
 MAX_IDENTIFIERS_PER_REQUEST = 10_000
-#: Longest membership a CRM-based list may have, in days.
-MAX_LIFE_SPAN_DAYS = 540
+#: A list's membership_life_span in days: "must be between 0 and 540 inclusive" (the UserList
+#: resource, google/ads/googleads/v25/resources/types/user_list.py in google-ads).
+MIN_LIFE_SPAN_DAYS, MAX_LIFE_SPAN_DAYS = 0, 540
 _TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 
@@ -55,11 +63,14 @@ def build_client(config: GoogleAdsConnection) -> GoogleAdsClient:
     ``reporting``)."""
     from google.ads.googleads.client import GoogleAdsClient
 
+    token = config.developer_token
     return GoogleAdsClient(
         credentials=_credentials(config),
-        developer_token=config.developer_token.get_secret_value(),
+        # Optional since the 2026-09-09 sunset: the library leaves the header out for None.
+        developer_token=token.get_secret_value() if token is not None else None,
         endpoint=config.endpoint,
         login_customer_id=config.login_customer_id,
+        version=API_VERSION,
         use_proto_plus=True,
     )
 
@@ -122,12 +133,20 @@ class GoogleAdsAudiences:
         description: str = "",
         *,
         upload_key_type: str = "CONTACT_INFO",
-        membership_life_span: int = MAX_LIFE_SPAN_DAYS,
+        membership_life_span: int | None = None,
     ) -> str:
-        """The id of the CRM-based list called ``name``, created if there is none."""
+        """The id of the CRM-based list called ``name``, created if there is none, with the
+        destination's ``membership_life_span`` unless given."""
+        if membership_life_span is None:
+            membership_life_span = self._config.membership_life_span
         name = name.strip()
         if not name or "\n" in name:
             raise ValueError("a user list name is one non-empty line")
+        if not MIN_LIFE_SPAN_DAYS <= membership_life_span <= MAX_LIFE_SPAN_DAYS:
+            raise ValueError(
+                f"membership_life_span is {MIN_LIFE_SPAN_DAYS}-{MAX_LIFE_SPAN_DAYS} days, "
+                f"not {membership_life_span}"
+            )
         found = self._find_list(name)
         if found is not None:
             return found
@@ -135,7 +154,7 @@ class GoogleAdsAudiences:
         operation = client.get_type("UserListOperation")
         operation.create.name = name
         operation.create.description = description
-        operation.create.membership_life_span = min(membership_life_span, MAX_LIFE_SPAN_DAYS)
+        operation.create.membership_life_span = membership_life_span
         crm = operation.create.crm_based_user_list
         crm.upload_key_type = getattr(client.enums.CustomerMatchUploadKeyTypeEnum, upload_key_type)
         crm.data_source_type = client.enums.UserListCrmDataSourceTypeEnum.FIRST_PARTY

@@ -31,12 +31,14 @@ class AdsRule:
     retry_after: float | None = None
 
 
+#: Every (kind, code) exists, not deprecated, in the ErrorCode of API_VERSION (google-ads,
+#: google/ads/googleads/v25/errors/types/*.py); tests/test_ads_contract.py checks it.
 RULES: dict[tuple[str, str], AdsRule] = {
     ("not_allowlisted_error", "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE"): AdsRule(
         _FAIL,
-        "this developer token is not allowlisted for Customer Match uploads through the "
-        "Google Ads API (refused since 2026-04-01 for tokens that were not using it): switch "
-        "this destination to `kind: google_data_manager`",
+        "Customer Match uploads through the Google Ads API are refused to callers that were "
+        "not using them before 2026-04-01: switch this destination to "
+        "`kind: google_data_manager`",
     ),
     ("database_error", "CONCURRENT_MODIFICATION"): AdsRule(
         _RETRY,
@@ -46,19 +48,25 @@ RULES: dict[tuple[str, str], AdsRule] = {
     ),
     ("authentication_error", "*"): AdsRule(
         _FAIL,
-        "the OAuth credentials or developer token were refused: renew the access token or "
-        "refresh token, and check developer_token",
-    ),
-    ("request_error", "DEVELOPER_TOKEN_PARAMETER_MISSING"): AdsRule(
-        _FAIL, "no developer token was sent: set developer_token"
+        "the OAuth credentials were refused: renew the access token or refresh token, or "
+        "make a new key for the service account",
     ),
     ("authorization_error", "USER_PERMISSION_DENIED"): AdsRule(
         _FAIL,
         "permission denied: the credentials' user must have access to customer_id; when "
         "that access comes through a manager (MCC) account, set login_customer_id to it",
     ),
-    ("authorization_error", "DEVELOPER_TOKEN_NOT_APPROVED"): AdsRule(
-        _FAIL, "the developer token is only approved for test accounts: apply for Basic access"
+    # Access levels belong to the Cloud project of the OAuth credentials since developer
+    # tokens were sunset (2026-09-09); a Test-level project reaches test accounts only:
+    # https://developers.google.com/google-ads/api/docs/api-policy/developer-token and
+    # https://developers.google.com/google-ads/api/docs/api-policy/access-levels
+    ("authorization_error", "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION"): AdsRule(
+        _FAIL,
+        "the Google Cloud project of these OAuth credentials has Test access, which reaches "
+        "test accounts only: apply for Explorer access (up to 2,880 operations a day on "
+        "production accounts, most often approved automatically) or Basic access (15,000) "
+        "for that Cloud project on the Google Ads API Overview page of the Cloud Console, "
+        "https://console.cloud.google.com/google/ads-apis/overview",
     ),
     ("authorization_error", "*"): AdsRule(_FAIL, "the request is not authorized"),
     ("offline_user_data_job_error", "INVALID_USER_LIST_ID"): AdsRule(
@@ -67,6 +75,12 @@ RULES: dict[tuple[str, str], AdsRule] = {
     ("mutate_error", "RESOURCE_NOT_FOUND"): AdsRule(_FAIL, "not found in customer_id"),
     ("user_list_error", "NAME_ALREADY_USED"): AdsRule(
         _FAIL, "a user list with this name already exists"
+    ),
+    ("range_error", "TOO_HIGH"): AdsRule(
+        _FAIL, "a value is above Google's range (membership_life_span is 0-540 days)"
+    ),
+    ("range_error", "TOO_LOW"): AdsRule(
+        _FAIL, "a value is below Google's range (membership_life_span is 0-540 days)"
     ),
     ("quota_error", "*"): AdsRule(_LIMITED, "the Google Ads API rate limit was reached"),
     ("internal_error", "*"): AdsRule(_RETRY, "Google reported an internal error"),

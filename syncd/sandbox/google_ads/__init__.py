@@ -2,12 +2,12 @@
 
 syncd keeps the Google Ads API for what the Data Manager API does not cover -- lists and
 their size and match rate through GAQL, the legacy Customer Match upload through offline user
-data jobs for allowlisted developer tokens, and spend through ``ad_group_audience_view``. The
+data jobs for allowlisted accounts, and spend through ``ad_group_audience_view``. The
 emulator serves exactly that, built on the google-ads library's own protos, so the client
 library runs unchanged against it::
 
-    with GoogleAdsEmulator(developer_token="dev-token") as ads:
-        client = ads.client("dev-token")   # GoogleAdsClient(endpoint=ads.endpoint, ...)
+    with GoogleAdsEmulator(access_token="ya29.token") as ads:
+        client = ads.client(access_token="ya29.token")  # GoogleAdsClient(endpoint=...)
         list_id = ads.add_user_list("buyers")
         ...
         assert ads.members(list_id) == {...}

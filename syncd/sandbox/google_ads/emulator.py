@@ -48,9 +48,14 @@ def _customer_field(request: Any) -> str:
 class GoogleAdsEmulator(GrpcServer):
     """The Google Ads API over gRPC+TLS on 127.0.0.1, for ``GoogleAdsClient``.
 
-    ``customers`` are the client accounts that exist (10-digit ids); a request for another one
-    is refused with ``USER_PERMISSION_DENIED``. With ``developer_token``/``access_token`` given
-    requests must carry exactly those; without, any non-empty value is accepted.
+    ``customers`` are the client accounts that exist (10-digit ids), ``test_customers`` the
+    test accounts among them; a request for another one is refused with
+    ``USER_PERMISSION_DENIED``. With ``access_token`` given requests must carry exactly that
+    bearer token; without, any non-empty one is accepted. A ``developer-token`` header is
+    ignored, as Google has ignored it since 2026-09-09. ``access_level`` is the Google Ads API
+    access level of the caller's Cloud project (TEST, EXPLORER, BASIC, STANDARD): a TEST
+    project reaching an account that is not a test account is refused with
+    ``CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION`` (``ACTION_NOT_PERMITTED`` before v25).
     ``allowlisted=False`` makes Customer Match jobs fail with
     ``CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE``. A run job is RUNNING for ``job_delay``
     seconds, then SUCCESS with its members applied. ``match_rate_percentage`` of the members
@@ -62,8 +67,9 @@ class GoogleAdsEmulator(GrpcServer):
         self,
         *,
         customers: Iterable[str] = (DEFAULT_CUSTOMER_ID,),
-        developer_token: str | None = None,
+        test_customers: Iterable[str] = (),
         access_token: str | None = None,
+        access_level: str = "BASIC",
         allowlisted: bool = True,
         job_delay: float = 0.2,
         match_rate_percentage: int = 100,
@@ -71,7 +77,7 @@ class GoogleAdsEmulator(GrpcServer):
         port: int = 0,
         trust: bool = True,
     ) -> None:
-        super().__init__(developer_token=developer_token, access_token=access_token, port=port)
+        super().__init__(access_token=access_token, access_level=access_level, port=port)
         if not 0 <= match_rate_percentage <= 100:
             raise ValueError("match_rate_percentage is between 0 and 100")
         self.allowlisted = allowlisted
@@ -82,6 +88,8 @@ class GoogleAdsEmulator(GrpcServer):
         self._ids = itertools.count(9_100_000_001)
         for customer_id in customers:
             self.add_customer(customer_id, currency_code=currency_code)
+        for customer_id in test_customers:
+            self.add_customer(customer_id, currency_code=currency_code, test_account=True)
         self._default_customer = next(iter(self._accounts), DEFAULT_CUSTOMER_ID)
         self._register_services()
 
@@ -113,8 +121,8 @@ class GoogleAdsEmulator(GrpcServer):
 
     def client(
         self,
-        developer_token: str = "sandbox-developer-token",
         *,
+        developer_token: str | None = None,
         access_token: str = "sandbox-access-token",
         login_customer_id: str | None = None,
         version: str | None = None,
@@ -140,12 +148,16 @@ class GoogleAdsEmulator(GrpcServer):
 
     # -- test and demo helpers ---------------------------------------------------------------
 
-    def add_customer(self, customer_id: str, *, currency_code: str = "USD") -> None:
-        """Open a client account (a 10-digit id, no dashes)."""
+    def add_customer(
+        self, customer_id: str, *, currency_code: str = "USD", test_account: bool = False
+    ) -> None:
+        """Open a client account (a 10-digit id, no dashes), a test account if told so."""
         if not (len(customer_id) == 10 and customer_id.isdigit()):
             raise ValueError("a customer id is 10 digits without dashes")
         with self._lock:
-            self._accounts.setdefault(customer_id, Account(customer_id, currency_code))
+            self._accounts.setdefault(
+                customer_id, Account(customer_id, currency_code, test_account=test_account)
+            )
 
     def add_user_list(
         self,
@@ -277,6 +289,9 @@ class GoogleAdsEmulator(GrpcServer):
 
     def _customer_known(self, customer_id: str) -> bool:
         return customer_id in self._accounts
+
+    def _is_test_account(self, customer_id: str) -> bool:
+        return self._accounts[customer_id].test_account
 
     def _before_call(self) -> None:
         now = time.monotonic()

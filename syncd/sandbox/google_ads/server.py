@@ -2,8 +2,9 @@
 
 Each RPC is routed by its method path (``/google.ads.googleads.v26.services.UserListService/
 MutateUserLists``), decoded with that version's own message classes, checked for the headers
-the real API requires (``developer-token``, ``authorization: Bearer``, optional
-``login-customer-id``), run under one lock against the customer's ``Account``, and recorded in
+the real API requires (``authorization: Bearer``, optional ``login-customer-id``) and for the
+access level of the caller's Cloud project, run under one lock against the customer's
+``Account``, and recorded in
 the request log: method path, HTTP-equivalent status, operation name and an operation or row
 count -- never a token, an identifier or a query. A refusal is a ``GoogleAdsFailure`` in the
 trailing metadata with a ``request-id``, exactly where the client's interceptor looks.
@@ -33,10 +34,14 @@ from syncd.sandbox.google_ads.errors import (
     failure_metadata_key,
     serialize_failure,
 )
-from syncd.sandbox.google_ads.protos import Protos, installed_versions, protos
+from syncd.sandbox.google_ads.protos import Protos, field_descriptor, installed_versions, protos
 from syncd.sandbox.server import RequestRecord
 
-__all__ = ["GrpcServer", "Handler", "StreamHandler"]
+__all__ = ["ACCESS_LEVELS", "GrpcServer", "Handler", "StreamHandler"]
+
+#: A Google Cloud project's Google Ads API access levels; a TEST project reaches test accounts
+#: only (https://developers.google.com/google-ads/api/docs/api-policy/access-levels).
+ACCESS_LEVELS = ("TEST", "EXPLORER", "BASIC", "STANDARD")
 
 logger = logging.getLogger("syncd.sandbox")
 
@@ -73,14 +78,10 @@ class GrpcServer:
     against that customer before the handler runs.
     """
 
-    def __init__(
-        self,
-        *,
-        developer_token: str | None,
-        access_token: str | None,
-        port: int,
-    ) -> None:
-        self._developer_token = developer_token
+    def __init__(self, *, access_token: str | None, access_level: str, port: int) -> None:
+        if access_level not in ACCESS_LEVELS:
+            raise ValueError(f"access_level is one of {', '.join(ACCESS_LEVELS)}")
+        self.access_level = access_level
         self._access_token = access_token
         self._requested_port = port
         self._lock = threading.RLock()
@@ -200,6 +201,9 @@ class GrpcServer:
     def _customer_known(self, customer_id: str) -> bool:
         raise NotImplementedError
 
+    def _is_test_account(self, customer_id: str) -> bool:
+        raise NotImplementedError
+
     def _before_call(self) -> None:
         """Runs under the lock before every handler (the emulator advances its jobs here)."""
 
@@ -212,27 +216,13 @@ class GrpcServer:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def _check_headers(self, metadata: dict[str, str], customer_id: str) -> None:
-        """The real API's checks, in its order: developer token, OAuth token, customers."""
-        token = metadata.get("developer-token", "")
-        if not token:
-            raise AdsError(
-                ErrorDetail(
-                    "request_error",
-                    "DEVELOPER_TOKEN_PARAMETER_MISSING",
-                    "developer-token parameter is missing.",
-                )
-            )
-        if self._developer_token is not None and not secrets.compare_digest(
-            token.encode(), self._developer_token.encode()
-        ):
-            raise AdsError(
-                ErrorDetail(
-                    "authentication_error",
-                    "DEVELOPER_TOKEN_INVALID",
-                    "The developer token is not valid.",
-                )
-            )
+    def _check_headers(self, metadata: dict[str, str], customer_id: str, version: str) -> None:
+        """The real API's checks, in its order: OAuth token, customers, access level.
+
+        A ``developer-token`` header is not looked at: developer tokens were sunset on
+        2026-09-09 and the servers ignore the header ("optional and ignored by the API
+        servers": https://developers.google.com/google-ads/api/docs/api-policy/developer-token).
+        """
         scheme, _, bearer = metadata.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not bearer.strip():
             raise AdsError(
@@ -266,6 +256,8 @@ class GrpcServer:
                         "in the 'login-customer-id' header.",
                     )
                 )
+            if self.access_level == "TEST" and not self._is_test_account(value):
+                raise AdsError(_not_approved_for_production(version))
 
     def _invoke(
         self,
@@ -286,7 +278,7 @@ class GrpcServer:
         }
         try:
             with self._lock:
-                self._check_headers(metadata, customer_of(request))
+                self._check_headers(metadata, customer_of(request), version)
                 self._before_call()
                 result, count = run(request_id)
         except AdsError as error:
@@ -368,6 +360,31 @@ class GrpcServer:
             request_deserializer=operations_pb2.GetOperationRequest.FromString,
             response_serializer=_serialize,
         )
+
+
+def _not_approved_for_production(version: str) -> ErrorDetail:
+    """What a Test-level project gets from a production account: from v25 on
+    CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION, in older versions ACTION_NOT_PERMITTED
+    (https://developers.google.com/google-ads/api/docs/api-policy/developer-token, "New error
+    code"); the messages are the enum docs of google-ads'
+    google/ads/googleads/v25/errors/types/authorization_error.py."""
+    failure: Any = protos(version).failure()
+    codes = field_descriptor(failure.errors.add().error_code.DESCRIPTOR, "authorization_error")
+    if codes is not None and "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION" in (
+        codes.enum_type.values_by_name
+    ):
+        return ErrorDetail(
+            "authorization_error",
+            "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION",
+            "The Google Cloud project is only approved for use with test accounts. To access "
+            "non-test accounts, apply for Explorer, Basic or Standard access.",
+        )
+    return ErrorDetail(
+        "authorization_error",
+        "ACTION_NOT_PERMITTED",
+        "The user does not have permission to perform this action (for example, ADD, UPDATE, "
+        "REMOVE) on the resource or call a method.",
+    )
 
 
 class _Router(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc ships no stubs

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from syncd.sandbox.google_data_manager import Address, Member
 
 __all__ = [
-    "UNLIMITED_LIFE_SPAN",
+    "MAX_LIFE_SPAN",
     "Account",
     "Address",
     "Job",
@@ -28,8 +28,10 @@ __all__ = [
     "is_matched",
 ]
 
-#: ``membership_life_span`` meaning "no expiry"; real CRM lists otherwise allow 0..540 days.
-UNLIMITED_LIFE_SPAN = 10_000
+#: The longest ``membership_life_span``, in days: the field "must be between 0 and 540
+#: inclusive" (google-ads, google/ads/googleads/v25/resources/types/user_list.py; the same text
+#: in every version the library ships). No value means "no expiry" any more.
+MIN_LIFE_SPAN, MAX_LIFE_SPAN = 0, 540
 
 
 @dataclass(slots=True)
@@ -41,7 +43,7 @@ class UserList:
     description: str = ""
     upload_key_type: str = "CONTACT_INFO"
     data_source_type: str = "FIRST_PARTY"
-    membership_life_span: int = UNLIMITED_LIFE_SPAN
+    membership_life_span: int = MAX_LIFE_SPAN
     members: set[Member] = field(default_factory=set)
 
 
@@ -96,6 +98,8 @@ class Account:
 
     customer_id: str
     currency_code: str = "USD"
+    #: A test account: the only kind a Cloud project with TEST access may call.
+    test_account: bool = False
     user_lists: dict[int, UserList] = field(default_factory=dict)
     jobs: dict[int, Job] = field(default_factory=dict)
     spend: dict[tuple[dt.date, int, int], SpendRow] = field(default_factory=dict)

@@ -2,9 +2,12 @@
 
 syncd creates one list per audience: a name unique in the account (``NAME_ALREADY_USED``
 otherwise), ``crm_based_user_list`` with an upload key type and first-party data, and a
-membership life span of at most 540 days (10,000 = no expiry). Results come back in operation
-order as ``customers/{cid}/userLists/{id}``; with ``partial_failure`` a failed operation keeps
-an empty result and its error is reported by index.
+membership life span of 0-540 days (``RangeError`` TOO_LOW / TOO_HIGH outside). A list created
+without one gets 540, the maximum: the Data Manager API documents that default for the same
+lists (https://developers.google.com/data-manager/api/devguides/audiences/google-ads/
+customer-match/create-audience); the Google Ads API's docs give none. Results come back in
+operation order as ``customers/{cid}/userLists/{id}``; with ``partial_failure`` a failed
+operation keeps an empty result and its error is reported by index.
 """
 
 from __future__ import annotations
@@ -14,12 +17,9 @@ from typing import Any
 
 from syncd.sandbox.google_ads.errors import AdsError, ErrorDetail, raise_or_partial
 from syncd.sandbox.google_ads.protos import Protos, enum_name
-from syncd.sandbox.google_ads.state import UNLIMITED_LIFE_SPAN, Account, UserList
+from syncd.sandbox.google_ads.state import MAX_LIFE_SPAN, MIN_LIFE_SPAN, Account, UserList
 
-__all__ = ["MAX_LIFE_SPAN", "mutate_user_lists"]
-
-#: The longest finite ``membership_life_span`` of a CRM-based list, in days.
-MAX_LIFE_SPAN = 540
+__all__ = ["mutate_user_lists"]
 
 
 def _check_create(create: Any, taken: set[str]) -> list[ErrorDetail]:
@@ -67,19 +67,19 @@ def _check_create(create: Any, taken: set[str]) -> list[ErrorDetail]:
                 (("crm_based_user_list", None), ("data_source_type", None)),
             )
         )
-    if create.HasField("membership_life_span") and (
-        create.membership_life_span > MAX_LIFE_SPAN
-        and create.membership_life_span != UNLIMITED_LIFE_SPAN
-    ):
-        errors.append(
-            ErrorDetail(
-                "range_error",
-                "TOO_HIGH",
-                f"Membership life span is at most {MAX_LIFE_SPAN} days "
-                f"({UNLIMITED_LIFE_SPAN} for no expiry).",
-                (("membership_life_span", None),),
+    if create.HasField("membership_life_span"):
+        span = create.membership_life_span
+        code = "TOO_LOW" if span < MIN_LIFE_SPAN else "TOO_HIGH" if span > MAX_LIFE_SPAN else ""
+        if code:
+            errors.append(
+                ErrorDetail(
+                    "range_error",
+                    code,
+                    f"Membership life span must be between {MIN_LIFE_SPAN} and "
+                    f"{MAX_LIFE_SPAN} days inclusive.",
+                    (("membership_life_span", None),),
+                )
             )
-        )
     return errors
 
 
@@ -161,7 +161,7 @@ def _creator(account: Account, create: Any, new_id: Callable[[], int]) -> Callab
             membership_life_span=(
                 create.membership_life_span
                 if create.HasField("membership_life_span")
-                else UNLIMITED_LIFE_SPAN
+                else MAX_LIFE_SPAN
             ),
         )
         account.user_lists[user_list.id] = user_list
