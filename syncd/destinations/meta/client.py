@@ -40,11 +40,11 @@ __all__ = ["MetaCustomAudiences"]
 log = logging.getLogger(__name__)
 
 _DESCRIBE_FIELDS = (
-    "name",
-    "approximate_count_lower_bound",
-    "approximate_count_upper_bound",
-    "operation_status",
-    "delivery_status",
+    CustomAudience.Field.name,
+    CustomAudience.Field.approximate_count_lower_bound,
+    CustomAudience.Field.approximate_count_upper_bound,
+    CustomAudience.Field.operation_status,
+    CustomAudience.Field.delivery_status,
 )
 _FLAGGED = 471
 _T = TypeVar("_T")
