@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from google.protobuf import json_format
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from syncd.sandbox import DataManagerEmulator
 
@@ -60,6 +62,18 @@ def detail(error: dict[str, Any], kind: str) -> dict[str, Any]:
     found = [d for d in error["details"] if d["@type"].endswith(f".{kind}")]
     assert found, f"no {kind} in {error['details']}"
     return dict(found[0])
+
+
+# The google.rpc detail types must be in the default pool for Any to resolve them.
+assert error_details_pb2.RetryInfo.DESCRIPTOR is not None
+
+
+def strict_status(body: bytes) -> None:
+    """An error body read strictly into google.rpc.Status, every detail into its google.rpc
+    type (googleapis-common-protos): a misnamed field or detail type fails."""
+    error = json.loads(body)["error"]
+    code_pb2.Code.Value(error.pop("status"))
+    json_format.Parse(json.dumps(error), status_pb2.Status(), ignore_unknown_fields=False)
 
 
 def reason_of(response: httpx.Response) -> str:
@@ -312,14 +326,20 @@ def test_quotas_answer_429_with_retry_info_per_minute_and_a_quota_failure_per_da
         assert limited.headers["Retry-After"] == "15"
         info = detail(error, "ErrorInfo")
         assert info["reason"] == "RATE_LIMIT_EXCEEDED"
-        assert info["metadata"]["quota_limit"] == "RequestsPerMinutePerProject"
+        # The limits page's names: https://developers.google.com/data-manager/api/devguides/limits
+        assert info["metadata"]["quota_limit"] == "ManagementReadRequestsPerMinutePerProject"
+        strict_status(limited.content)
+        # The budgets are separate: the ingestion service's reads still pass this minute.
+        assert http.get("/v1/requestStatus:retrieve", params={"requestId": "x"}).status_code == 404
 
         now[0] += 15  # the next minute
         assert http.get(path).status_code == 200
         now[0] += 60
         spent = http.get(path)
         error = error_of(spent, "RESOURCE_EXHAUSTED")
-        assert detail(error, "ErrorInfo")["metadata"]["quota_limit"] == "RequestsPerDayPerProject"
+        day_limit = detail(error, "ErrorInfo")["metadata"]["quota_limit"]
+        assert day_limit == "ManagementReadRequestsPerDayPerProject"
+        strict_status(spent.content)
         assert "per day" in detail(error, "QuotaFailure")["violations"][0]["description"]
         assert not [d for d in error["details"] if d["@type"].endswith("RetryInfo")]
         assert "Retry-After" not in spent.headers

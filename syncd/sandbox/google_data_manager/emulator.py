@@ -93,9 +93,10 @@ class DataManagerEmulator(EmulatorServer):
     sees them, they take any member type). With ``access_token`` given, requests must carry
     exactly that Bearer token; without it, any non-empty one passes. ``accounts``, when given,
     are the only operating accounts the credentials may use (others: PERMISSION_DENIED).
-    ``requests_per_minute``/``requests_per_day`` turn the quotas on (the real ones are 300 and
-    100,000); ``clock`` is what they count on. ``match_rate_percentage`` of the members (a
-    stable hash decides which) count as matched in list sizes; uploads report its range.
+    ``requests_per_minute``/``requests_per_day`` turn the quotas on, for each of the four
+    budgets (the real ones: 300 a minute; 100,000 or 50,000 a day); ``clock`` is what they
+    count on. ``match_rate_percentage`` of the members (a stable hash decides which) count as
+    matched in list sizes; uploads report its range.
     ``refresh_token``, when given, is the only one ``POST /token`` exchanges.
     """
 
@@ -215,7 +216,7 @@ class DataManagerEmulator(EmulatorServer):
             return error_response(not_found("Method not found."))
         try:
             self._check_token(request.bearer_token())
-            self.quota.spend()
+            self.quota.spend(_budget(operation, request.method))
             if operation == "status":
                 return self._status(request.query.get("requestId"))
             if operation == "user_lists":
@@ -522,6 +523,12 @@ def _json(request: Request) -> Any:
         return request.json()
     except ValueError:
         raise ApiError("Invalid JSON payload received.") from None
+
+
+def _budget(operation: str, method: str) -> str:
+    """The quota budget a call counts against (see ``quota``)."""
+    service = "Management" if operation == "user_lists" else "Ingestion"
+    return f"{service}{'Read' if method == 'GET' else 'Mutate'}"
 
 
 def _user_list_body(request: Request) -> Any:

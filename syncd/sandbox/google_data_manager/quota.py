@@ -1,12 +1,19 @@
-"""The project's request quotas: a per-minute budget and a daily one, both as Google sends them.
+"""The project's request quotas: per-minute and daily budgets, as Google counts and refuses them.
 
-The real limits are 300 requests per minute and 100,000 per day per project. A request over
-the minute's budget gets 429 RESOURCE_EXHAUSTED with ``RetryInfo.retryDelay`` (and a
-``Retry-After`` header) saying when the minute ends; a request over the day's budget gets
-429 RESOURCE_EXHAUSTED whose ``QuotaFailure`` and ``ErrorInfo.metadata.quota_limit`` name the
-daily limit, and no retry delay: nothing a client can wait for within a run. Windows are fixed
-(the current minute, the current UTC day), counted on an injectable clock. A refused request
-is not counted.
+Google's "Limits and quotas" page (https://developers.google.com/data-manager/api/devguides/limits)
+counts requests per Google Cloud project in four separate budgets -- IngestionService mutate
+(ingest, remove) and read (requestStatus:retrieve), and all other services' mutate and read
+(userLists) -- 300 a minute each, 100,000 a day for IngestionService and 50,000 for the others.
+A request over a budget is refused with RESOURCE_EXHAUSTED and HTTP 429, and the budget's
+quota limit name (``IngestionMutateRequestsPerMinutePerProject``, ...) is in the ``ErrorInfo``
+detail under ``metadata.quota_limit``, which is how a client tells a day's limit from a
+minute's. The minute's refusal also carries ``RetryInfo.retryDelay`` (and ``Retry-After``) up
+to the end of the minute; the day's carries none: nothing a client can wait for within a run.
+Both carry a ``QuotaFailure``. The detail types are google.rpc's (google/rpc/error_details.proto,
+in googleapis-common-protos).
+
+Windows are fixed (the current minute, the current UTC day), counted on an injectable clock;
+the sandbox gives every budget the same configured limits. A refused request is not counted.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from collections.abc import Callable
 
 from syncd.sandbox.google_data_manager.errors import ApiError
 
-__all__ = ["PER_DAY_LIMIT", "PER_MINUTE_LIMIT", "Quota"]
+__all__ = ["BUDGETS", "Quota", "limit_name"]
 
-PER_MINUTE_LIMIT = "RequestsPerMinutePerProject"
-PER_DAY_LIMIT = "RequestsPerDayPerProject"
+#: The budgets of the limits page, by the first part of their quota limit names.
+BUDGETS = frozenset({"IngestionMutate", "IngestionRead", "ManagementMutate", "ManagementRead"})
+#: Google Cloud's quota errors name a metric too; the limits page does not give its name.
 _METRIC = "datamanager.googleapis.com/requests"
 _TYPE = "type.googleapis.com/google.rpc."
 
@@ -39,22 +47,34 @@ class Quota:
         self.per_day = requests_per_day
         self._clock = clock
         self._lock = threading.Lock()
-        self._minute: tuple[int, int] = (-1, 0)  # (window, requests counted)
-        self._day: tuple[int, int] = (-1, 0)
+        # budget -> (window, requests counted)
+        self._minute: dict[str, tuple[int, int]] = {}
+        self._day: dict[str, tuple[int, int]] = {}
 
-    def spend(self) -> None:
-        """Count one request, or raise the API's RESOURCE_EXHAUSTED if a budget is spent."""
+    def spend(self, budget: str) -> None:
+        """Count one request against ``budget`` (one of BUDGETS), or raise the API's
+        RESOURCE_EXHAUSTED if that budget is spent."""
+        if budget not in BUDGETS:
+            raise ValueError(f"unknown quota budget {budget!r}")
         with self._lock:
             now = self._clock()
             minute, day = int(now // 60), int(now // 86_400)
-            in_minute = self._minute[1] if self._minute[0] == minute else 0
-            in_day = self._day[1] if self._day[0] == day else 0
+            last_minute, in_minute = self._minute.get(budget, (-1, 0))
+            last_day, in_day = self._day.get(budget, (-1, 0))
+            in_minute = in_minute if last_minute == minute else 0
+            in_day = in_day if last_day == day else 0
             if self.per_day is not None and in_day >= self.per_day:
-                raise _exhausted(PER_DAY_LIMIT, self.per_day, "per day", None)
+                raise _exhausted(limit_name(budget, "Day"), self.per_day, "per day", None)
             if self.per_minute is not None and in_minute >= self.per_minute:
                 wait = (minute + 1) * 60 - now
-                raise _exhausted(PER_MINUTE_LIMIT, self.per_minute, "per minute", wait)
-            self._minute, self._day = (minute, in_minute + 1), (day, in_day + 1)
+                name = limit_name(budget, "Minute")
+                raise _exhausted(name, self.per_minute, "per minute", wait)
+            self._minute[budget], self._day[budget] = (minute, in_minute + 1), (day, in_day + 1)
+
+
+def limit_name(budget: str, window: str) -> str:
+    """The quota limit name of a budget's window, as the limits page lists them."""
+    return f"{budget}RequestsPer{window}PerProject"
 
 
 def _exhausted(limit: str, value: int, per: str, retry_after: float | None) -> ApiError:
