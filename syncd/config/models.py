@@ -676,6 +676,43 @@ class SyncdConfig(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _one_key_type_per_google_list(self) -> Self:
+        """A Customer Match list holds one kind of key: the google-ads package's
+        CrmBasedUserListInfo.upload_key_type says "Mixed data types are not allowed on the same
+        list", and the Data Manager API refuses members of another type with
+        INVALID_USER_LIST_TYPE. Rows with only a user ID go as userIdData (a USER_ID list);
+        every other row as contact data (a CONTACT_ID list, the kind syncd creates)."""
+        contact = {IdentifierKind.EMAIL, IdentifierKind.PHONE}
+        contact |= {IdentifierKind.FIRST_NAME, IdentifierKind.LAST_NAME}
+        for index, audience in enumerate(self.audiences):
+            destination = self.destinations.get(audience.destination)
+            segment = self.segments.get(audience.segment)
+            if not isinstance(destination, GoogleDataManagerDestination) or segment is None:
+                continue
+            kinds = set(segment.identifiers)
+            if IdentifierKind.EXTERNAL_ID not in kinds:
+                continue
+            path = f"audiences[{index}]"
+            if kinds & contact:
+                raise ConfigRuleError(
+                    f"{path}.segment",
+                    f"segment {audience.segment!r} maps external_id beside contact identifiers "
+                    "for Google, whose lists hold one key type: rows with only a user ID would "
+                    "be refused by a contact list (INVALID_USER_LIST_TYPE)",
+                    "sync the user IDs as their own audience: a segment mapping only "
+                    "external_id, whose audience_id is a USER_ID list; drop external_id here",
+                )
+            if audience.audience_id is None:
+                raise ConfigRuleError(
+                    f"{path}.audience_name",
+                    "a segment of user IDs needs a USER_ID list, and the lists syncd creates "
+                    "by name are contact (CONTACT_ID) lists",
+                    "create a Customer Match list of user IDs in Google Ads and give its id "
+                    "as audience_id",
+                )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
