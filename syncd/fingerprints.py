@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from syncd.config.models import Consent, Segment
-from syncd.identity import IdentifierKind, Network
+from syncd.identity import IdentifierKind, Network, versions
 
 #: How the state and the spill type a fingerprint in DuckDB: MD5 as a 128-bit integer,
 #: which DuckDB computes without writing hex (`md5_number`).
@@ -95,6 +95,8 @@ class Fingerprints:
             "consent": segment.consent.model_dump() if segment.consent else None,
             "consent_defaults": consent_defaults.model_dump() if consent_defaults else None,
             "code": _CODE_VERSION,
+            # Also in the code's version; named so that a rules change is one by any measure.
+            "rules": versions.RULES_VERSION,
         }
         salt = hashlib.md5(json.dumps(rules, sort_keys=True).encode(), usedforsecurity=False)
         return cls(columns, salt.hexdigest())

@@ -24,7 +24,7 @@ from syncd.destinations import Capabilities, capabilities_of
 from syncd.fingerprints import DIGEST, Fingerprints
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.guardrails import Check, Verdict, check_plan
-from syncd.identity import IdentifierKind
+from syncd.identity import IdentifierKind, versions
 from syncd.identity.vector import trues
 from syncd.members import (
     IDENTIFIER_COLUMNS,
@@ -576,6 +576,7 @@ def plan_audience(
     """The plan of one audience; its changes live in the segment's spill until `drop`."""
     ref = audience_ref(config, audience)
     held = state.member_count(ref)
+    before = rules_before(state, ref)
     if isinstance(segment, FingerprintedSegment):
         changes, members = state.fingerprint_changes(
             ref, segment.delta, segment.unmatched, segment.held.refresh_before
@@ -584,12 +585,35 @@ def plan_audience(
             segment.rows, members, segment.quarantine, segment.invalid, segment.unusable
         )
         return build_plan(
-            config, audience, counted, held, changes, allow_mass_removal=allow_mass_removal
+            config,
+            audience,
+            counted,
+            held,
+            changes,
+            allow_mass_removal=allow_mass_removal,
+            rules_before=before,
         )
     changes = state.changes(ref, segment.members, refresh_before(config, audience))
     return build_plan(
-        config, audience, segment, held, changes, allow_mass_removal=allow_mass_removal
+        config,
+        audience,
+        segment,
+        held,
+        changes,
+        allow_mass_removal=allow_mass_removal,
+        rules_before=before,
     )
+
+
+def rules_before(state: StateStore, ref: AudienceRef) -> int | None:
+    """The identity rules version of the audience's last complete pass, from its run record
+    (`syncd.identity.versions`); None before its first."""
+    found = state.backend.execute(
+        "SELECT summary FROM runs WHERE destination = ? AND audience_id = ? AND status = 'ok' "
+        "ORDER BY started_at DESC LIMIT 1",
+        [ref.destination, ref.audience_id],
+    )
+    return versions.version_of_summary(found[0][0]) if found else None
 
 
 def refresh_before(config: SyncdConfig, audience: Audience) -> dt.datetime | None:
@@ -606,9 +630,11 @@ def build_plan(
     changes: Changes,
     *,
     allow_mass_removal: bool = False,
+    rules_before: int | None = None,
 ) -> AudiencePlan:
     """The plan of one audience from its segment and its changes, however they were made
-    (here, or in the warehouse by `syncd.pushdown.plan`), with the guardrails' verdicts."""
+    (here, or in the warehouse by `syncd.pushdown.plan`), with the guardrails' verdicts and
+    the identity rules' (`rules_before`: the version of the audience's last complete pass)."""
     destination = config.destinations[audience.destination]
     capabilities = capabilities_of(destination)
     checks = check_plan(
@@ -621,6 +647,7 @@ def build_plan(
         limits=config.guardrails,
         allow_mass_removal=allow_mass_removal,
     )
+    checks.append(_identity_rules(capabilities, held, rules_before))
     limit = capabilities.max_members_per_request
     return AudiencePlan(
         audience=audience,
@@ -631,4 +658,19 @@ def build_plan(
         changes=changes,
         batch_size=min(destination.batch_size or limit, limit),
         checks=checks,
+    )
+
+
+def _identity_rules(capabilities: Capabilities, held: int, before: int | None) -> Check:
+    """The rules version this plan runs; a warning, saying what changed, when the audience
+    holds members made by other rules: those whose identifiers change are re-keyed once."""
+    now = f"rules v{versions.RULES_VERSION}"
+    if not held or before is None or before == versions.RULES_VERSION:
+        return Check(versions.CHECK_NAME, Verdict.OK, now)
+    changes = "; ".join(versions.changes_since(capabilities.network, before)) or "other rules"
+    return Check(
+        versions.CHECK_NAME,
+        Verdict.WARN,
+        f"{now}; identity rules changed since the last pass (v{before}): {changes}; members "
+        "whose identifiers change are removed under their old key and added under the new one",
     )

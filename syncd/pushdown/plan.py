@@ -40,6 +40,7 @@ from syncd.plan import (
     audience_ref,
     build_plan,
     refresh_before,
+    rules_before,
 )
 from syncd.pushdown.dialects import Dialect
 from syncd.pushdown.kinds import is_pushdownable
@@ -133,7 +134,13 @@ def plan_in_warehouse(
         unusable=stats.invalid.get(f"row:{NO_USABLE_IDENTIFIER}", 0),
     )
     plan = build_plan(
-        config, audience, segment, held, changes, allow_mass_removal=allow_mass_removal
+        config,
+        audience,
+        segment,
+        held,
+        changes,
+        allow_mass_removal=allow_mass_removal,
+        rules_before=rules_before(state, ref),
     )
     return plan, PUSHED_DOWN
 

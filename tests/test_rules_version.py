@@ -1,0 +1,72 @@
+"""A change to the identity rules re-keys the members it touches, once, and the plan says why.
+
+The first pass runs the rules as they were before version 2 (gmail's "+" tag kept: the
+reference rule of that version, on a non-ASCII address, which only the reference path
+takes), against the Data Manager emulator; the next plan, with today's rules, must remove
+that member under its old key, add it under the new one, and say that the rules changed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import GOOGLE_LIST, Workspace, sha
+
+from syncd.identity import IdentifierKind, IdentifierRule, InvalidIdentifier, Network, versions
+from syncd.identity.rules import _EMAIL, RULES
+from syncd.pipeline import AudienceResult, PassOptions, sync_all
+
+TAGGED = "Zoë.Adams+shop@Gmail.com"
+PLAIN = "bob@example.com"
+
+
+def _email_google_v1(value: str, country: str | None) -> str:
+    """Version 1's Google email rule: gmail's dots dropped, its "+" tag kept."""
+    email = "".join(value.split()).lower()
+    if not _EMAIL.match(email):
+        raise InvalidIdentifier("invalid_email")
+    local, domain = email.rsplit("@", 1)
+    return (local.replace(".", "") if domain == "gmail.com" else local) + "@" + domain
+
+
+def google_result(results: list[AudienceResult]) -> AudienceResult:
+    (result,) = [r for r in results if r.network == "google"]
+    return result
+
+
+def rules_check(result: AudienceResult) -> str:
+    (check,) = [c for c in result.checks if c.startswith(versions.CHECK_NAME)]
+    return check
+
+
+def test_a_rules_change_re_keys_tagged_gmail_members_once_and_says_why(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.write_people(
+        [(TAGGED, None, "US", None, None, None), (PLAIN, None, "US", *[None] * 3)]
+    )
+    with monkeypatch.context() as old:
+        old.setattr(versions, "RULES_VERSION", 1)
+        old.setitem(
+            RULES[Network.GOOGLE], IdentifierKind.EMAIL, IdentifierRule(_email_google_v1, True)
+        )
+        first = google_result(workspace.sync())
+    assert rules_check(first) == f"{versions.CHECK_NAME}: ok (rules v1)"
+    held = workspace.sandbox.google.members(GOOGLE_LIST)
+    assert frozenset({("emailAddress", sha("zoëadams+shop@gmail.com"))}) in held
+
+    planned = google_result(sync_all(workspace.config(), PassOptions(apply=False)))
+    assert (planned.adds, planned.removes) == (1, 1)
+    check = rules_check(planned)
+    assert check.startswith(f"{versions.CHECK_NAME}: warn (rules v2; identity rules changed")
+    assert "since the last pass (v1)" in check and "+tag" in check
+    assert "zoë" not in check.lower()  # counts and rules only: no address in the note
+
+    second = google_result(workspace.sync())
+    assert (second.status, second.adds, second.removes) == ("ok", 1, 1)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == {
+        frozenset({("emailAddress", sha("zoëadams@gmail.com"))}),
+        frozenset({("emailAddress", sha(PLAIN))}),
+    }
+    again = google_result(sync_all(workspace.config(), PassOptions(apply=False)))
+    assert (again.adds, again.removes) == (0, 0)
+    assert rules_check(again) == f"{versions.CHECK_NAME}: ok (rules v2)"
