@@ -8,6 +8,7 @@ The client is built with its constructor, the way syncd must build it for the sa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import time
@@ -491,7 +492,11 @@ def test_spend_by_day_and_audience_with_a_date_range_and_restatements(
 
     rows = search(client, query)
 
-    in_range = [r for r in generated if dt.date(2026, 3, 2) <= r.date <= dt.date(2026, 3, 4)]
+    in_range = [
+        r
+        for r in generated
+        if dt.date(2026, 3, 2) <= r.date <= dt.date(2026, 3, 4) and r.ad_group_id is not None
+    ]
     assert len(rows) == len(in_range) > 0
     assert {row.segments.date for row in rows} == {"2026-03-02", "2026-03-03", "2026-03-04"}
     assert {row.customer.currency_code for row in rows} == {"USD"}
@@ -525,8 +530,55 @@ def test_spend_by_day_and_audience_with_a_date_range_and_restatements(
         "SELECT ad_group_criterion.criterion_id, metrics.impressions FROM ad_group_audience_view "
         "WHERE segments.date >= '2026-03-01' AND segments.date <= '2026-03-07'",
     )
-    assert len(totals) == len({(r.ad_group_id, r.criterion_id) for r in generated})
-    assert sum(r.metrics.impressions for r in totals) == sum(r.impressions for r in ads.spend())
+    by_ad_group = [r for r in ads.spend() if r.ad_group_id is not None]
+    assert len(totals) == len({(r.ad_group_id, r.criterion_id) for r in by_ad_group})
+    assert sum(r.metrics.impressions for r in totals) == sum(r.impressions for r in by_ad_group)
+
+
+def test_lists_targeted_at_campaign_level_are_in_campaign_audience_view(
+    ads: GoogleAdsEmulator, client: GoogleAdsClient
+) -> None:
+    buyers, carts = list_id(create_list(client, "buyers")), list_id(create_list(client, "carts"))
+    generated = ads.generate_spend(
+        dt.date(2026, 3, 1), dt.date(2026, 3, 3), user_list_ids=[buyers, carts]
+    )
+    at_campaign = [r for r in generated if r.ad_group_id is None]
+    assert at_campaign and {r.user_list_id for r in at_campaign} == {buyers}
+    rows = search(
+        client,
+        "SELECT campaign_audience_view.resource_name, segments.date, campaign.id, "
+        "campaign.bidding_strategy_type, campaign_criterion.criterion_id, "
+        "campaign_criterion.user_list.user_list, metrics.impressions, metrics.clicks, "
+        "metrics.cost_micros FROM campaign_audience_view "
+        "WHERE segments.date BETWEEN '2026-03-01' AND '2026-03-03' ORDER BY segments.date",
+    )
+    assert [
+        (
+            row.campaign_audience_view.resource_name,
+            row.segments.date,
+            row.campaign_criterion.user_list.user_list,
+            row.metrics.clicks,
+            row.metrics.cost_micros,
+        )
+        for row in rows
+    ] == [
+        (
+            f"customers/{CID}/campaignAudienceViews/{r.campaign_id}~{r.criterion_id}",
+            r.date.isoformat(),
+            f"customers/{CID}/userLists/{buyers}",
+            r.clicks,
+            r.cost_micros,
+        )
+        for r in at_campaign
+    ]
+    # The view's attributed resources are campaign, campaign_criterion and customer only.
+    with pytest.raises(GoogleAdsException) as excinfo:
+        search(client, "SELECT ad_group.id FROM campaign_audience_view")
+    assert errors_of(excinfo) == [("query_error", "PROHIBITED_FIELD_IN_SELECT_CLAUSE")]
+    # ... and a campaign holds its user lists at one level (campaign or ad groups), not both.
+    moved = dataclasses.replace(at_campaign[0], ad_group_id=1, ad_group_name="an ad group")
+    with pytest.raises(ValueError, match="CANNOT_ATTACH_CRITERIA_AT_CAMPAIGN_AND_ADGROUP"):
+        ads.add_spend([moved])
 
 
 @pytest.mark.parametrize(

@@ -167,14 +167,18 @@ def stored(config: SyncdConfig) -> list[dict]:
 
 
 def expected_google(networks: Networks) -> dict[tuple, dict]:
-    """(date, account, ad group, list) -> the numbers Google holds, for the managed lists."""
+    """(date, account, ad group or "" for a campaign-level list, list) -> the numbers Google
+    holds, for the managed lists."""
     segments = {networks.buyers: "buyers", networks.carts: "carts"}
     expected = {}
     for customer, managed in ((CID, segments), (DM_CID, {networks.dm_list: "wishlist"})):
         for row in networks.ads.spend(customer_id=customer):
             if row.user_list_id in managed:
-                expected[(row.date, customer, str(row.ad_group_id), str(row.user_list_id))] = {
+                at_campaign = row.ad_group_id is None
+                ad_group = "" if at_campaign else str(row.ad_group_id)
+                expected[(row.date, customer, ad_group, str(row.user_list_id))] = {
                     "segment": managed[row.user_list_id],
+                    "allocation": "campaign_criterion" if at_campaign else "criterion",
                     "campaign_id": str(row.campaign_id),
                     "impressions": row.impressions,
                     "clicks": row.clicks,
@@ -259,7 +263,13 @@ def test_the_spend_table_holds_exactly_what_the_networks_report(
         assert (got["impressions"], got["clicks"]) == (want["impressions"], want["clicks"])
         assert got["cost"] == pytest.approx(want["cost"], abs=1e-9)
         assert got["billing_model"] == want["billing_model"], key
-        assert (got["share"], got["allocation"], got["currency"]) == (1.0, "criterion", "USD")
+        assert (got["share"], got["currency"]) == (1.0, "USD")
+        assert got["allocation"] == want["allocation"]
+    # Lists targeted at campaign level (campaign_audience_view) are there, and at ad group level.
+    assert {want["allocation"] for want in want_google.values()} == {
+        "criterion",
+        "campaign_criterion",
+    }
 
     want_meta = expected_meta(networks)
     assert meta.keys() == want_meta.keys()
@@ -340,6 +350,7 @@ def test_cpc_and_cpm_labels_follow_bidding_and_billing_event(
         ("Remarketing - Search", "CPC"),  # MANUAL_CPC
         ("Reach - YouTube", "CPM"),  # TARGET_CPM
         ("Awareness - Display", "CPM"),  # MANUAL_CPM
+        ("Loyalty - Display", "CPC"),  # MAXIMIZE_CONVERSIONS, a list at campaign level
     }
     meta = {(r["ad_set_name"], r["billing_model"]) for r in rows if r["network"] == "meta"}
     assert meta == {("Retargeting - Cart", "CPC"), ("Retargeting - Lookalike mix", "CPM")}

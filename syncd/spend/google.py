@@ -1,9 +1,24 @@
-"""Google spend per audience: GAQL on ``ad_group_audience_view`` through SearchStream.
+"""Google spend per audience: GAQL on both audience views through SearchStream.
 
-Google reports each ad group's metrics per audience criterion, so every row belongs to one
-user list entirely (share 1, allocation "criterion"). The billing model comes from the
-campaign's bidding strategy: CPM and CPV strategies buy impressions or views, every other
-one buys clicks.
+A user list is targeted at ad group level (an ad group criterion: ``ad_group_audience_view``,
+one row per day, ad group and list) or at campaign level (a campaign criterion:
+``campaign_audience_view``, one row per day, campaign and list; "this view only includes
+audiences attached at the campaign level":
+https://developers.google.com/google-ads/api/fields/v20/campaign_audience_view). Both are
+pulled. Every row belongs to one list entirely (share 1): allocation "criterion" for ad group
+rows, "campaign_criterion" for campaign rows, which have no ad group (``ad_set_id`` "").
+
+No click is counted twice: each click is delivered through one criterion, and the two views
+report disjoint criteria. Google refuses criteria of one type on a campaign and its ad groups
+at once (CriterionError CANNOT_ATTACH_CRITERIA_AT_CAMPAIGN_AND_ADGROUP, "Criteria type cannot
+be associated with a campaign and its ad group(s) simultaneously": google-ads,
+google/ads/googleads/v25/errors/types/criterion_error.py), so on any day a campaign's lists
+are in one view or the other; rows of both views for one campaign and day can only be
+delivery before and after the lists moved level, and both count. Ad group rows without an ad
+group criterion on a list (other audiences) are skipped, as are lists syncd does not manage.
+
+The billing model comes from the campaign's bidding strategy: CPM and CPV strategies buy
+impressions or views, every other one buys clicks.
 
 The pull works for both Google destinations: a ``google_ads`` destination is itself a Google
 Ads API connection on ``customer_id``; a ``google_data_manager`` destination pulls through its
@@ -37,20 +52,30 @@ __all__ = ["CPM_STRATEGIES", "NoReporting", "billing_model", "pull_google"]
 
 #: Bidding strategies that buy impressions (CPM) or video views (CPV): not paid per click.
 CPM_STRATEGIES = frozenset({"TARGET_CPM", "MANUAL_CPM", "FIXED_CPM", "TARGET_CPV", "MANUAL_CPV"})
-_FIELDS = (
+_CAMPAIGN_FIELDS = (
     "segments.date",
     "customer.currency_code",
     "campaign.id",
     "campaign.name",
     "campaign.bidding_strategy_type",
     "campaign.advertising_channel_type",
-    "ad_group.id",
-    "ad_group.name",
-    "ad_group_criterion.user_list.user_list",
-    "metrics.impressions",
-    "metrics.clicks",
-    "metrics.cost_micros",
 )
+_METRICS = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros")
+#: view -> the fields read from it (campaign_audience_view has no ad group to select).
+_VIEWS = {
+    "ad_group_audience_view": (
+        *_CAMPAIGN_FIELDS,
+        "ad_group.id",
+        "ad_group.name",
+        "ad_group_criterion.user_list.user_list",
+        *_METRICS,
+    ),
+    "campaign_audience_view": (
+        *_CAMPAIGN_FIELDS,
+        "campaign_criterion.user_list.user_list",
+        *_METRICS,
+    ),
+}
 _MICROS = 1_000_000
 
 
@@ -87,15 +112,21 @@ def pull_google(
         segments = _segments_by_list(search, audiences, notes)
         if not segments:
             return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
-        query = (
-            f"SELECT {', '.join(_FIELDS)} FROM ad_group_audience_view "
-            f"WHERE segments.date BETWEEN '{since.isoformat()}' AND '{until.isoformat()}'"
-        )
-        rows = search(query, "spend report")
+        dates = f"segments.date BETWEEN '{since.isoformat()}' AND '{until.isoformat()}'"
+        rows = {
+            view: search(f"SELECT {', '.join(fields)} FROM {view} WHERE {dates}", view)
+            for view, fields in _VIEWS.items()
+        }
     finally:
         service.transport.close()
-    table = _table(rows, customer_id, segments, pulled_at)
-    return Pulled(table, tuple(sorted(segments)), tuple(notes))
+    records = [
+        record
+        for view, view_rows in rows.items()
+        for record in _records(
+            view_rows, view == "campaign_audience_view", customer_id, segments, pulled_at
+        ).values()
+    ]
+    return Pulled(_table(records), tuple(sorted(segments)), tuple(notes))
 
 
 def _connection(
@@ -172,19 +203,28 @@ def _classified(error: Exception, client: GoogleAdsClient, subject: str) -> Exce
     return error
 
 
-def _table(
-    rows: Iterable[Any], customer_id: str, segments: dict[str, str], pulled_at: dt.datetime
-) -> pa.Table:
-    """One row per day, campaign, ad group and managed list (summed should Google ever
-    split one criterion's day in two)."""
-    totals: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+_Key = tuple[str, str, str, str]  # (date, campaign id, ad group id or "", list id)
+
+
+def _records(
+    rows: Iterable[Any],
+    at_campaign: bool,
+    customer_id: str,
+    segments: dict[str, str],
+    pulled_at: dt.datetime,
+) -> dict[_Key, dict[str, Any]]:
+    """One record per day, campaign, ad group (none ``at_campaign``) and managed list, from
+    one view's rows (summed should Google ever split one criterion's day in two)."""
+    totals: dict[_Key, dict[str, Any]] = {}
     prefix = f"customers/{customer_id}/userLists/"
     for row in rows:
-        user_list = row.ad_group_criterion.user_list.user_list
+        criterion = row.campaign_criterion if at_campaign else row.ad_group_criterion
+        user_list = criterion.user_list.user_list
         list_id = user_list.removeprefix(prefix)
         if not user_list.startswith(prefix) or list_id not in segments:
             continue  # another kind of audience, or a list syncd does not manage: not stored
-        key = (row.segments.date, str(row.campaign.id), str(row.ad_group.id), list_id)
+        ad_set_id = "" if at_campaign else str(row.ad_group.id)
+        key = (row.segments.date, str(row.campaign.id), ad_set_id, list_id)
         found = totals.get(key)
         if found is None:
             totals[key] = {
@@ -193,8 +233,8 @@ def _table(
                 "account_id": customer_id,
                 "campaign_id": str(row.campaign.id),
                 "campaign_name": row.campaign.name,
-                "ad_set_id": str(row.ad_group.id),
-                "ad_set_name": row.ad_group.name,
+                "ad_set_id": ad_set_id,
+                "ad_set_name": None if at_campaign else row.ad_group.name,
                 "audience_id": list_id,
                 "segment": segments[list_id],
                 "impressions": int(row.metrics.impressions),
@@ -203,18 +243,23 @@ def _table(
                 "currency": row.customer.currency_code or None,
                 "billing_model": billing_model(row.campaign.bidding_strategy_type.name),
                 "share": 1.0,
-                "allocation": "criterion",
+                "allocation": "campaign_criterion" if at_campaign else "criterion",
                 "pulled_at": pulled_at,
             }
         else:
             found["impressions"] += int(row.metrics.impressions)
             found["clicks"] += int(row.metrics.clicks)
             found["cost_micros"] += int(row.metrics.cost_micros)
-    records = []
-    for record in totals.values():
-        cost = record.pop("cost_micros") / _MICROS
-        record["cost"] = cost
-        record["cpc"] = cpc(cost, record["clicks"])
-        record["cpm"] = cpm(cost, record["impressions"])
-        records.append(record)
-    return pa.Table.from_pylist(records, schema=SPEND_SCHEMA)
+    return totals
+
+
+def _table(records: Iterable[dict[str, Any]]) -> pa.Table:
+    rows = []
+    for record in records:
+        row = dict(record)
+        cost = row.pop("cost_micros") / _MICROS
+        row["cost"] = cost
+        row["cpc"] = cpc(cost, row["clicks"])
+        row["cpm"] = cpm(cost, row["impressions"])
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=SPEND_SCHEMA)

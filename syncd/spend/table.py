@@ -7,7 +7,9 @@ twice changes nothing). `share` and `allocation` make the allocation rule visibl
 itself:
 
 - Google reports each ad group's metrics per audience criterion (ad_group_audience_view),
-  so a row belongs to its audience entirely: share 1, allocation "criterion".
+  and each campaign's for lists targeted at campaign level (campaign_audience_view), so a
+  row belongs to its audience entirely: share 1, allocation "criterion" or
+  "campaign_criterion" (ad_set_id "": no ad group).
 - Meta reports spend per ad set, and one ad set may target several custom audiences. Its
   spend is split evenly across every custom audience the ad set targets (managed by syncd
   or not): share 1/n, allocation "even_split". Impressions and clicks are whole numbers, so

@@ -213,14 +213,27 @@ class GoogleAdsEmulator(GrpcServer):
             return len(running)
 
     def add_spend(self, rows: Iterable[SpendRow], *, customer_id: str | None = None) -> int:
-        """Store spend rows (a row with the same day, ad group and criterion replaces)."""
+        """Store spend rows (a row with the same day, campaign, ad group and criterion
+        replaces). A campaign holds its user lists at one level: Google refuses criteria of
+        one type on a campaign and its ad groups at once (CriterionError
+        CANNOT_ATTACH_CRITERIA_AT_CAMPAIGN_AND_ADGROUP, google-ads
+        google/ads/googleads/v25/errors/types/criterion_error.py), so rows that would need
+        that raise ``ValueError``."""
         with self._lock:
             account = self._account(customer_id)
-            added = 0
+            rows = list(rows)
+            levels: dict[int, set[bool]] = {}
+            for row in [*account.spend.values(), *rows]:
+                levels.setdefault(row.campaign_id, set()).add(row.ad_group_id is None)
+            both = sorted(campaign for campaign, found in levels.items() if len(found) > 1)
+            if both:
+                raise ValueError(
+                    f"campaigns {both} would target user lists at campaign and ad group level "
+                    "at once (CANNOT_ATTACH_CRITERIA_AT_CAMPAIGN_AND_ADGROUP)"
+                )
             for row in rows:
                 account.spend[row.key] = row
-                added += 1
-            return added
+            return len(rows)
 
     def generate_spend(
         self,
@@ -278,7 +291,7 @@ class GoogleAdsEmulator(GrpcServer):
             return changed
 
     def spend(self, customer_id: str | None = None) -> list[SpendRow]:
-        """The stored spend rows, by day, ad group and criterion."""
+        """The stored spend rows, by day, campaign, ad group and criterion."""
         with self._lock:
             return sorted(self._account(customer_id).spend.values(), key=lambda row: row.key)
 

@@ -6,10 +6,16 @@ sorts those dicts, then copies the selected fields into ``GoogleAdsRow`` message
 no catalogue here is unknown to the emulator and answered with ``UNRECOGNIZED_FIELD``.
 
 Field kinds (``int``, ``float``, ``str``, ``enum``, ``date``, ``bool``) say how GAQL literals
-compare with a field. ``metrics.*`` of ``ad_group_audience_view`` are summed over the rows of
-one view (and one value of each selected segment); averages are derived from the sums, as the
-real API computes them: ``average_cpc = cost / clicks``, ``average_cpm = cost / impressions *
-1000``, both in micros.
+compare with a field. ``metrics.*`` of the audience views are summed over the rows of one view
+(and one value of each selected segment); averages are derived from the sums, as the real API
+computes them: ``average_cpc = cost / clicks``, ``average_cpm = cost / impressions * 1000``,
+both in micros.
+
+``campaign_audience_view`` holds only lists attached at campaign level, one view per campaign
+and criterion (``customers/{cid}/campaignAudienceViews/{campaign_id}~{criterion_id}``); its
+attributed resources are campaign, campaign_criterion and customer, so ``ad_group.*`` is not
+selectable with it (https://developers.google.com/google-ads/api/fields/v20/
+campaign_audience_view; the resource in google-ads, resources/types/campaign_audience_view.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.sandbox.google_ads.state import Account, is_matched
+from syncd.sandbox.google_ads.state import Account, SpendRow, is_matched
 
 __all__ = ["RESOURCES", "Resource", "Row", "derive_metrics", "known_fields"]
 
@@ -91,20 +97,53 @@ def _job_rows(account: Account, match_rate: int) -> list[Row]:
     ]
 
 
+def _campaign_fields(account: Account, row: SpendRow) -> Row:
+    """The customer, date, campaign and metrics of a spend row: what both views share."""
+    return {
+        **_customer(account),
+        "segments.date": row.date.isoformat(),
+        "campaign.resource_name": f"customers/{account.customer_id}/campaigns/{row.campaign_id}",
+        "campaign.id": row.campaign_id,
+        "campaign.name": row.campaign_name,
+        "campaign.bidding_strategy_type": row.bidding_strategy_type,
+        "campaign.advertising_channel_type": row.advertising_channel_type,
+        "metrics.impressions": row.impressions,
+        "metrics.clicks": row.clicks,
+        "metrics.cost_micros": row.cost_micros,
+    }
+
+
+def _spend_rows(account: Account, *, campaign_level: bool) -> list[SpendRow]:
+    rows = [r for r in account.spend.values() if (r.ad_group_id is None) == campaign_level]
+    return sorted(rows, key=lambda r: r.key)
+
+
+def _campaign_audience_view_rows(account: Account, match_rate: int) -> list[Row]:
+    cid = account.customer_id
+    return [
+        {
+            **_campaign_fields(account, row),
+            "campaign_audience_view.resource_name": (
+                f"customers/{cid}/campaignAudienceViews/{row.campaign_id}~{row.criterion_id}"
+            ),
+            "campaign_criterion.resource_name": (
+                f"customers/{cid}/campaignCriteria/{row.campaign_id}~{row.criterion_id}"
+            ),
+            "campaign_criterion.criterion_id": row.criterion_id,
+            "campaign_criterion.user_list.user_list": account.user_list_name(row.user_list_id),
+        }
+        for row in _spend_rows(account, campaign_level=True)
+    ]
+
+
 def _audience_view_rows(account: Account, match_rate: int) -> list[Row]:
     cid = account.customer_id
     return [
         {
-            **_customer(account),
+            **_campaign_fields(account, row),
             "ad_group_audience_view.resource_name": (
                 f"customers/{cid}/adGroupAudienceViews/{row.ad_group_id}~{row.criterion_id}"
             ),
-            "segments.date": row.date.isoformat(),
-            "campaign.resource_name": f"customers/{cid}/campaigns/{row.campaign_id}",
-            "campaign.id": row.campaign_id,
-            "campaign.name": row.campaign_name,
-            "campaign.bidding_strategy_type": row.bidding_strategy_type,
-            "campaign.advertising_channel_type": row.advertising_channel_type,
             "ad_group.resource_name": f"customers/{cid}/adGroups/{row.ad_group_id}",
             "ad_group.id": row.ad_group_id,
             "ad_group.name": row.ad_group_name,
@@ -113,11 +152,8 @@ def _audience_view_rows(account: Account, match_rate: int) -> list[Row]:
             ),
             "ad_group_criterion.criterion_id": row.criterion_id,
             "ad_group_criterion.user_list.user_list": account.user_list_name(row.user_list_id),
-            "metrics.impressions": row.impressions,
-            "metrics.clicks": row.clicks,
-            "metrics.cost_micros": row.cost_micros,
         }
-        for row in sorted(account.spend.values(), key=lambda r: r.key)
+        for row in _spend_rows(account, campaign_level=False)
     ]
 
 
@@ -130,6 +166,24 @@ def derive_metrics(row: Row) -> Row:
     row["metrics.ctr"] = clicks / impressions if impressions else None
     return row
 
+
+_METRICS = {
+    "metrics.impressions": "int",
+    "metrics.clicks": "int",
+    "metrics.cost_micros": "int",
+    "metrics.average_cpc": "float",
+    "metrics.average_cpm": "float",
+    "metrics.ctr": "float",
+}
+_SUMMED = frozenset({"metrics.impressions", "metrics.clicks", "metrics.cost_micros"})
+_CAMPAIGN = {
+    "segments.date": "date",
+    "campaign.resource_name": "str",
+    "campaign.id": "int",
+    "campaign.name": "str",
+    "campaign.bidding_strategy_type": "enum",
+    "campaign.advertising_channel_type": "enum",
+}
 
 RESOURCES: Mapping[str, Resource] = {
     "user_list": Resource(
@@ -168,28 +222,32 @@ RESOURCES: Mapping[str, Resource] = {
         "ad_group_audience_view",
         {
             **_CUSTOMER,
+            **_CAMPAIGN,
             "ad_group_audience_view.resource_name": "str",
-            "segments.date": "date",
-            "campaign.resource_name": "str",
-            "campaign.id": "int",
-            "campaign.name": "str",
-            "campaign.bidding_strategy_type": "enum",
-            "campaign.advertising_channel_type": "enum",
             "ad_group.resource_name": "str",
             "ad_group.id": "int",
             "ad_group.name": "str",
             "ad_group_criterion.resource_name": "str",
             "ad_group_criterion.criterion_id": "int",
             "ad_group_criterion.user_list.user_list": "str",
-            "metrics.impressions": "int",
-            "metrics.clicks": "int",
-            "metrics.cost_micros": "int",
-            "metrics.average_cpc": "float",
-            "metrics.average_cpm": "float",
-            "metrics.ctr": "float",
+            **_METRICS,
         },
         _audience_view_rows,
-        frozenset({"metrics.impressions", "metrics.clicks", "metrics.cost_micros"}),
+        _SUMMED,
+    ),
+    "campaign_audience_view": Resource(
+        "campaign_audience_view",
+        {
+            **_CUSTOMER,
+            **_CAMPAIGN,
+            "campaign_audience_view.resource_name": "str",
+            "campaign_criterion.resource_name": "str",
+            "campaign_criterion.criterion_id": "int",
+            "campaign_criterion.user_list.user_list": "str",
+            **_METRICS,
+        },
+        _campaign_audience_view_rows,
+        _SUMMED,
     ),
 }
 

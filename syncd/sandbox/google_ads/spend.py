@@ -1,10 +1,11 @@
 """A deterministic, realistic spend generator for ``ad_group_audience_view``, and restatements.
 
-Four campaigns, two ad groups each, targeting the given user lists (the first ad group of
-each campaign targets two lists, so spend allocation across audiences gets exercised):
+Four campaigns, two ad groups each, targeting the given user lists at ad group level (the
+first ad group of each campaign targets two lists, so spend allocation across audiences gets
+exercised), and a fifth that targets one list at campaign level (``campaign_audience_view``):
 
-* "Retargeting - Display" bids TARGET_CPA and "Remarketing - Search" MANUAL_CPC: paid per
-  click, cost = clicks x a CPC;
+* "Retargeting - Display" bids TARGET_CPA, "Remarketing - Search" MANUAL_CPC and "Loyalty -
+  Display" MAXIMIZE_CONVERSIONS: paid per click, cost = clicks x a CPC;
 * "Reach - YouTube" bids TARGET_CPM and "Awareness - Display" MANUAL_CPM: paid per thousand
   impressions, cost = impressions / 1000 x a CPM.
 
@@ -53,6 +54,15 @@ _CAMPAIGNS = (
         "Awareness - Display", "MANUAL_CPM", "DISPLAY", (2_000, 10_000), (0.002, 0.006), (1.5, 4.0)
     ),
 )
+#: Targets its list at campaign level: a campaign holds user lists at one level only.
+_CAMPAIGN_LEVEL = _Campaign(
+    "Loyalty - Display",
+    "MAXIMIZE_CONVERSIONS",
+    "DISPLAY",
+    (1_000, 6_000),
+    (0.004, 0.01),
+    (0.4, 1.5),
+)
 _CAMPAIGN_BASE = 21_000_000_000
 _AD_GROUP_BASE = 151_000_000_000
 _CRITERION_BASE = 700_000_000_000
@@ -81,7 +91,8 @@ def generate_spend(
     *,
     seed: int = 0,
 ) -> list[SpendRow]:
-    """Daily rows from ``start`` to ``end`` inclusive for every ad group and targeted list."""
+    """Daily rows from ``start`` to ``end`` inclusive for every targeted list of every ad
+    group, and of the campaign that targets at campaign level."""
     if not user_list_ids:
         raise ValueError("spend needs at least one user list to target")
     if end < start:
@@ -89,29 +100,33 @@ def generate_spend(
     lists = sorted(user_list_ids)
     rows = []
     days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    for c_index, campaign in enumerate(_CAMPAIGNS):
+
+    def row(c_index: int, group: int | None, list_id: int, day: dt.date) -> SpendRow:
+        campaign = _CAMPAIGNS[c_index] if c_index < len(_CAMPAIGNS) else _CAMPAIGN_LEVEL
+        ad_group_id = None if group is None else _AD_GROUP_BASE + c_index * 10 + group + 1
+        placement = ad_group_id if ad_group_id is not None else f"campaign {c_index}"
+        rng = random.Random(f"{seed}:{customer_id}:{day}:{placement}:{list_id}")
+        impressions, clicks, cost = _day(rng, campaign, day)
+        return SpendRow(
+            date=day,
+            campaign_id=_CAMPAIGN_BASE + c_index + 1,
+            campaign_name=campaign.name,
+            bidding_strategy_type=campaign.bidding,
+            advertising_channel_type=campaign.channel,
+            ad_group_id=ad_group_id,
+            ad_group_name=None if group is None else f"{campaign.name} #{group + 1}",
+            criterion_id=_CRITERION_BASE + list_id,
+            user_list_id=list_id,
+            impressions=impressions,
+            clicks=clicks,
+            cost_micros=cost,
+        )
+
+    for c_index in range(len(_CAMPAIGNS)):
         for group in range(2):
-            ad_group_id = _AD_GROUP_BASE + c_index * 10 + group + 1
             for list_id in _targets(lists, c_index, group):
-                for day in days:
-                    rng = random.Random(f"{seed}:{customer_id}:{day}:{ad_group_id}:{list_id}")
-                    impressions, clicks, cost = _day(rng, campaign, day)
-                    rows.append(
-                        SpendRow(
-                            date=day,
-                            campaign_id=_CAMPAIGN_BASE + c_index + 1,
-                            campaign_name=campaign.name,
-                            bidding_strategy_type=campaign.bidding,
-                            advertising_channel_type=campaign.channel,
-                            ad_group_id=ad_group_id,
-                            ad_group_name=f"{campaign.name} #{group + 1}",
-                            criterion_id=_CRITERION_BASE + list_id,
-                            user_list_id=list_id,
-                            impressions=impressions,
-                            clicks=clicks,
-                            cost_micros=cost,
-                        )
-                    )
+                rows.extend(row(c_index, group, list_id, day) for day in days)
+    rows.extend(row(len(_CAMPAIGNS), None, lists[0], day) for day in days)
     return rows
 
 

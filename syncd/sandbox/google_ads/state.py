@@ -67,7 +67,9 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class SpendRow:
-    """One day of one ad group's spend on one audience criterion (a user list it targets).
+    """One day of spend on one audience criterion (a user list): an ad group's, in
+    ``ad_group_audience_view``, or, with ``ad_group_id`` None, a campaign's whose list is
+    attached at campaign level, in ``campaign_audience_view``.
 
     CPC campaigns bid TARGET_CPA/MANUAL_CPC/MAXIMIZE_CONVERSIONS..., CPM campaigns
     TARGET_CPM/MANUAL_CPM: ``bidding_strategy_type`` is how syncd tells them apart.
@@ -78,8 +80,8 @@ class SpendRow:
     campaign_name: str
     bidding_strategy_type: str
     advertising_channel_type: str
-    ad_group_id: int
-    ad_group_name: str
+    ad_group_id: int | None
+    ad_group_name: str | None
     criterion_id: int
     user_list_id: int
     impressions: int
@@ -87,9 +89,10 @@ class SpendRow:
     cost_micros: int
 
     @property
-    def key(self) -> tuple[dt.date, int, int]:
-        """A row per day, ad group and criterion: adding the same key again replaces it."""
-        return (self.date, self.ad_group_id, self.criterion_id)
+    def key(self) -> tuple[dt.date, int, int, int]:
+        """A row per day, campaign, ad group (0 at campaign level) and criterion: adding the
+        same key again replaces it."""
+        return (self.date, self.campaign_id, self.ad_group_id or 0, self.criterion_id)
 
 
 @dataclass(slots=True)
@@ -102,7 +105,7 @@ class Account:
     test_account: bool = False
     user_lists: dict[int, UserList] = field(default_factory=dict)
     jobs: dict[int, Job] = field(default_factory=dict)
-    spend: dict[tuple[dt.date, int, int], SpendRow] = field(default_factory=dict)
+    spend: dict[tuple[dt.date, int, int, int], SpendRow] = field(default_factory=dict)
 
     def user_list_name(self, user_list_id: int) -> str:
         return f"customers/{self.customer_id}/userLists/{user_list_id}"
