@@ -1,5 +1,5 @@
 """`python -m syncd` is the `syncd` command."""
 
-from syncd.cli import main
+from syncd.launch import main
 
 main()

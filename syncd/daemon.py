@@ -27,11 +27,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.claims import Lease, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
 from syncd.health import Health, HealthServer
+from syncd.launch import EARLY_HANGUP
 from syncd.metrics import SPEND_PULLS
-from syncd.pipeline import Lease, PassOptions, process_name, sync_all
+from syncd.pipeline import PassOptions, sync_all
 from syncd.state import open_state
 
 log = logging.getLogger(__name__)
@@ -64,9 +66,9 @@ class Daemon:
 
     def run(self, host: str, port: int) -> int:
         """Serve until stopped; returns the exit code."""
+        self._install_signal_handlers()
         server = HealthServer(self.health, host, port)
         server.start()
-        self._install_signal_handlers()
         self._apply(self.config)
         self._scheduler.start()
         log.info(
@@ -102,6 +104,8 @@ class Daemon:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        if EARLY_HANGUP.is_set():  # a SIGHUP while syncd was starting: reload now
+            self._reload_requested.set()
 
     def _apply(self, config: SyncdConfig) -> None:
         """(Re)schedule every audience of `config` and the lease renewal."""
@@ -136,7 +140,8 @@ class Daemon:
 
     def _pass(self, name: str) -> None:
         config = self.config
-        options = PassOptions(stop=self.stop, lease=Lease(self.holder, config.daemon.lease_seconds))
+        lease = Lease(self.holder, config.daemon.lease_seconds, release=False)
+        options = PassOptions(stop=self.stop, lease=lease)
         try:
             results = sync_all(config, options, only=lambda audience: audience.name == name)
         except Exception as error:  # the warehouse or the state cannot be opened

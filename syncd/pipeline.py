@@ -17,11 +17,8 @@ the other, in config order, as a destination's rate limits and daily quota expec
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from syncd import metrics
+from syncd.claims import Claims, Lease, process_name
 from syncd.config.models import Audience, Consent, SyncdConfig
 from syncd.destinations import (
     Capabilities,
@@ -64,20 +62,7 @@ log = logging.getLogger("syncd")
 ReadSegment = SpilledSegment | FingerprintedSegment
 
 
-def process_name() -> str:
-    """Who holds a lease or ran a pass: the pod (host), the process and a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 _THIS_PROCESS = process_name()
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who this process is, and how long its claim on an audience lasts without renewal."""
-
-    holder: str
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -87,16 +72,13 @@ class PassOptions:
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Set from another thread (a signal handler) to stop before the next batch.
     stop: threading.Event = field(default_factory=threading.Event)
-    #: When set, an audience is synced only by the process holding its lease.
+    #: Whose claim the pass takes on each audience (`syncd.claims`); by default this
+    #: process's, for the config's `daemon.lease_seconds`, given back when the pass ends.
     lease: Lease | None = None
     #: With `apply` off: send the planned requests with the network's validate-only flag.
     validate: bool = False
     #: How many destinations are synced at once, each with one request in flight.
     destinations_at_once: int = 4
-
-    @property
-    def holder(self) -> str:
-        return self.lease.holder if self.lease else _THIS_PROCESS
 
 
 @dataclass
@@ -137,20 +119,26 @@ def sync_all(
     """Plan every selected audience and, when `options.apply`, push its changes; results
     in config order. Raises SourceError only when the warehouse itself cannot be opened."""
     options = options or PassOptions()
+    lease = options.lease or Lease(_THIS_PROCESS, config.daemon.lease_seconds)
     selected = [audience for audience in config.audiences if only(audience)]
-    by_destination: dict[str, list[Audience]] = {}
-    for audience in selected:
-        by_destination.setdefault(audience.destination, []).append(audience)
     results: dict[int, AudienceResult] = {}
-    with open_state(config.state) as state, state.spill() as spill:
-        _report_recovery(state)
-        segments = _Segments(config, selected, spill)
+    with (
+        open_state(config.state) as state,
+        state.spill() as spill,
+        Claims(state, lease) as claims,
+    ):
+        claimed = _claim(config, selected, claims, results)
+        by_destination: dict[str, list[Audience]] = {}
+        for audience in claimed:
+            by_destination.setdefault(audience.destination, []).append(audience)
+        segments = _Segments(config, claimed, spill)
+        run = _Run(state, options, lease.holder, claims)
 
         def sync_destination(audiences: list[Audience]) -> None:
             for audience in audiences:
                 if options.stop.is_set():
                     return
-                result = _sync_one(config, audience, segments, state, options)
+                result = _sync_one(config, audience, segments, run)
                 results[id(audience)] = result
                 if result.status == "deferred":  # the daily quota is gone for this pass
                     _defer(config, audiences[audiences.index(audience) + 1 :], results)
@@ -170,21 +158,43 @@ def sync_all(
     return [results[id(audience)] for audience in selected if id(audience) in results]
 
 
-def _sync_one(
+@dataclass(frozen=True)
+class _Run:
+    """What every audience of a pass shares: the state, the options, and the claims."""
+
+    state: StateStore
+    options: PassOptions
+    holder: str
+    claims: Claims
+
+
+def _claim(
     config: SyncdConfig,
-    audience: Audience,
-    segments: _Segments,
-    state: StateStore,
-    options: PassOptions,
+    selected: list[Audience],
+    claims: Claims,
+    results: dict[int, AudienceResult],
+) -> list[Audience]:
+    """The audiences this pass may sync, claimed and recovered before any segment is read;
+    the others are skipped, with who holds them."""
+    claimed = []
+    for audience in selected:
+        refused = claims.take(audience.name, audience_ref(config, audience))
+        if refused is None:
+            claimed.append(audience)
+            continue
+        result = _new_result(config, audience)
+        result.status, result.error = "skipped", refused
+        results[id(audience)] = result
+        _finish(result, 0.0)
+    return claimed
+
+
+def _sync_one(
+    config: SyncdConfig, audience: Audience, segments: _Segments, run: _Run
 ) -> AudienceResult:
     started = time.monotonic()
     result = _new_result(config, audience)
-    if options.lease and not state.hold_lease(
-        audience.name, options.lease.holder, options.lease.seconds
-    ):
-        result.status, result.error = "skipped", "another syncd holds its lease"
-    else:
-        _sync_audience(config, audience, segments, state, options, result)
+    _sync_audience(config, audience, segments, run, result)
     _finish(result, time.monotonic() - started)
     return result
 
@@ -259,17 +269,6 @@ def _finish(result: AudienceResult, seconds: float) -> None:
             "seconds": round(seconds, 3),
         },
     )
-
-
-def _report_recovery(state: StateStore) -> None:
-    recovery = state.recover()
-    if recovery.interrupted_runs or recovery.batches_in_flight:
-        log.warning(
-            "a previous pass was interrupted (%d runs, %d batches in flight); "
-            "their members are re-sent or removed as the segments now say",
-            recovery.interrupted_runs,
-            recovery.batches_in_flight,
-        )
 
 
 def _new_result(config: SyncdConfig, audience: Audience) -> AudienceResult:
@@ -347,15 +346,11 @@ def _plan(
 
 
 def _sync_audience(
-    config: SyncdConfig,
-    audience: Audience,
-    segments: _Segments,
-    state: StateStore,
-    options: PassOptions,
-    result: AudienceResult,
+    config: SyncdConfig, audience: Audience, segments: _Segments, run: _Run, result: AudienceResult
 ) -> None:
+    options = run.options
     try:
-        plan = _plan(config, audience, segments, state, options, result)
+        plan = _plan(config, audience, segments, run.state, options, result)
     except duckdb.Error as error:
         result.status, result.error = "failed", _working_database_error(error)
         log.error("%s: %s", audience.name, result.error)
@@ -371,7 +366,7 @@ def _sync_audience(
             result.error = "; ".join(str(check) for check in plan.refusals)
             log.error("%s: refused: %s", audience.name, result.error)
         elif options.apply:
-            _apply_and_record(config, plan, state, options, result)
+            _apply_and_record(config, plan, run, result)
         else:
             result.status = "planned"
             result.requests = sum(plan.requests.values())
@@ -409,14 +404,10 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
 
 
 def _apply_and_record(
-    config: SyncdConfig,
-    plan: AudiencePlan,
-    state: StateStore,
-    options: PassOptions,
-    result: AudienceResult,
+    config: SyncdConfig, plan: AudiencePlan, run: _Run, result: AudienceResult
 ) -> None:
-    audience = plan.audience
-    run_id = state.start_run(audience.name, plan.ref, options.holder)
+    audience, state, options = plan.audience, run.state, run.options
+    run_id = state.start_run(audience.name, plan.ref, run.holder)
     state.record_quarantine(run_id, audience.name, plan.segment.quarantine)
     destination_config = config.destinations[audience.destination]
     destination = open_destination(destination_config, sleep=options.stop.wait)
@@ -439,6 +430,7 @@ def _apply_and_record(
             state=state,
             retry_policy=options.retry_policy,
             stop=options.stop,
+            lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )
         _push(pusher, result)
@@ -460,7 +452,20 @@ def _apply_and_record(
             _copy_tally(pusher, result)
             _fold(pusher, result)
         destination.close()
+        _record_run(state, run_id, result)
+
+
+def _record_run(state: StateStore, run_id: str, result: AudienceResult) -> None:
+    """Close the audience's run record. A state that cannot take it (unreachable, disk
+    full) fails this audience alone: the next pass finds the run `running` and recovers it."""
+    try:
         state.finish_run(run_id, result.status, result.summary(), result.error)
+    except Exception as error:
+        result.status = "failed"
+        result.error = (
+            f"{result.error + '; ' if result.error else ''}could not record the run: {error}"
+        )
+        log.error("%s: could not record the run: %s", result.audience, error)
 
 
 def _working_database_error(error: duckdb.Error) -> str:

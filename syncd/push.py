@@ -66,6 +66,7 @@ class Pusher:
         retry_policy: RetryPolicy,
         stop: threading.Event,
         network: str,
+        lease_lost: threading.Event | None = None,
     ) -> None:
         self.run_id = run_id
         self.plan = plan
@@ -74,6 +75,7 @@ class Pusher:
         self.state = state
         self.retry_policy = retry_policy
         self.stop = stop
+        self.lease_lost = lease_lost or threading.Event()
         self.network = network
         self.tally = Tally()
 
@@ -92,10 +94,9 @@ class Pusher:
             ):
                 for number, chunk in enumerate(changes.batches(operation, size), start=1):
                     what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
-                    if self.stop.is_set():
-                        raise Stopped(
-                            f"stopped before {what}; the next pass completes the audience"
-                        )
+                    if self.stop.is_set() or self.lease_lost.is_set():
+                        why = "lost its lease" if self.lease_lost.is_set() else "stopped"
+                        raise Stopped(f"{why} before {what}; the next pass completes the audience")
                     staging.wait_for(number)
                     self._batch(journal, operation, number, chunk, push, what)
 

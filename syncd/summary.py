@@ -66,7 +66,7 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
             reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.invalid.items())
             notes.append(f"  {result.audience}: invalid {reasons}")
         notes.extend(f"  {result.audience}: {note}" for note in result.notes)
-        if result.status in ("failed", "invalid"):
+        if result.error and result.status != "refused":  # a refusal's checks say why
             notes.append(f"  {result.audience}: {result.status.upper()}: {result.error}")
     table = format_table(headers, rows)
     return table + ("\n" + "\n".join(notes) if notes else "")

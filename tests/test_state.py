@@ -91,9 +91,17 @@ def test_an_unacknowledged_add_is_sent_again_or_removed(
 ) -> None:
     """A crash after sending an add: the network may or may not hold those members."""
     with make_store() as state:
-        state.begin_batch("run-1", AUDIENCE, "add", 1, members("a", "b"))
+        run = state.start_run("people->meta", AUDIENCE, "a-process-that-dies")
+        state.begin_batch(run, AUDIENCE, "add", 1, members("a", "b"))
+        other = state.start_run("people->other", OTHER, "a-live-process")
+        state.begin_batch(other, OTHER, "add", 1, members("c"))
     with make_store() as restarted:
-        assert restarted.recover().batches_in_flight == 1
+        recovery = restarted.recover(AUDIENCE)
+        assert (recovery.interrupted_runs, recovery.batches_in_flight) == (1, 1)
+        # Another audience's pass is not this one's to recover: its lease is not held here.
+        assert [
+            run["status"] for run in restarted.runs() if run["audience"] == "people->other"
+        ] == ["running"]
         diff = restarted.diff(AUDIENCE, members("a"))  # "b" left the segment meanwhile
         assert keys(diff.adds) == {"a"}  # maybe never arrived: send again (idempotent)
         assert keys(diff.removes) == {"b"}  # maybe arrived: must go, or it is lost

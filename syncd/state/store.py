@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,7 +32,7 @@ import pyarrow as pa
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.fingerprints import SQL_TYPE
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key_sql
-from syncd.state import diff, journal
+from syncd.state import diff, journal, leases
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
@@ -308,42 +308,47 @@ class StateStore:
         the next diff sends them again."""
         journal.settle(self._backend, batch_id, "failed", error=error)
 
-    def recover(self) -> Recovery:
-        """Close the books of a process that died mid-pass. Its in-flight members need no
-        repair: the diff already treats them as possibly either way."""
+    def recover(self, audience: AudienceRef) -> Recovery:
+        """Close the books of the audience's passes that died, then fold its journal, before
+        anything compares the audience with its segment. The caller holds the audience's
+        lease (`syncd.state.leases`), so no pass of it is live: a run still `running` is
+        dead, and its batches in flight are unacknowledged.
+
+        Folding here, not only when the diff starts, matters: members staged for batches
+        the dead pass never marked in flight would otherwise be matched by fingerprint
+        first and dropped by the fold after, landing in neither side of the diff."""
+        where = "status = 'running' AND destination = ? AND audience_id = ?"
         with self._backend.transaction():
-            runs = self._backend.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ? "
-                "WHERE status = 'running' RETURNING run_id",
-                [_now()],
-            )
-            batches = self._backend.execute(
+            batches = self._backend.execute(  # first: they are found by their runs
                 "UPDATE batches SET status = 'unacknowledged', settled_at = ? "
-                "WHERE status = 'sent' RETURNING batch_id",
-                [_now()],
+                f"WHERE status = 'sent' AND run_id IN (SELECT run_id FROM runs WHERE {where}) "
+                "RETURNING batch_id",
+                [_now(), *_key(audience)],
             )
+            runs = self._backend.execute(
+                f"UPDATE runs SET status = 'interrupted', finished_at = ? WHERE {where} "
+                "RETURNING run_id",
+                [_now(), *_key(audience)],
+            )
+        self.fold(audience)
         return Recovery(len(runs), len(batches))
 
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Take or renew the lease on `name` for `seconds`; False while another live holder
-        has it. A holder that died stops renewing, and its lease expires to the next one."""
-        now = _now()
-        with self._backend.transaction():
-            rows = self._backend.execute(
-                "SELECT holder, expires_at FROM leases WHERE name = ?", [name]
-            )
-            if rows and rows[0][0] != holder and rows[0][1] > now:
-                return False
-            self._backend.execute(
-                "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name) "
-                "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
-                [name, holder, now + timedelta(seconds=seconds)],
-            )
-        return True
+        """Take or renew the lease on `name` for `seconds` (see `syncd.state.leases`)."""
+        return leases.hold(self._backend, name, holder, seconds)
 
-    def release_leases(self, holder: str) -> None:
-        """Give up every lease of `holder`, so a peer can take over without waiting."""
-        self._backend.execute("DELETE FROM leases WHERE holder = ?", [holder])
+    def take_over_lease(self, name: str, dead: str, holder: str, seconds: float) -> bool:
+        """Take the lease on `name` from `dead`, a holder known to have ended."""
+        return leases.take_over(self._backend, name, dead, holder, seconds)
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease on `name` now, if anyone."""
+        return leases.holder_of(self._backend, name)
+
+    def release_leases(self, holder: str, names: list[str] | None = None) -> None:
+        """Give up the leases of `holder` (`names` only, or all), so a peer can take over
+        without waiting."""
+        leases.release(self._backend, holder, names)
 
     def start_run(self, name: str, audience: AudienceRef, holder: str) -> str:
         run_id = uuid.uuid4().hex
