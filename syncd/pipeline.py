@@ -100,6 +100,8 @@ class AudienceResult:
     rejected_by_network: int = 0
     refused_members: int = 0
     skipped_no_consent: int = 0
+    #: Members the network acknowledged but said it did not apply (sent again next pass).
+    unapplied: int = 0
     request_ids: list[str] = field(default_factory=list)
     request_statuses: dict[str, str] = field(default_factory=dict)
     audience_info: dict[str, object] = field(default_factory=dict)
@@ -529,6 +531,8 @@ def _settle(
     try:
         if wait and pusher.tally.request_ids and hasattr(destination, "settle"):
             result.request_statuses = destination.settle(pusher.tally.request_ids, timeout=wait)
+            failed = [rid for rid, status in result.request_statuses.items() if status == "FAILED"]
+            pusher.failed_in_processing(failed, "the network reported the request FAILED")
         if hasattr(destination, "describe"):
             result.audience_info = destination.describe(network_id)
     except DestinationError as error:
@@ -542,3 +546,10 @@ def _copy_tally(pusher: Pusher, result: AudienceResult) -> None:
     result.skipped_no_consent += tally.skipped_no_consent
     result.refused_members += tally.refused_members
     result.request_ids.extend(tally.request_ids)
+    result.unapplied += tally.unapplied
+    if tally.unapplied and result.status == "ok":
+        result.status = "incomplete"
+        result.error = (
+            f"{tally.unapplied} members were acknowledged but not applied "
+            f"({'; '.join(tally.unapplied_reasons)}); the next pass sends them again"
+        )

@@ -50,6 +50,10 @@ class Tally:
     skipped_no_consent: int = 0
     refused_members: int = 0
     request_ids: list[str] = field(default_factory=list)
+    #: Members the network acknowledged but said it did not apply: left in flight, so the
+    #: next pass sends them again, with why.
+    unapplied: int = 0
+    unapplied_reasons: list[str] = field(default_factory=list)
 
 
 class Pusher:
@@ -78,6 +82,8 @@ class Pusher:
         self.lease_lost = lease_lost or threading.Event()
         self.network = network
         self.tally = Tally()
+        #: Each acknowledged request's batch and member count, for statuses that come later.
+        self._batch_of_request: dict[str, tuple[str, int]] = {}
 
     def incremental(self) -> None:
         """Removals first: on Meta a removal matches by any key, so removing a member's old
@@ -116,6 +122,20 @@ class Pusher:
         self.state.acknowledge_replace(batch_id, self.plan.ref, results[0].request_id)
         self._count(results)
 
+    def failed_in_processing(self, request_ids: list[str], reason: str) -> None:
+        """Requests the network acknowledged, then reported failed while processing them
+        (Google's asynchronous ingestion): their batches go back in flight, so the members
+        are sent again next pass. Before `finish`, which folds the journal."""
+        batches = {self._batch_of_request[r] for r in request_ids if r in self._batch_of_request}
+        for batch_id, members in sorted(batches):
+            self.state.fail_batch(batch_id, reason)
+            self._not_applied(f"{self.plan.audience.name} batch {batch_id}: {reason}", members)
+
+    def _not_applied(self, why: str, members: int) -> None:
+        self.tally.unapplied += members
+        self.tally.unapplied_reasons.append(why)
+        log.warning("%s; its %d members are sent again next pass", why, members)
+
     def finish(self) -> None:
         """Apply the journal to the audience's members, whatever became of the push: what
         was acknowledged is held, what was in flight stays possibly either way."""
@@ -141,8 +161,16 @@ class Pusher:
         except DestinationError as error:
             journal.fail(batch_id, str(error))
             raise
-        journal.acknowledge(batch_id, acknowledged.request_id)
         self._count([acknowledged])
+        if acknowledged.unapplied:
+            reason = f"the network applied {len(chunk) - acknowledged.unapplied} of {len(chunk)}"
+            journal.fail(batch_id, reason)
+            self._not_applied(f"{what}: {reason}", len(chunk))
+            return
+        journal.acknowledge(batch_id, acknowledged.request_id)
+        for request_id in acknowledged.request_ids or (acknowledged.request_id,):
+            if request_id is not None:
+                self._batch_of_request[request_id] = (batch_id, len(chunk))
         metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
             len(chunk)
         )

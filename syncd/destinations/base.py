@@ -43,6 +43,9 @@ class PushResult:
     #: Every request's id when one push took several (one per member type or destination
     #: group); `request_id` is the first of them.
     request_ids: tuple[str, ...] = ()
+    #: Rows the network's own acknowledgment says it did not apply (it counted fewer than
+    #: were sent): the batch is not settled, and its members are sent again next pass.
+    unapplied: int = 0
 
 
 class ErrorClass(StrEnum):

@@ -11,6 +11,7 @@ its answer, success or error.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import secrets
@@ -100,10 +101,11 @@ class MetaCustomAudiences:
     # -- the Destination protocol ----------------------------------------------------------
 
     def add(self, audience_id: str, members: pa.Table) -> PushResult:
-        return self._push(audience_id, "users", self._params(members))
+        return _applied(self._push(audience_id, "users", self._params(members)), members)
 
     def remove(self, audience_id: str, members: pa.Table) -> PushResult:
-        return self._push(audience_id, "users", {"method": "DELETE", **self._params(members)})
+        params = {"method": "DELETE", **self._params(members)}
+        return _applied(self._push(audience_id, "users", params), members)
 
     def close(self) -> None:
         self._api._session.requests.close()
@@ -277,6 +279,15 @@ class MetaCustomAudiences:
         if classified.error_class is ErrorClass.RATE_LIMITED:
             self.throttle.step_aside()  # the retry policy waits Meta's time instead
         return classified
+
+
+def _applied(result: PushResult, members: pa.Table) -> PushResult:
+    """An edit's acknowledgment, with the rows Meta says it did not take: `num_received`
+    counts the rows it received, invalid ones included
+    (https://developers.facebook.com/docs/marketing-api/reference/custom-audience/users/),
+    so fewer than were sent (or none, for a removal answered with 0) means the rest were
+    not applied, whatever the 200 says."""
+    return dataclasses.replace(result, unapplied=max(0, members.num_rows - result.received))
 
 
 def _unreachable(error: requests.RequestException) -> DestinationError:

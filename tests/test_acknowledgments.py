@@ -1,0 +1,83 @@
+"""Acknowledgments that admit less was applied: what the network did not take goes back to
+the diff, and the pass does not call itself complete (issue 27, item 2)."""
+
+from __future__ import annotations
+
+from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+
+from syncd.pipeline import AudienceResult
+
+EMAILS = [f"buyer{i}@example.com" for i in range(6)]
+
+
+def write(workspace: Workspace, emails: list[str]) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in emails])
+
+
+def config(workspace: Workspace) -> dict:
+    data = workspace.config_data()
+    data["guardrails"] = {"max_removal_fraction": 1.0}
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 2
+    data["destinations"]["google"]["settle_seconds"] = 10
+    return data
+
+
+def by_network(results: list[AudienceResult]) -> dict[str, AudienceResult]:
+    return {result.network: result for result in results}
+
+
+def meta_members(emails: list[str]) -> set[frozenset]:
+    return {frozenset({("EMAIL", sha(email))}) for email in emails}
+
+
+def google_members(emails: list[str]) -> set[frozenset]:
+    return {frozenset({("emailAddress", sha(email))}) for email in emails}
+
+
+def test_an_add_meta_counted_short_is_sent_again(workspace: Workspace) -> None:
+    write(workspace, EMAILS)
+    workspace.sandbox.meta.under_apply(META_AUDIENCE, applied=1)
+
+    meta = by_network(workspace.sync(config(workspace)))["meta"]
+
+    assert (meta.status, meta.unapplied, meta.requests) == ("incomplete", 2, 3)
+    assert "applied 1 of 2" in (meta.error or "")
+    assert len(workspace.sandbox.meta.members(META_AUDIENCE)) == 5
+
+    again = by_network(workspace.sync(config(workspace)))["meta"]
+    assert (again.status, again.adds, again.requests) == ("ok", 2, 1)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(EMAILS)
+
+
+def test_a_removal_meta_answered_with_zero_is_sent_again(workspace: Workspace) -> None:
+    write(workspace, EMAILS)
+    assert [r.status for r in workspace.sync(config(workspace))] == ["ok", "ok"]
+    write(workspace, EMAILS[:4])
+    workspace.sandbox.meta.under_apply(META_AUDIENCE, applied=0)
+
+    meta = by_network(workspace.sync(config(workspace)))["meta"]
+
+    assert (meta.status, meta.removes, meta.unapplied) == ("incomplete", 2, 2)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(EMAILS)
+
+    again = by_network(workspace.sync(config(workspace)))["meta"]
+    assert (again.status, again.removes) == ("ok", 2)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(EMAILS[:4])
+
+
+def test_an_ingest_google_failed_in_processing_is_sent_again(workspace: Workspace) -> None:
+    """Data Manager accepts an ingest with a request id, then reports it FAILED: its
+    members are not held, and the next pass sends them again."""
+    write(workspace, EMAILS)
+    workspace.sandbox.google.fail_processing(times=1)
+
+    google = by_network(workspace.sync(config(workspace)))["google"]
+
+    assert "FAILED" in google.request_statuses.values()
+    assert (google.status, google.unapplied) == ("incomplete", 2)
+    assert len(workspace.sandbox.google.members(GOOGLE_LIST)) == 4
+
+    again = by_network(workspace.sync(config(workspace)))["google"]
+    assert (again.status, again.adds, again.requests) == ("ok", 2, 1)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(EMAILS)
