@@ -134,6 +134,24 @@ def test_members_are_sent_again_before_their_membership_expires(workspace: Works
     assert [r.requests for r in again] == [0, 0]
 
 
+def test_a_membership_sent_in_the_future_is_refreshed(workspace: Workspace) -> None:
+    """A pass with the clock far ahead stamped its members in the future: later passes must
+    still refresh them before Google's 540-day expiry, not count them fresh for years."""
+    workspace.write_people(emails("ahead", "on-time"))
+    workspace.sync()
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:
+        state.execute(
+            "UPDATE members SET synced_at = now() + INTERVAL 400 DAY WHERE email = ?",
+            [sha("ahead@example.com")],
+        )
+
+    meta, google = workspace.sync()
+
+    assert (google.refreshes, google.requests) == (1, 1)
+    assert (meta.refreshes, meta.requests) == (0, 0)  # Meta has no expiry
+    assert [r.requests for r in workspace.sync()] == [0, 0]
+
+
 def test_a_used_up_daily_quota_defers_and_the_next_run_resumes(workspace: Workspace) -> None:
     workspace.write_people(emails(*"abcde"))
     data = workspace.config_data()

@@ -277,13 +277,15 @@ def hold(state: StateStore, ref: AudienceRef, segment: pa.Table) -> None:
     state.begin_batch("run", ref, "remove", 4, ordered.slice(3, 1))
     state.begin_batch("run", ref, "remove", 5, stale.slice(1, 1))
     commit(ordered.slice(5, 2), AudienceRef(ref.destination, OTHER_AUDIENCE))
-    # One present member was last sent long ago: it is due for a refresh.
-    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    state.backend.execute(
-        "UPDATE members SET synced_at = ? WHERE destination = ? AND audience_id = ? "
-        "AND member_key = ?",
-        [old, ref.destination, ref.audience_id, ordered["member_key"][1].as_py()],
-    )
+    # One present member was last sent long ago, another "in the future" (by a clock that
+    # was ahead): both are due for a refresh.
+    now = dt.datetime.now(dt.UTC)
+    for row, synced_at in ((1, now - dt.timedelta(days=30)), (2, now + dt.timedelta(days=400))):
+        state.backend.execute(
+            "UPDATE members SET synced_at = ? WHERE destination = ? AND audience_id = ? "
+            "AND member_key = ?",
+            [synced_at, ref.destination, ref.audience_id, ordered["member_key"][row].as_py()],
+        )
 
 
 REFRESH_BEFORE = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
@@ -355,7 +357,7 @@ def test_duckdb_pushdown_plans_what_the_local_path_plans(network: Network, tmp_p
         db.execute("USE shop")
         engine = DuckDBEngine(db)
         assert_same_plan(engine, queries, segment, diff.adds, diff.removes, diff.refreshes)
-    assert len(diff.adds) and len(diff.removes) and diff.refreshes == 1  # the test has teeth
+    assert len(diff.adds) and len(diff.removes) and diff.refreshes == 2  # the test has teeth
 
 
 @pytest.mark.parametrize("network", list(Network))
@@ -385,7 +387,7 @@ def test_postgres_pushdown_plans_what_the_local_path_plans(
         with psycopg.connect(postgres_uri, autocommit=True) as db:
             engine = PostgresEngine(db, schema)
             assert_same_plan(engine, queries, segment, diff.adds, diff.removes, diff.refreshes)
-    assert len(diff.adds) and len(diff.removes) and diff.refreshes == 1
+    assert len(diff.adds) and len(diff.removes) and diff.refreshes == 2
 
 
 # --- value by value: the SQL rules against the reference ------------------------------------

@@ -38,6 +38,7 @@ from syncd.pushdown.kinds import (
     string,
     strip,
 )
+from syncd.state.diff import fresh_until
 from syncd.state.store import PRESENT
 
 #: `syncd.plan._granted`'s values that mean yes, after str(value).strip().lower().
@@ -149,16 +150,21 @@ def build_queries(
         .from_(exp.to_table(state.table, dialect=dialect.value))
         .where(held_filter)
     )
-    since = (
-        exp.cast(string(refresh_before.isoformat(sep=" ")), "timestamptz")
+    since, until = (
+        (_timestamp(refresh_before), _timestamp(fresh_until()))
         if refresh_before is not None
-        else None
+        else (None, None)
     )
     present = exp.and_(
         _held_is("s"), exp.EQ(this=exp.column("status", "m"), expression=string(PRESENT))
     )
-    if since is not None:
-        present = exp.and_(present, exp.GTE(this=exp.column("synced_at", "m"), expression=since))
+    if since is not None and until is not None:  # sent in the refresh window (see diff._stale)
+        synced = exp.column("synced_at", "m")
+        present = exp.and_(
+            present,
+            exp.GTE(this=synced, expression=since),
+            exp.LTE(this=synced.copy(), expression=until),
+        )
     not_held = exp.not_(_exists("syncd_held", "m", present))
     not_in_segment = exp.not_(_exists("syncd_members", "s", _held_is("s")))
     adds = _side("syncd_members", "s", not_held).order_by("member_key")
@@ -171,14 +177,17 @@ def build_queries(
         distinct=False,
     ).order_by(exp.column("operation").desc(), "member_key")
     refreshes = None
-    if since is not None:
+    if since is not None and until is not None:
         refreshes = (
             exp.select(exp.Count(this=exp.Star()).as_("refreshes"))
             .from_(exp.to_table("syncd_held").as_("m"))
             .where(
                 exp.and_(
                     exp.EQ(this=exp.column("status", "m"), expression=string(PRESENT)),
-                    exp.LT(this=exp.column("synced_at", "m"), expression=since.copy()),
+                    exp.or_(
+                        exp.LT(this=exp.column("synced_at", "m"), expression=since.copy()),
+                        exp.GT(this=exp.column("synced_at", "m"), expression=until.copy()),
+                    ),
                     _exists("syncd_members", "s", _held_is("s")),
                 )
             )
@@ -447,6 +456,10 @@ def _as_int(value: object) -> int:
     if isinstance(value, int):
         return value
     return int(str(value))
+
+
+def _timestamp(value: dt.datetime) -> exp.Expression:
+    return exp.cast(string(value.isoformat(sep=" ")), "timestamptz")
 
 
 def _number(value: int) -> exp.Literal:

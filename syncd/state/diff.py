@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -285,7 +285,19 @@ def _qualified(alias: str) -> str:
 
 def _stale(refresh_before: datetime | None) -> tuple[str, list[object]]:
     """The SQL condition (on held members `m`) and parameters of a membership due to be
-    sent again; nothing when the destination's memberships do not expire."""
+    sent again; nothing when the destination's memberships do not expire. A membership
+    sent "in the future" (the clock was ahead then) is due too: trusting it would hold
+    back its refresh past the network's expiry."""
     if refresh_before is None:
         return "", []
-    return " OR m.synced_at < ?", [refresh_before]
+    return " OR m.synced_at < ? OR m.synced_at > ?", [refresh_before, fresh_until()]
+
+
+#: How far ahead of this clock a membership's send time may be before it counts as stale
+#: rather than fresh: a clock stepped back a little (NTP) must not refresh a whole audience.
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def fresh_until() -> datetime:
+    """The latest send time that counts as fresh now."""
+    return datetime.now(UTC) + CLOCK_SKEW
