@@ -33,6 +33,15 @@ ArrowData = pa.Table | pa.RecordBatchReader
 #: takes two statements at once, so a process runs one statement at a time on it.
 WRITES = threading.RLock()
 
+#: Stores of a DuckDB file opened at once in one process (the daemon's jobs) share its
+#: instance, so they create and upgrade its tables in turn: one that looked before another's
+#: upgrade committed would do it again. (Processes cannot share a DuckDB file.)
+_DUCKDB_SETUP = threading.Lock()
+
+#: PostgreSQL advisory lock key under which processes create and upgrade a state schema in
+#: turn ("syncd" in ASCII).
+SETUP_LOCK = 0x73796E6364
+
 
 class Backend(Protocol):
     #: Whether `members` has a primary key. PostgreSQL's B-tree is cheap; DuckDB's ART index
@@ -70,6 +79,11 @@ class Backend(Protocol):
     def registered(self, name: str, data: ArrowData) -> AbstractContextManager[None]: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def setup(self) -> AbstractContextManager[None]:
+        """Where the state's tables are created and upgraded: by one process (and one thread)
+        at a time, so that stores opened at once find them made instead of racing to."""
+        ...
 
     def spill(self) -> Spill:
         """Scratch tables for one pass, in DuckDB under a memory limit (see `spill`)."""
@@ -167,6 +181,13 @@ class DuckDBBackend:
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def setup(self) -> Iterator[None]:
+        """Threads take turns; the upgrade steps hold their own transactions, as DuckDB
+        nests none."""
+        with _DUCKDB_SETUP:
+            yield
+
     def close(self) -> None:
         self._db.close()
 
@@ -205,7 +226,8 @@ class PostgresBackend:
         self._sql = sql
         self._db = psycopg.connect(dsn, autocommit=True)
         schema_name = sql.Identifier(schema)
-        self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_name))
+        with self._locked():  # two first starts would both create it: one would fail
+            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_name))
         # Unqualified names in the store's SQL then mean this schema (temp tables first).
         self._db.execute(sql.SQL("SET search_path TO {}").format(schema_name))
 
@@ -268,6 +290,23 @@ class PostgresBackend:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with WRITES, self._db.transaction():
+            yield
+
+    @contextmanager
+    def setup(self) -> Iterator[None]:
+        """One transaction under the advisory lock: replicas starting at once take turns, and
+        `CREATE TABLE IF NOT EXISTS` of a later one sees the tables an earlier one made
+        (PostgreSQL's catalog refuses a second table of one name with UniqueViolation)."""
+        with WRITES, self._locked():
+            yield
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """A transaction holding `SETUP_LOCK`, read committed so that each statement after
+        the wait sees what the process before committed."""
+        with self._db.transaction():
+            self._db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", [SETUP_LOCK])
             yield
 
     def close(self) -> None:

@@ -20,7 +20,6 @@ DuckDB tables (`spill`, `diff`), so holding 10M members takes disk, not gigabyte
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,7 +139,7 @@ class StateStore:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         try:
-            with _UPGRADES:
+            with backend.setup():
                 _create_or_upgrade(backend)
         except BaseException:
             backend.close()
@@ -476,16 +475,10 @@ CREATE TABLE IF NOT EXISTS state_format (
 """
 
 
-#: Stores opened at once in one process (the daemon's jobs) create and upgrade the tables in
-#: turn: those of a DuckDB file share its instance, and one that looked before another's
-#: upgrade committed would do it again. (Processes cannot share a DuckDB file; PostgreSQL
-#: replicas take turns on an advisory lock.)
-_UPGRADES = threading.Lock()
-
-
 def _create_or_upgrade(backend: Backend) -> None:
-    """The state's tables, created where missing and brought up to this version's format.
-    A state of a newer format is refused before anything in it is touched."""
+    """The state's tables, created where missing and brought up to this version's format
+    (inside `Backend.setup`, so stores opened at once take turns). A state of a newer format
+    is refused before anything in it is touched."""
     backend.execute(_STATE_FORMAT)
     _member_key_format(backend)
     backend.execute(
@@ -538,10 +531,6 @@ class StateFormatError(RuntimeError):
     """The state was written by a newer syncd, in a format this one does not know."""
 
 
-#: PostgreSQL advisory lock key of the member-key migration ("syncd" in ASCII).
-_MIGRATION_LOCK = 0x73796E6364
-
-
 def _member_key_format(backend: Backend) -> int:
     """The state's member-key format (1 before `state_format` existed); a newer one than
     this syncd knows is refused."""
@@ -559,12 +548,8 @@ def _migrate_member_keys(backend: Backend) -> None:
     """Rewrite the member keys of a state written before format 2, once, in one transaction:
     each is computed again from the identifiers beside it, so what an audience holds and
     what is in flight keep their meaning (a 4M-member DuckDB state took 3.3 s). Replicas
-    opening a PostgreSQL state at once take turns on a lock, and the later ones find it done."""
+    opening a state at once take turns (`Backend.setup`), and the later ones find it done."""
     with backend.transaction():
-        if backend.sql_dialect == "postgres":
-            # Read committed, so a replica that waited for the lock sees the other's work.
-            backend.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            backend.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         if _member_key_format(backend) == MEMBER_KEY_FORMAT:
             return
         for table in ("members", "batch_members"):
