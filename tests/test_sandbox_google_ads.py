@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -23,6 +25,7 @@ from google.api_core.future import polling
 from google.oauth2.credentials import Credentials
 
 from syncd.sandbox.google_ads import CPM_BIDDING, GoogleAdsEmulator, Member
+from syncd.sandbox.latency import Latency
 
 CID = "1234567890"
 ACCESS_TOKEN = "ya29.sandbox-9c1e"
@@ -615,3 +618,22 @@ def test_the_request_log_holds_counts_and_never_identifiers_or_tokens(
     text = repr(log)
     for secret in (email, ACCESS_TOKEN, "ada"):
         assert secret not in text
+
+
+def test_calls_in_flight_each_wait_the_latency_side_by_side(ads: GoogleAdsEmulator) -> None:
+    """Four searches at once are all inside the emulator's latency at the same moment (the
+    barrier lets none through before the fourth arrives), outside the lock that serializes
+    the handlers: the gRPC emulator answers concurrently, as the HTTP ones do."""
+    barrier = threading.Barrier(4, timeout=10)
+
+    class Gate(Latency):
+        def draw(self) -> float:
+            barrier.wait()
+            return super().draw()
+
+    ads.delay = Gate(0.0)
+    clients = [make_client(ads) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda c: search(c, "SELECT user_list.id FROM user_list"), clients))
+    assert answers == [[]] * 4
+    assert ads.in_flight.peak == 4 and ads.in_flight.current == 0

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from syncd.demo.shop import build_shop
 from syncd.pipeline import AudienceResult, sync_all
 from syncd.plan import audience_ref
 from syncd.sandbox import Sandbox
+from syncd.sandbox.latency import Latency
 from syncd.spend.pull import pull_spend
 from syncd.spend.report import build_report
 from syncd.state import open_state
@@ -172,11 +173,34 @@ def seed_spend(
 
 @contextlib.contextmanager
 def _emulators(
-    config: SyncdConfig, meta_port: int, google_port: int, ads_port: int
+    config: SyncdConfig, meta_port: int, google_port: int, ads_port: int, latency: Latency
 ) -> Iterator[tuple[Sandbox, GoogleAdsEmulator]]:
     ads = google_ads_for(config, ads_port)
+    ads.set_latency(latency.seconds, latency.jitter, seed=2)
     with ads, sandbox_for(config, meta_port, google_port) as sandbox:  # ads first: gRPC roots
+        sandbox.set_latency(latency.seconds, latency.jitter)
         yield sandbox, ads
+
+
+def latency_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--latency-ms`` and ``--jitter-ms``: how long the emulators take to answer each
+    request. Real networks take roughly 0.3-2 s per 10,000-member batch; the default, 0,
+    keeps the demo and tests fast."""
+    jitter = click.option(
+        "--jitter-ms",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="Up to this many milliseconds more per request, drawn uniformly (seeded).",
+    )
+    latency = click.option(
+        "--latency-ms",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="Milliseconds every emulator waits before answering each request (e.g. 400).",
+    )
+    return latency(jitter(command))
 
 
 @click.command()
@@ -189,7 +213,8 @@ def _emulators(
     help="Where the shop, the config and the state are written (replaced on each run).",
 )
 @click.option("--visitors", type=click.IntRange(min=100), default=5_000, show_default=True)
-def demo(directory: Path, visitors: int) -> None:
+@latency_options
+def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) -> None:
     """Run the whole loop locally: shop in DuckDB -> hashed audiences on emulated networks.
 
     Builds a deterministic shop (about 92% of visitors never buy, with the dirt real data
@@ -210,7 +235,8 @@ def demo(directory: Path, visitors: int) -> None:
     (directory / "state.duckdb").unlink(missing_ok=True)
 
     config = load_config(config_path)
-    with _emulators(config, 0, 0, 0) as (sandbox, ads):
+    latency = Latency(latency_ms / 1000, jitter_ms / 1000)
+    with _emulators(config, 0, 0, 0, latency) as (sandbox, ads):
         environ = {
             META_ENDPOINT_VARIABLE: sandbox.meta.base_url,
             GOOGLE_ENDPOINT_VARIABLE: sandbox.google.base_url,
@@ -298,8 +324,14 @@ def _yaml_with_header(config: Mapping[str, Any]) -> str:
 @click.option("--meta-port", type=int, default=DEFAULT_META_PORT, show_default=True)
 @click.option("--google-port", type=int, default=DEFAULT_GOOGLE_PORT, show_default=True)
 @click.option("--google-ads-port", type=int, default=DEFAULT_GOOGLE_ADS_PORT, show_default=True)
+@latency_options
 def sandbox(
-    config_path: Path | None, meta_port: int, google_port: int, google_ads_port: int
+    config_path: Path | None,
+    meta_port: int,
+    google_port: int,
+    google_ads_port: int,
+    latency_ms: float,
+    jitter_ms: float,
 ) -> None:
     """Serve the Meta, Data Manager and Google Ads API emulators on 127.0.0.1 until Ctrl-C
     or SIGTERM. With --config they hold the config's audiences and two weeks of spend.
@@ -309,8 +341,10 @@ def sandbox(
     """
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    latency = Latency(latency_ms / 1000, jitter_ms / 1000)
     if config_path is None:
         with Sandbox(meta_port=meta_port, google_port=google_port) as emulators:
+            emulators.set_latency(latency.seconds, latency.jitter)
             _announce(emulators)
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
@@ -321,7 +355,10 @@ def sandbox(
         raise click.ClickException(str(error)) from None
     from syncd.sandbox.google_ads import ROOTS_ENV
 
-    with _emulators(config, meta_port, google_port, google_ads_port) as (emulators, ads):
+    with _emulators(config, meta_port, google_port, google_ads_port, latency) as (
+        emulators,
+        ads,
+    ):
         first_day, last_day = seed_spend(config, emulators, ads, dt.date.today())
         _announce(emulators)
         click.echo(f"Google Ads API emulator: {ads.endpoint} (gRPC over TLS)")
@@ -335,5 +372,10 @@ def sandbox(
 
 
 def _announce(emulators: Sandbox) -> None:
+    if emulators.meta.latency or emulators.meta.delay.jitter:
+        click.echo(
+            f"Every answer waits {emulators.meta.latency * 1000:g} ms "
+            f"(+ up to {emulators.meta.delay.jitter * 1000:g} ms)."
+        )
     click.echo(f"Meta Graph API emulator: {emulators.meta.base_url}")
     click.echo(f"Data Manager API emulator: {emulators.google.base_url}")

@@ -37,6 +37,12 @@ class Sandbox:
         self.meta = MetaGraphEmulator(meta_audiences, meta_access_token, meta_port)
         self.google = DataManagerEmulator(google_user_lists, google_access_token, google_port)
 
+    def set_latency(self, seconds: float, jitter: float = 0.0, *, seed: int = 0) -> None:
+        """Answer every request of both after ``seconds`` plus up to ``jitter`` more (each
+        emulator draws its own seeded sequence)."""
+        self.meta.set_latency(seconds, jitter, seed=seed)
+        self.google.set_latency(seconds, jitter, seed=seed + 1)
+
     def start(self) -> Self:
         """Start both emulators; if the second cannot bind, the first is stopped again."""
         self.meta.start()

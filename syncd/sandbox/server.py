@@ -3,8 +3,8 @@
 The emulators are real servers (not mocks) so that the official clients -- facebook-business
 over ``requests``, httpx for the Data Manager API -- run unchanged against them in the demo,
 the end-to-end tests and the benchmarks. This module owns everything that is not a network's
-rules: binding, threading, reading bodies, the front-end URL limit, JSON responses and a
-request log that tests can assert on.
+rules: binding, threading, reading bodies, the front-end URL limit, the per-request latency
+(see ``latency``), JSON responses and a request log that tests can assert on.
 
 The request log is built for a tool that must never leak PII: a record holds the method, the
 path without its query string (the query carries access tokens and, for Meta removals, the
@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from syncd.sandbox.latency import InFlight, Latency, LatencyControls
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -187,6 +189,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog: the stdlib's 5 makes a client that opens more connections at once
+    # wait for SYN retries (a second or more) instead of being answered side by side.
+    request_queue_size = 128
 
     def __init__(self, emulator: EmulatorServer, port: int) -> None:
         self.emulator = emulator
@@ -259,6 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
+        with self.server.emulator.in_flight:
+            self._answer()
+
+    def _answer(self) -> None:
         emulator = self.server.emulator
         split = urlsplit(self.path)
         try:
@@ -284,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "status":
                 response = emulator.fault_response(fault)
             else:
-                time.sleep(emulator.latency + (fault.seconds if fault else 0.0))
+                time.sleep(emulator.delay.draw() + (fault.seconds if fault else 0.0))
                 response = emulator._handle_safely(request)
                 if fault is not None and fault.kind == "malformed":
                     response = Response(200, b"<html>502 upstream hiccup</html>", "text/html")
@@ -308,11 +317,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(response.body)
 
 
-class EmulatorServer:
+class EmulatorServer(LatencyControls):
     """Base of an emulator: binds 127.0.0.1:``port`` (0 = ephemeral) and serves in a thread.
 
     Subclasses implement ``handle`` (and ``internal_error_response`` in their network's shape)
-    and guard their own state with ``self._lock``; handlers run on many threads at once.
+    and guard their own state with ``self._lock``; handlers run on many threads at once, one
+    per connection. Each answer waits ``delay.draw()`` first (``set_latency``; none by
+    default), outside the lock, so requests in flight wait side by side; ``in_flight`` counts
+    them.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -323,8 +335,8 @@ class EmulatorServer:
         self._log_lock = threading.Lock()
         self._lock = threading.RLock()
         self._faults: list[tuple[str, Fault]] = []
-        #: Seconds added before every answer: widens the window crash tests aim at.
-        self.latency = 0.0
+        self.delay = Latency()
+        self.in_flight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------
 

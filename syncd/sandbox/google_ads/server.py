@@ -9,6 +9,9 @@ the request log: method path, HTTP-equivalent status, operation name and an oper
 count -- never a token, an identifier or a query. A refusal is a ``GoogleAdsFailure`` in the
 trailing metadata with a ``request-id``, exactly where the client's interceptor looks.
 
+Each call waits the emulator's latency (``set_latency``; none by default) before it takes the
+lock, so calls in flight wait side by side, up to the executor's workers.
+
 ``google.longrunning.Operations/GetOperation`` is served too: the api-core ``Operation`` that
 ``run_offline_user_data_job`` returns polls it on the same channel.
 """
@@ -19,6 +22,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
@@ -35,6 +39,7 @@ from syncd.sandbox.google_ads.errors import (
     serialize_failure,
 )
 from syncd.sandbox.google_ads.protos import Protos, field_descriptor, installed_versions, protos
+from syncd.sandbox.latency import InFlight, Latency, LatencyControls
 from syncd.sandbox.server import RequestRecord
 
 __all__ = ["ACCESS_LEVELS", "GrpcServer", "Handler", "StreamHandler"]
@@ -45,6 +50,8 @@ ACCESS_LEVELS = ("TEST", "EXPLORER", "BASIC", "STANDARD")
 
 logger = logging.getLogger("syncd.sandbox")
 
+#: Calls answered at once; more wait for a worker, as on a server at capacity.
+MAX_WORKERS = 32
 #: Large enough for 100,000 hashed identifiers in one AddOfflineUserDataJobOperations request.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -69,7 +76,7 @@ def _newest_version() -> str:
     return max(installed_versions(), key=lambda version: int(version[1:]))
 
 
-class GrpcServer:
+class GrpcServer(LatencyControls):
     """Serves registered handlers over TLS; subclasses provide the API behind them.
 
     ``register`` maps (service, method) to a handler that receives the decoded request; the
@@ -93,6 +100,8 @@ class GrpcServer:
         self._server: grpc.Server | None = None
         self._executor: futures.ThreadPoolExecutor | None = None
         self._port = 0
+        self.delay = Latency()
+        self.in_flight = InFlight()
 
     # -- registration ----------------------------------------------------------------------
 
@@ -128,7 +137,7 @@ class GrpcServer:
         if self._server is not None:
             raise RuntimeError(f"{type(self).__name__} is already running at {self.endpoint}")
         executor = futures.ThreadPoolExecutor(
-            max_workers=8, thread_name_prefix="google-ads-sandbox"
+            max_workers=MAX_WORKERS, thread_name_prefix="google-ads-sandbox"
         )
         server = grpc.server(
             executor,
@@ -277,10 +286,12 @@ class GrpcServer:
             key: value for key, value in context.invocation_metadata() if isinstance(value, str)
         }
         try:
-            with self._lock:
-                self._check_headers(metadata, customer_of(request), version)
-                self._before_call()
-                result, count = run(request_id)
+            with self.in_flight:
+                time.sleep(self.delay.draw())
+                with self._lock:
+                    self._check_headers(metadata, customer_of(request), version)
+                    self._before_call()
+                    result, count = run(request_id)
         except AdsError as error:
             self._record(path, error.status, operation, error.count)
             failure = serialize_failure(version, error.errors, request_id)

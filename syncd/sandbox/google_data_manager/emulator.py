@@ -30,7 +30,7 @@ import itertools
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +94,10 @@ class DataManagerEmulator(EmulatorServer):
     exactly that Bearer token; without it, any non-empty one passes. ``accounts``, when given,
     are the only operating accounts the credentials may use (others: PERMISSION_DENIED).
     ``requests_per_minute``/``requests_per_day`` turn the quotas on, for each of the four
-    budgets (the real ones: 300 a minute; 100,000 or 50,000 a day); ``clock`` is what they
-    count on. ``match_rate_percentage`` of the members (a stable hash decides which) count as
-    matched in list sizes; uploads report its range.
+    budgets (the real ones, ``quota.PER_MINUTE`` and ``quota.PER_DAY``: 300 a minute; 100,000
+    or 50,000 a day; ``Quota.published``); ``clock`` is what they count on.
+    ``match_rate_percentage`` of the members (a stable hash decides which) count as matched
+    in list sizes; uploads report its range.
     ``refresh_token``, when given, is the only one ``POST /token`` exchanges.
     """
 
@@ -108,7 +109,7 @@ class DataManagerEmulator(EmulatorServer):
         *,
         processing_polls: int = 0,
         requests_per_minute: int | None = None,
-        requests_per_day: int | None = None,
+        requests_per_day: int | Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
         accounts: Iterable[str] | None = None,
         eu_political_ads_declared: bool = True,

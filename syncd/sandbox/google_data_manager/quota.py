@@ -12,8 +12,16 @@ to the end of the minute; the day's carries none: nothing a client can wait for 
 Both carry a ``QuotaFailure``. The detail types are google.rpc's (google/rpc/error_details.proto,
 in googleapis-common-protos).
 
-Windows are fixed (the current minute, the current UTC day), counted on an injectable clock;
-the sandbox gives every budget the same configured limits. A refused request is not counted.
+Every method counts, in the budget of its service and kind: ``requestStatus:retrieve`` is an
+IngestionService read (``retrieve_request_status`` is a method of google-ads-datamanager's
+``IngestionServiceClient``), so status polls spend the same budget whatever they poll, apart
+from the ingests and removals they follow.
+
+Windows are fixed (the current minute, the current UTC day), counted on an injectable clock:
+Google Cloud refills a per-minute rate quota "at the start of the next synchronized interval,
+such as 10:01:00, rather than refilling immediately" (https://cloud.google.com/compute/api-quota,
+"Rate quotas"). ``published`` holds the page's figures; tests and benchmarks give smaller
+ones. A refused request is not counted.
 """
 
 from __future__ import annotations
@@ -21,30 +29,42 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from syncd.sandbox.google_data_manager.errors import ApiError
 
-__all__ = ["BUDGETS", "Quota", "limit_name"]
+__all__ = ["BUDGETS", "PER_DAY", "PER_MINUTE", "Quota", "limit_name"]
 
 #: The budgets of the limits page, by the first part of their quota limit names.
 BUDGETS = frozenset({"IngestionMutate", "IngestionRead", "ManagementMutate", "ManagementRead"})
 #: Google Cloud's quota errors name a metric too; the limits page does not give its name.
 _METRIC = "datamanager.googleapis.com/requests"
+#: The limits page's figures: 300 requests a minute in each budget; 100,000 a day for the
+#: IngestionService's, 50,000 for all other services'.
+PER_MINUTE = 300
+PER_DAY = {
+    "IngestionMutate": 100_000,
+    "IngestionRead": 100_000,
+    "ManagementMutate": 50_000,
+    "ManagementRead": 50_000,
+}
 _TYPE = "type.googleapis.com/google.rpc."
 
 
 class Quota:
-    """Counts requests per minute and per day; ``None`` means no limit."""
+    """Counts requests per minute and per day; ``None`` means no limit. A day's limit is one
+    figure for every budget, or a figure per budget (as ``PER_DAY``)."""
 
     def __init__(
         self,
         requests_per_minute: int | None = None,
-        requests_per_day: int | None = None,
+        requests_per_day: int | Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.per_minute = requests_per_minute
-        self.per_day = requests_per_day
+        if requests_per_day is None or isinstance(requests_per_day, int):
+            requests_per_day = dict.fromkeys(BUDGETS, requests_per_day)
+        self.per_day: Mapping[str, int | None] = requests_per_day
         self._clock = clock
         self._lock = threading.Lock()
         # budget -> (window, requests counted)
@@ -63,13 +83,19 @@ class Quota:
             last_day, in_day = self._day.get(budget, (-1, 0))
             in_minute = in_minute if last_minute == minute else 0
             in_day = in_day if last_day == day else 0
-            if self.per_day is not None and in_day >= self.per_day:
-                raise _exhausted(limit_name(budget, "Day"), self.per_day, "per day", None)
+            per_day = self.per_day.get(budget)
+            if per_day is not None and in_day >= per_day:
+                raise _exhausted(limit_name(budget, "Day"), per_day, "per day", None)
             if self.per_minute is not None and in_minute >= self.per_minute:
                 wait = (minute + 1) * 60 - now
                 name = limit_name(budget, "Minute")
                 raise _exhausted(name, self.per_minute, "per minute", wait)
             self._minute[budget], self._day[budget] = (minute, in_minute + 1), (day, in_day + 1)
+
+    @classmethod
+    def published(cls, clock: Callable[[], float] = time.time) -> Quota:
+        """The limits page's quotas (``PER_MINUTE``, ``PER_DAY``)."""
+        return cls(PER_MINUTE, PER_DAY, clock)
 
 
 def limit_name(budget: str, window: str) -> str:

@@ -34,7 +34,7 @@ class EmulatorControls:
     _accounts: dict[str, Account]
     _default_account: str
     _fixed_accounts: bool
-    _budget: tuple[int, float]
+    _budgets: dict[str, tuple[int, float]]
     _denied: dict[str, int]
     _token_subcode: int | None
     _throttles: dict[str, tuple[int, int | None]]
@@ -224,7 +224,7 @@ class EmulatorControls:
     def _new_account(self, account_id: str) -> Account:
         if not ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"an ad account id is act_<digits>, not {account_id!r}")
-        budgets = {use_case: UsageWindow(*self._budget) for use_case in USE_CASE_THROTTLES}
+        budgets = {use_case: UsageWindow(*budget) for use_case, budget in self._budgets.items()}
         account = Account(account_id, budgets)
         self._accounts[account_id] = account
         return account

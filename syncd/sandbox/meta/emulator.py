@@ -9,9 +9,10 @@ Paths served (``/vX.Y/`` any version):
 
 Each edge belongs to a business use case with its own budget per ad account, as on Graph
 (custom audience edges: custom_audience; ``adsets``: ads_management; ``insights``:
-ads_insights). Every answer carries the usage headers of its use case's budget; once that
-budget is spent, calls of that use case answer its throttling error (80003, 80004, 80000 by
-default; ``throttle_with`` picks another) until the sliding window frees a call.
+ads_insights). Every answer carries the usage headers of its use case's budget, which rise
+with each call (see ``usage``); once that budget is spent, calls of that use case answer its
+throttling error (80003, 80004, 80000 by default; ``throttle_with`` picks another) until the
+sliding window frees a call.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from syncd.sandbox.meta.payload import (
     parse_session,
 )
 from syncd.sandbox.meta.state import Account, Audience, ReplaceSession
-from syncd.sandbox.meta.usage import usage_headers
+from syncd.sandbox.meta.usage import ACCESS_TIERS, CALLS_PER_HOUR, usage_headers
 from syncd.sandbox.server import EmulatorServer, Fault, Request, Response, json_response
 
 __all__ = ["MetaGraphEmulator"]
@@ -63,8 +64,10 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
     ``audiences`` are custom audience ids that exist from the start, on the first ad account.
     With ``access_token`` given, requests must carry exactly that token; without it, any
     non-empty token is accepted. ``ad_accounts`` lists the known accounts; None accepts any
-    ``act_<digits>``. Each account has a budget of ``calls_per_window`` calls per
-    ``window_seconds`` for each business use case; a replace session must finish within
+    ``act_<digits>``. Each account has a budget per business use case: Meta's published calls
+    per hour for ``access_tier`` ("full" or "limited", ``usage.CALLS_PER_HOUR``), or
+    ``calls_per_window`` for every use case when given, per ``window_seconds`` (an hour on
+    Meta); a replace session must finish within
     ``replace_window_seconds`` (90 minutes on Meta). ``clock`` (monotonic seconds) drives
     both; tests pass a fake one.
     """
@@ -77,15 +80,22 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         *,
         ad_accounts: Iterable[str] | None = None,
         business_id: str = "1000000000000001",
-        calls_per_window: int = 100_000,
+        calls_per_window: int | None = None,
         window_seconds: float = 3600.0,
+        access_tier: str = "full",
         replace_window_seconds: float = 90 * 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(port)
         self._access_token = access_token
         self._business_id = business_id
-        self._budget = (calls_per_window, window_seconds)
+        if access_tier not in CALLS_PER_HOUR:
+            raise ValueError(f"access_tier is one of {', '.join(CALLS_PER_HOUR)}")
+        self._budgets = {
+            use_case: (calls_per_window or calls, window_seconds)
+            for use_case, calls in CALLS_PER_HOUR[access_tier].items()
+        }
+        self._access_tier = ACCESS_TIERS[access_tier]
         self.replace_window_seconds = replace_window_seconds
         self._throttles = dict(USE_CASE_THROTTLES)
         self._under_applied: dict[str, deque[int | None]] = {}
@@ -153,7 +163,7 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         with self._lock:
             budget = (account or self._accounts[self._default_account]).budgets[use_case]
             percent, regain = budget.percent(now, refused=refused), budget.regain_seconds(now)
-        return usage_headers(self._business_id, use_case, percent, regain)
+        return usage_headers(self._business_id, use_case, percent, regain, self._access_tier)
 
     def _route(
         self,

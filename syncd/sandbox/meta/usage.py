@@ -8,7 +8,12 @@ with the wait in seconds. Insights answers also carry ``x-fb-ads-insights-thrott
 (``{"app_id_util_pct", "acc_id_util_pct"}``; "Insights API Limits & Best Practices",
 https://developers.facebook.com/docs/marketing-api/insights/best-practices). The emulator
 reports the same figure in all of them: its budget counts calls only (real Graph also weighs
-CPU and wall time).
+CPU and wall time, by rules it does not publish).
+
+How fast the figure rises is Meta's published budget: each business use case allows so many
+calls per ad account in a sliding hour, by access tier (``CALLS_PER_HOUR``), so one call adds
+100 / budget percent and each call stops counting an hour after it was made. Tests and
+benchmarks pass a smaller budget or a shorter window to reach 100% in a few calls.
 """
 
 from __future__ import annotations
@@ -17,7 +22,21 @@ import json
 import math
 from collections import deque
 
-__all__ = ["UsageWindow", "usage_headers"]
+__all__ = ["ACCESS_TIERS", "CALLS_PER_HOUR", "UsageWindow", "usage_headers"]
+
+#: Calls per ad account in one hour, per business use case and Marketing API access tier,
+#: with no active ads or audiences counted (each adds 40 calls, 400 for Insights): "Rate
+#: Limiting", https://developers.facebook.com/docs/marketing-apis/rate-limiting
+#: (ads_management: 100,000 at the standard tier, 300 at the development tier; custom_audience:
+#: 190,000 or 5,000, at most 700,000) and the Business Use Case rate limits of
+#: https://developers.facebook.com/docs/graph-api/overview/rate-limiting (ads_insights:
+#: 190,000 or 600). Meta renamed the tiers in 2026: standard is now Full, development Limited.
+CALLS_PER_HOUR: dict[str, dict[str, int]] = {
+    "full": {"custom_audience": 190_000, "ads_management": 100_000, "ads_insights": 190_000},
+    "limited": {"custom_audience": 5_000, "ads_management": 300, "ads_insights": 600},
+}
+#: The ``ads_api_access_tier`` the usage headers name for each tier.
+ACCESS_TIERS = {"full": "standard_access", "limited": "development_access"}
 
 
 class UsageWindow:
@@ -62,7 +81,11 @@ class UsageWindow:
 
 
 def usage_headers(
-    business_id: str, use_case: str, percent: int, regain_seconds: float
+    business_id: str,
+    use_case: str,
+    percent: int,
+    regain_seconds: float,
+    access_tier: str = "standard_access",
 ) -> dict[str, str]:
     """The usage headers of one answer; the wait is in whole minutes, rounded up, as Graph
     reports it in ``estimated_time_to_regain_access``."""
@@ -75,14 +98,14 @@ def usage_headers(
                 "total_cputime": percent,
                 "total_time": percent,
                 "estimated_time_to_regain_access": minutes,
-                "ads_api_access_tier": "standard_access",
+                "ads_api_access_tier": access_tier,
             }
         ]
     }
     account = {
         "acc_id_util_pct": percent,
         "reset_time_duration": math.ceil(regain_seconds),
-        "ads_api_access_tier": "standard_access",
+        "ads_api_access_tier": access_tier,
     }
     headers = {
         "x-business-use-case-usage": json.dumps(business, separators=(",", ":")),
@@ -92,7 +115,7 @@ def usage_headers(
         insights = {
             "app_id_util_pct": 0,
             "acc_id_util_pct": percent,
-            "ads_api_access_tier": "standard_access",
+            "ads_api_access_tier": access_tier,
         }
         headers["x-fb-ads-insights-throttle"] = json.dumps(insights, separators=(",", ":"))
     return headers
