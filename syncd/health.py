@@ -2,8 +2,10 @@
 
 /healthz answers while the process can answer at all (liveness: restart me if not).
 /readyz says whether syncd is doing its job: a valid config is loaded, the state store
-opens, and not every audience has been failing again and again. A single failing audience
-does not make syncd unready: the others still sync, and the failure shows in /metrics.
+opens, no pass is stuck on a segment query past its timeout (one pass worker: a stuck pass
+holds up every audience), and not every audience has been failing again and again. A
+single failing audience does not make syncd unready: the others still sync, and the
+failure shows in /metrics.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from syncd.metrics import REGISTRY
+from syncd.sources.watch import overdue_reads
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,8 @@ class Health:
             limit = self.unready_after_failures
             if self._audiences and all(self._failures[a] >= limit for a in self._audiences):
                 problems.append(f"every audience failed its last {limit} passes")
-            return problems
+        problems += [f"a pass is stuck: {read}" for read in overdue_reads()]
+        return problems
 
 
 class HealthServer:

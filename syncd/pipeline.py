@@ -36,9 +36,11 @@ from syncd.destinations import (
     ErrorClass,
     capabilities_of,
     open_destination,
+    pace_of,
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
+from syncd.pacing import Pacer
 from syncd.plan import (
     AudiencePlan,
     FingerprintedSegment,
@@ -52,6 +54,7 @@ from syncd.plan import (
 from syncd.push import Pusher, Stopped
 from syncd.pushdown import plan as pushdown
 from syncd.sources import Source, SourceError, open_source, redact_literals
+from syncd.sources.watch import WatchedSource
 from syncd.state import Spill, StateStore, open_state
 from syncd.state.spill import memory_limit
 from syncd.validate import validate_plan
@@ -133,7 +136,7 @@ def sync_all(
         by_destination: dict[str, list[Audience]] = {}
         for audience in claimed:
             by_destination.setdefault(audience.destination, []).append(audience)
-        segments = _Segments(config, claimed, spill)
+        segments = _Segments(config, claimed, spill, options.stop)
         run = _Run(state, options, lease.holder, claims)
 
         def sync_destination(audiences: list[Audience]) -> None:
@@ -162,12 +165,21 @@ def sync_all(
 
 @dataclass(frozen=True)
 class _Run:
-    """What every audience of a pass shares: the state, the options, and the claims."""
+    """What every audience of a pass shares: the state, the options, the claims, and one
+    pacer per destination (audiences of one account share its quota)."""
 
     state: StateStore
     options: PassOptions
     holder: str
     claims: Claims
+    pacers: dict[str, Pacer] = field(default_factory=dict)
+    _pacers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pacer(self, config: SyncdConfig, destination: str) -> Pacer:
+        with self._pacers_lock:
+            if destination not in self.pacers:
+                self.pacers[destination] = Pacer(pace_of(config.destinations[destination]))
+            return self.pacers[destination]
 
 
 def _claim(
@@ -214,12 +226,16 @@ def _defer(
 
 class _Segments:
     """Each segment read once per pass, for every network that needs it, in one scan; a
-    worker that needs a segment another is reading waits for it."""
+    worker that needs a segment another is reading waits for it. A read past its segment's
+    timeout, or one under way when the pass is asked to stop, is interrupted."""
 
-    def __init__(self, config: SyncdConfig, selected: list[Audience], spill: Spill) -> None:
+    def __init__(
+        self, config: SyncdConfig, selected: list[Audience], spill: Spill, stop: threading.Event
+    ) -> None:
         self._config = config
         self._selected = selected
         self.spill = spill
+        self._stop = stop
         self._read: dict[tuple[str, str, object], ReadSegment | SourceError] = {}
         self._source: Source | None = None
         self._lock = threading.Lock()
@@ -238,9 +254,10 @@ class _Segments:
                     and _segment_key(self._config, other) not in self._read
                     and (other is audience or not pushdown.pushes_down(self._config, other))
                 ]
-                self._read.update(
-                    _read(self._source, self._config, audience.segment, unread, self.spill)
+                source = WatchedSource(
+                    self._source, audience.segment, _timeout(self._config, audience), self._stop
                 )
+                self._read.update(_read(source, self._config, audience.segment, unread, self.spill))
             return self._read[key]
 
     def close(self) -> None:
@@ -284,6 +301,13 @@ def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, obj
     destination = config.destinations[audience.destination]
     network = capabilities_of(destination).network.value
     return audience.segment, network, getattr(destination, "consent", None)
+
+
+def _timeout(config: SyncdConfig, audience: Audience) -> int:
+    """How long the audience's segment may take to read: its own timeout, else the
+    warehouse's."""
+    own = config.segments[audience.segment].timeout_seconds
+    return own or config.warehouse.statement_timeout_seconds
 
 
 def _read(
@@ -432,6 +456,7 @@ def _apply_and_record(
             state=state,
             retry_policy=options.retry_policy,
             stop=options.stop,
+            pacer=run.pacer(config, audience.destination),
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )

@@ -244,7 +244,7 @@ def test_statement_timeout_cancels_and_says_so(shop: str) -> None:
         message = failure(source, "select pg_sleep(3)")
     finally:
         source.close()
-    assert "statement_timeout_seconds (1s)" in message
+    assert "statement timeout (1s: segments.NAME.timeout_seconds" in message
 
 
 def test_a_dropped_connection_fails_the_read_and_the_next_read_reconnects(

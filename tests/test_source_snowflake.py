@@ -211,7 +211,7 @@ def test_every_authenticator_has_a_valid_config(tmp_path: Path) -> None:
 
 # -- login arguments ----------------------------------------------------------------------------
 
-SESSION = {"QUERY_TAG": "syncd", "STATEMENT_TIMEOUT_IN_SECONDS": 3600}
+SESSION = {"QUERY_TAG": "syncd", "STATEMENT_TIMEOUT_IN_SECONDS": 900}
 COMMON = {
     "account": "myorg-shop",
     "user": "SYNCD",
@@ -458,10 +458,10 @@ def sql_error(kind: type[errors.Error], errno: int, sqlstate: str, msg: str) -> 
                 errors.OperationalError,
                 630,
                 "57014",
-                "Statement reached its statement or warehouse timeout of 3,600 second(s) and "
+                "Statement reached its statement or warehouse timeout of 900 second(s) and "
                 "was canceled.",
             ),
-            "longer than warehouse.statement_timeout_seconds (3600s)",
+            "longer than its statement timeout (900s: segments.NAME.timeout_seconds",
         ),
         (
             sql_error(errors.DatabaseError, 999999, "XX000", "Something unexpected"),

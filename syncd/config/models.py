@@ -27,6 +27,7 @@ from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.members import SegmentShape
 from syncd.sources.bigquery_config import BigQueryWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
+from syncd.sources.settings import WarehouseSettings
 from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 
@@ -47,7 +48,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
-class DuckDBWarehouse(StrictModel):
+class DuckDBWarehouse(WarehouseSettings):
     kind: Literal["duckdb"] = Field(description="The embedded warehouse: a DuckDB file.")
     path: Path = Field(
         description="DuckDB database file, relative to the config file's folder. "
@@ -95,6 +96,13 @@ class Segment(StrictModel):
         description="Per-row EU consent columns; Google never receives a row without both "
         "consents (it is counted as no_consent).",
     )
+    timeout_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="How long reading this segment may take, from the query's start to its "
+        "last row; unset, warehouse.statement_timeout_seconds (15 minutes by default). Past "
+        "it the query is stopped and this segment's audiences fail, the others still sync.",
+    )
     trust_e164_phones: bool = Field(
         default=False,
         description="For warehouse.pushdown only: the phone column holds E.164 numbers "
@@ -137,6 +145,15 @@ class DestinationSettings(StrictModel):
     )
     timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long one request may take before it is retried."
+    )
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="The most requests in flight at once to this destination; by default "
+        "the network's (Meta 8, Data Manager 8 within its quota, Google Ads API 1: one job "
+        "per list at a time). The window starts at 2, widens while the network answers and "
+        "halves when it throttles.",
     )
 
     @field_validator("endpoint", check_fields=False)
@@ -329,6 +346,13 @@ class GoogleDataManagerDestination(DestinationSettings):
         le=539,
         description="Members not re-sent for this many days are ingested again, before "
         "Google's 540-day membership expiry drops them.",
+    )
+    requests_per_minute: float = Field(
+        default=300.0,
+        gt=0,
+        description="Your Google Cloud project's Data Manager request quota: 300 a minute by "
+        "default (https://developers.google.com/data-manager/api/devguides/limits). syncd "
+        "paces to 97% of it; raise it only if Google raised yours.",
     )
     settle_seconds: float = Field(
         default=30.0,

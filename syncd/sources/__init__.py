@@ -27,8 +27,14 @@ class SourceError(Exception):
 
 
 class Source(Protocol):
-    def read(self, sql: str) -> Iterator[pa.RecordBatch]:
-        """Run `sql` and stream its result; raises SourceError."""
+    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
+        """Run `sql` and stream its result; raises SourceError. With `timeout_seconds`, the
+        warehouse stops the query past it where it can (`syncd.sources.watch` makes sure)."""
+        ...
+
+    def interrupt(self) -> None:
+        """Stop the running read now, from another thread (a watcher: a timeout, SIGTERM);
+        that read raises SourceError. Harmless when no read runs."""
         ...
 
     def close(self) -> None: ...

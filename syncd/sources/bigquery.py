@@ -102,7 +102,8 @@ _REASON_FIXES = {
     "simplify it (no ORDER BY over the whole result, fewer large joins)",
     "responseTooLarge": "the result is too large for a query result: select fewer columns",
     "stopped": "the job was cancelled; the next sync tries again",
-    "timeout": "the query ran too long: make the segment SQL cheaper",
+    "timeout": "the query ran past its timeout (segments.NAME.timeout_seconds, else "
+    "warehouse.statement_timeout_seconds): make the segment SQL cheaper or raise the timeout",
 }
 _TRANSIENT_FIX = "BigQuery failed for a moment (HTTP {status}, {reason}); the next sync tries again"
 
@@ -146,16 +147,29 @@ class BigQuerySource:
         self._client = client
         self._bqstorage = bqstorage_client
         self._active: Generator[pa.RecordBatch, None, None] | None = None
+        self._job: Any | None = None  # the running query job, for `interrupt`
 
     # -- the Source protocol --------------------------------------------------------------------
 
-    def read(self, sql: str) -> Iterator[pa.RecordBatch]:
+    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
         """Run `sql` as a query job and stream its result; an empty result gives one empty
-        batch with the columns. Starting a read ends an unfinished earlier one."""
+        batch with the columns. With `timeout_seconds`, BigQuery stops the job past it
+        (job_timeout_ms). Starting a read ends an unfinished earlier one."""
         if self._active is not None:
             self._active.close()
-        self._active = self._read(sql)
+        self._active = self._read(sql, timeout_seconds)
         return self._active
+
+    def interrupt(self) -> None:
+        """Cancel the running job: BigQuery stops it (and its billing), and the wait for
+        its result ends with the job's "stopped" error."""
+        job = self._job
+        if job is None:
+            return
+        try:
+            job.cancel(retry=self._request_retry)
+        except self._errors as exc:
+            log.warning("BigQuery: could not cancel the query job: %s", self._problem(exc)[0])
 
     def estimate(self, sql: str) -> int:
         """Bytes the query would process, from a dry run: free, and nothing runs. What
@@ -181,8 +195,9 @@ class BigQuerySource:
             if self._bqstorage is not None:
                 self._bqstorage.transport.close()
 
-    def job_config(self, *, dry_run: bool = False) -> Any:
-        """The QueryJobConfig of every segment query: the cost guard and the labels."""
+    def job_config(self, *, dry_run: bool = False, timeout_seconds: int | None = None) -> Any:
+        """The QueryJobConfig of every segment query: the cost guard, the labels, and the
+        read's timeout."""
         config = self._bigquery.QueryJobConfig(
             dry_run=dry_run,
             use_query_cache=not dry_run,  # a dry run estimates the full cost, cache or not
@@ -192,12 +207,14 @@ class BigQuerySource:
         if self._config.maximum_bytes_billed is not None:
             # Only then: the setter stores str(value), so None would go out as "None".
             config.maximum_bytes_billed = self._config.maximum_bytes_billed
+        if timeout_seconds is not None:
+            config.job_timeout_ms = timeout_seconds * 1000
         return config
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _read(self, sql: str) -> Generator[pa.RecordBatch, None, None]:
-        rows, batches, first = self._with_retries(lambda: self._start(sql))
+    def _read(self, sql: str, timeout: int | None) -> Generator[pa.RecordBatch, None, None]:
+        rows, batches, first = self._with_retries(lambda: self._start(sql, timeout))
         try:
             if first is None:  # no page at all: still name the columns
                 names = [field.name for field in rows.schema or ()]
@@ -214,16 +231,19 @@ class BigQuerySource:
             if close is not None:  # stops the Storage Read API's download threads
                 close()
 
-    def _start(self, sql: str) -> tuple[Any, Iterator[pa.RecordBatch], pa.RecordBatch | None]:
+    def _start(
+        self, sql: str, timeout: int | None
+    ) -> tuple[Any, Iterator[pa.RecordBatch], pa.RecordBatch | None]:
         """Run the job, wait for it, and take the first batch: everything before a row is
         handed on, so everything that may be retried as a whole."""
         job = self._client.query(
             sql,
-            job_config=self.job_config(),
+            job_config=self.job_config(timeout_seconds=timeout),
             location=self._config.location,
             retry=self._request_retry,
             job_retry=None,  # syncd retries whole jobs itself, a bounded number of times
         )
+        self._job = job
         rows = job.result(retry=self._request_retry, job_retry=None)
         batches = iter(
             rows.to_arrow_iterable(

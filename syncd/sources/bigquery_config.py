@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from syncd.sources.settings import WarehouseSettings
 
 #: BigQuery bills on-demand queries at least 10 MB per table they read, so a smaller limit
 #: fails every query that reads a table ("10485760 or higher required").
@@ -17,12 +19,9 @@ _LABEL_VALUE = r"[a-z0-9_-]{0,63}"
 MAX_LABELS = 64
 
 
-class BigQueryWarehouse(BaseModel):
-    # As syncd.config.models.StrictModel (not imported: that module imports this one), and
-    # inputs stay out of error texts when this model is validated on its own.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, coerce_numbers_to_str=True, hide_input_in_errors=True
-    )
+class BigQueryWarehouse(WarehouseSettings):
+    # Inputs (secrets among them) stay out of error texts when validated on its own.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     kind: Literal["bigquery"] = Field(
         description="Google BigQuery: each segment runs as a query job, and its result is "

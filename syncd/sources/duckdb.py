@@ -27,7 +27,9 @@ class DuckDBSource:
                 f"cannot open warehouse {path}: {redact_literals(str(exc))}"
             ) from None
 
-    def read(self, sql: str) -> Iterator[pa.RecordBatch]:
+    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
+        """DuckDB has no statement timeout: `timeout_seconds` is left to the caller's watcher
+        (`syncd.sources.watch`), which calls `interrupt`."""
         try:
             relation = self._db.sql(sql)
             if relation is None:
@@ -35,6 +37,9 @@ class DuckDBSource:
             yield from relation.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             raise SourceError(f"the query failed: {redact_literals(str(exc))}") from None
+
+    def interrupt(self) -> None:
+        self._db.interrupt()
 
     def close(self) -> None:
         self._db.close()

@@ -84,8 +84,9 @@ _QUERY_FIXES = {
     "42501": "the database user {user} lacks a privilege: GRANT SELECT ON each table the "
     "segment reads TO {user}, and GRANT USAGE ON their schema",
     "25006": "the segment SQL must only read: syncd runs it in a READ ONLY transaction",
-    "57014": "the query was cancelled, usually by warehouse.statement_timeout_seconds "
-    "({timeout}): make the segment SQL faster or raise the timeout",
+    "57014": "the query was cancelled, usually by its statement timeout ({timeout}: "
+    "segments.NAME.timeout_seconds, else warehouse.statement_timeout_seconds): make the "
+    "segment SQL faster or raise the timeout",
     "08": "the connection to PostgreSQL broke; the next sync tries again",
     "0A": "fix the segment SQL (one SELECT query): it may not write, not even in WITH",
     "22": "fix the segment SQL: a value does not fit an expression or cast in it "
@@ -127,14 +128,22 @@ class PostgresSource:
         self._conn: psycopg.Connection | None = None
         self._conn = self._connect()
 
-    def read(self, sql: str) -> Iterator[pa.RecordBatch]:
+    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
         """Stream the query's rows; an empty result gives one empty batch with the columns.
-        One read at a time: starting a read ends an unfinished earlier one (and its
-        transaction), which a caller that stopped iterating may still hold."""
+        `timeout_seconds` replaces the session's statement_timeout for this read's
+        statements. One read at a time: starting a read ends an unfinished earlier one (and
+        its transaction), which a caller that stopped iterating may still hold."""
         if self._active is not None:
             self._active.close()
-        self._active = self._read(_without_final_semicolons(sql))
+        self._active = self._read(_without_final_semicolons(sql), timeout_seconds)
         return self._active
+
+    def interrupt(self) -> None:
+        """Ask the server to cancel the running statement (a cancel request on a connection
+        of its own, so it works while the reading thread waits for rows)."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            conn.cancel_safe(timeout=CONNECT_TIMEOUT_SECONDS)
 
     def close(self) -> None:
         if self._active is not None:
@@ -142,16 +151,20 @@ class PostgresSource:
         if self._conn is not None:
             self._conn.close()
 
-    def _read(self, query: str) -> Generator[pa.RecordBatch, None, None]:
+    def _read(self, query: str, timeout: int | None) -> Generator[pa.RecordBatch, None, None]:
         if self._conn is None or self._conn.closed:  # a broken link is closed: reconnect
             self._conn = self._connect()
         conn = self._conn
         try:
             with conn.transaction(), conn.cursor(name=CURSOR_NAME) as cursor:
+                if timeout is not None:  # for this transaction only
+                    conn.execute(
+                        "SELECT set_config('statement_timeout', %s, true)", (f"{timeout}s",)
+                    )
                 cursor.execute(query)
                 yield from self._batches(cursor)
         except psycopg.Error as exc:
-            raise self._query_error(exc, conn) from None
+            raise self._query_error(exc, conn, timeout) from None
         except UnicodeDecodeError:
             raise SourceError(
                 "the query returned text that is not valid in the connection's encoding; "
@@ -251,7 +264,9 @@ class PostgresSource:
 
     # -- query errors -------------------------------------------------------------------------
 
-    def _query_error(self, exc: psycopg.Error, conn: psycopg.Connection) -> SourceError:
+    def _query_error(
+        self, exc: psycopg.Error, conn: psycopg.Connection, timeout: int | None = None
+    ) -> SourceError:
         state = exc.sqlstate or ""
         if not state and conn.broken:
             state = "08000"
@@ -264,7 +279,7 @@ class PostgresSource:
         )
         fix = template.format(
             user=self._params.get("user") or "(default user)",
-            timeout=f"{self._timeout}s" if self._timeout else "none set",
+            timeout=f"{timeout or self._timeout}s" if timeout or self._timeout else "none set",
         )
         code = f" [SQLSTATE {state}]" if state else ""
         return SourceError(self._without_password(f"the query failed: {text}{code}; {fix}"))

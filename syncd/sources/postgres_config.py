@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from syncd.sources.settings import WarehouseSettings
 
 
-class PostgresWarehouse(BaseModel):
-    # As syncd.config.models.StrictModel (not imported: that module imports this one).
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
+class PostgresWarehouse(WarehouseSettings):
     kind: Literal["postgres"] = Field(
         description="PostgreSQL, read through psycopg in READ ONLY transactions."
     )
@@ -37,11 +36,4 @@ class PostgresWarehouse(BaseModel):
         "members table in one query. A segment SQL cannot handle exactly (names, zips, phones "
         "without segments.NAME.trust_e164_phones, rows it cannot decide) is read locally, "
         "and the run says why.",
-    )
-    statement_timeout_seconds: int = Field(
-        default=3600,
-        gt=0,
-        description="PostgreSQL cancels a segment query statement that runs longer than "
-        "this. Rows are fetched through a cursor, so each fetch is one statement; the first "
-        "carries most of the query's work (joins, sorts).",
     )

@@ -27,6 +27,7 @@ the next sync tries again.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +37,8 @@ import pyarrow as pa
 
 from syncd.sources import SourceError, redact_literals
 from syncd.sources.snowflake_config import SnowflakeWarehouse
+
+log = logging.getLogger(__name__)
 
 #: Seconds a login may take, retries included, before it fails.
 LOGIN_TIMEOUT_SECONDS = 60
@@ -67,7 +70,8 @@ _ERRNO_FIXES = {
     "the segment's tables TO ROLE {role}",
     606: "no warehouse runs the query: check warehouse.warehouse ({warehouse}) and GRANT "
     "USAGE ON WAREHOUSE {warehouse} TO ROLE {role}",
-    630: "the query ran longer than warehouse.statement_timeout_seconds ({timeout}s) and was "
+    630: "the query ran longer than its statement timeout ({timeout}s: "
+    "segments.NAME.timeout_seconds, else warehouse.statement_timeout_seconds) and was "
     "cancelled: make the segment SQL cheaper, use a larger warehouse, or raise the timeout",
     390100: "Snowflake refused the login of user {user}: check warehouse.user and the password",
     390144: "Snowflake refused the key-pair login of user {user}: set the public key of "
@@ -107,27 +111,46 @@ class SnowflakeSource:
             connect = _import("snowflake.connector").connect
         self._secrets = _secrets(config)
         self._active: Generator[pa.RecordBatch, None, None] | None = None
+        #: The session's STATEMENT_TIMEOUT_IN_SECONDS: set at login, changed by a read.
+        self._timeout = config.statement_timeout_seconds
         try:
             self._conn = connect(**connect_arguments(config))
         except self._errors.Error as exc:
             raise SourceError(f"cannot log in to Snowflake: {self._problem(exc)}") from None
 
-    def read(self, sql: str) -> Iterator[pa.RecordBatch]:
+    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
         """Run `sql` and stream its result; an empty result gives one empty batch with the
-        columns. Starting a read ends an unfinished earlier one."""
+        columns. `timeout_seconds` becomes the session's STATEMENT_TIMEOUT_IN_SECONDS for
+        this read. Starting a read ends an unfinished earlier one."""
         if self._active is not None:
             self._active.close()
-        self._active = self._read(sql)
+        self._active = self._read(sql, timeout_seconds)
         return self._active
+
+    def interrupt(self) -> None:
+        """Cancel the session's running query, from a cursor of its own: the reading
+        cursor is busy waiting for it."""
+        try:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute("SELECT SYSTEM$CANCEL_ALL_QUERIES(%s)", (self._conn.session_id,))
+            finally:
+                cursor.close()
+        except self._errors.Error as exc:
+            log.warning("Snowflake: could not cancel the query: %s", self._problem(exc))
 
     def close(self) -> None:
         if self._active is not None:
             self._active.close()
         self._conn.close()
 
-    def _read(self, sql: str) -> Generator[pa.RecordBatch, None, None]:
+    def _read(self, sql: str, timeout: int | None) -> Generator[pa.RecordBatch, None, None]:
         cursor = self._conn.cursor()
+        timeout = timeout or self._config.statement_timeout_seconds
         try:
+            if timeout != self._timeout:
+                cursor.execute(f"ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = {timeout:d}")
+                self._timeout = timeout
             cursor.execute(sql)
             handed_on, schema = False, None
             for table in cursor.fetch_arrow_batches():
@@ -160,7 +183,7 @@ class SnowflakeSource:
             user=config.user,
             warehouse=config.warehouse,
             account=config.account,
-            timeout=config.statement_timeout_seconds,
+            timeout=self._timeout,
         )
         return f"{self._scrub(str(exc))}; {fix}"
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from syncd.sources.settings import WarehouseSettings
 
 Authenticator = Literal["snowflake", "externalbrowser", "snowflake_jwt", "oauth"]
 
@@ -27,12 +29,9 @@ CREDENTIALS = ("password", "private_key_file", "private_key_passphrase", "token"
 _IDENTIFIER = r'^([A-Za-z_][A-Za-z0-9_$]*|"[^"]+")$'
 
 
-class SnowflakeWarehouse(BaseModel):
-    # As syncd.config.models.StrictModel (not imported: that module imports this one), and
-    # inputs (secrets among them) stay out of error texts when validated on its own.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, coerce_numbers_to_str=True, hide_input_in_errors=True
-    )
+class SnowflakeWarehouse(WarehouseSettings):
+    # Inputs (secrets among them) stay out of error texts when validated on its own.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     kind: Literal["snowflake"] = Field(
         description="Snowflake: each segment runs as one query, its result fetched as Arrow. "
@@ -102,13 +101,6 @@ class SnowflakeWarehouse(BaseModel):
         max_length=2000,
         description="QUERY_TAG of syncd's sessions, to find (and bill) its queries in "
         "QUERY_HISTORY.",
-    )
-    statement_timeout_seconds: int = Field(
-        default=3600,
-        gt=0,
-        description="Snowflake cancels a segment query that runs longer than this "
-        "(STATEMENT_TIMEOUT_IN_SECONDS): a runaway query keeps a warehouse, and its "
-        "credits, busy.",
     )
 
     @field_validator("account")
