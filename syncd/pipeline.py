@@ -36,11 +36,9 @@ from syncd.destinations import (
     ErrorClass,
     capabilities_of,
     open_destination,
-    pace_of,
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
-from syncd.pacing import Pacer
 from syncd.plan import (
     AudiencePlan,
     FingerprintedSegment,
@@ -165,21 +163,12 @@ def sync_all(
 
 @dataclass(frozen=True)
 class _Run:
-    """What every audience of a pass shares: the state, the options, the claims, and one
-    pacer per destination (audiences of one account share its quota)."""
+    """What every audience of a pass shares: the state, the options, and the claims."""
 
     state: StateStore
     options: PassOptions
     holder: str
     claims: Claims
-    pacers: dict[str, Pacer] = field(default_factory=dict)
-    _pacers_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def pacer(self, config: SyncdConfig, destination: str) -> Pacer:
-        with self._pacers_lock:
-            if destination not in self.pacers:
-                self.pacers[destination] = Pacer(pace_of(config.destinations[destination]))
-            return self.pacers[destination]
 
 
 def _claim(
@@ -456,7 +445,6 @@ def _apply_and_record(
             state=state,
             retry_policy=options.retry_policy,
             stop=options.stop,
-            pacer=run.pacer(config, audience.destination),
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )
