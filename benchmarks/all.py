@@ -1,6 +1,6 @@
 """Every benchmark, one after the other: the command the README gives.
 
-    python benchmarks/all.py            # identity, sync at 1M/3M/10M, pushdown: ~25 min
+    python benchmarks/all.py            # identity, sync at 1M/3M/10M, pushdown, latency: ~30 min
     python benchmarks/all.py --quick    # smaller sizes, a few minutes: to check they run
 
 Each script prints its own numbers and ratios, measured side by side in its own run (see
@@ -21,11 +21,14 @@ FULL = (
     ["identity.py"],
     ["sync.py", "--scaling"],
     ["pushdown.py"],
+    ["latency.py"],
+    ["latency.py", "--quota"],
 )
 QUICK = (
     ["identity.py", "--rows", "200000"],
     ["sync.py", "--members", "1000000"],
     ["pushdown.py", "--members", "200000"],
+    ["latency.py", "--members", "100000"],
 )
 
 

@@ -1,0 +1,374 @@
+"""Latency benchmark: a first sync when every request takes as long as on a real network.
+
+    python benchmarks/latency.py [--members 500000] [--latency-ms 400] [--jitter-ms 0]
+    python benchmarks/latency.py --quota [--members 600000] [--per-minute 30]
+
+Real networks answer a 10,000-member batch in roughly 0.3-2 s, so a large sync is bounded by
+requests x latency unless several requests are in flight. This runs the emulators, each in a
+process of its own, with a per-request latency, and times two commands side by side on the
+same warehouse (the people of benchmarks/sync.py, in DuckDB), each against fresh emulators:
+
+1. `syncd sync --once`: the first sync of one segment to Meta and to Data Manager;
+2. a naive per-row script: each row normalized and hashed in Python (hashlib), one 10,000-row
+   batch posted after another with httpx (Meta's form with a JSON payload, Data Manager's
+   JSON body), one request at a time, no status polls.
+
+It prints both wall times (each the whole process, interpreter start included), their ratio,
+the add/ingest and remove requests each network received against the minimum
+(ceil(members / 10,000)), the status calls, the most requests any network had in flight at
+once, and the requests refused for rate: Data Manager's 429 RESOURCE_EXHAUSTED and Meta's
+throttling codes. The emulators enforce the published budgets: Data Manager's 300 requests a
+minute per budget, Meta's custom_audience calls per hour.
+
+`--quota` is the quota-bound case, scaled down so that it runs in minutes: Data Manager alone,
+with a budget of `--per-minute` requests a minute instead of 300 (each window a real minute,
+counted as Google counts them), and the quota-bound minimum, ceil(members / 10,000) ingests
+at that rate, beside syncd's wall time.
+
+Each command is the code next to this script (PYTHONPATH), so a copy of an older commit
+measures that commit. Other processes may share the cores: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from sync import GOOGLE_LIST, LIMIT, META_AUDIENCE, TOKEN, build_warehouse, config_data  # noqa: E402
+
+OPERATING_ACCOUNT = "1234567890"
+GRAPH_VERSION = "v26.0"
+#: What each network's emulator calls the requests that change an audience, and status polls.
+ADDS = {"meta": "add", "google": "ingest"}
+STATUS = "status"
+
+
+# -- the emulators, each in a process of its own -------------------------------------------
+
+
+def serve(kind: str, latency_ms: float, jitter_ms: float, per_minute: int) -> None:
+    """Run one emulator until stdin closes; print its URL, then its counters on "stats"."""
+    from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator
+    from syncd.sandbox.google_data_manager.quota import PER_DAY
+    from syncd.sandbox.meta.errors import THROTTLES
+
+    emulator: Any = (
+        MetaGraphEmulator([META_AUDIENCE], TOKEN)
+        if kind == "meta"
+        else DataManagerEmulator(
+            [GOOGLE_LIST], TOKEN, requests_per_minute=per_minute, requests_per_day=PER_DAY
+        )
+    )
+    emulator.set_latency(latency_ms / 1000, jitter_ms / 1000, seed=2026)
+    throttle_codes = {code for code, _ in THROTTLES}
+    throttled = Counter[str]()
+    lock = threading.Lock()
+    original = emulator.handle
+
+    def counted(request: Any) -> Any:
+        response = original(request)
+        refused = response.status == 429 or (
+            kind == "meta"
+            and response.status == 400
+            and json.loads(response.body)["error"]["code"] in throttle_codes
+        )
+        if refused:
+            with lock:
+                throttled[response.operation] += 1
+        gc.freeze()  # why: benchmarks/sync.py's serve (the collector walks every member)
+        return response
+
+    emulator.handle = counted
+    emulator.start()
+    print(json.dumps({"url": emulator.base_url}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            requests = Counter(r.operation for r in emulator.requests if r.status == 200)
+            audience = META_AUDIENCE if kind == "meta" else GOOGLE_LIST
+            with emulator._lock:  # size only: a copy of the members would cost seconds
+                holder = emulator._audiences if kind == "meta" else emulator._lists
+                size = len(holder[audience].members)
+            with lock:
+                refused = dict(throttled)
+            stats = {
+                "requests": dict(requests),
+                "peak": emulator.in_flight.peak,
+                "throttled": refused,
+                "size": size,
+            }
+            print(json.dumps(stats), flush=True)
+    emulator.stop()
+
+
+class Emulator:
+    """An emulator process; `stats()` asks it for its counters."""
+
+    def __init__(self, kind: str, args: argparse.Namespace) -> None:
+        self.kind = kind
+        options = {"--latency-ms": args.latency_ms, "--jitter-ms": args.jitter_ms}
+        options["--per-minute"] = args.per_minute
+        flags = [str(part) for pair in options.items() for part in pair]
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, *flags],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url: str = json.loads(self.process.stdout.readline())["url"]
+
+    def stats(self) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("stats\n")
+        self.process.stdin.flush()
+        return dict(json.loads(self.process.stdout.readline()))
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+# -- the naive reference: per row, one request at a time ------------------------------------
+
+
+def naive(warehouse: str, meta_url: str | None, google_url: str | None) -> None:
+    """Hash every row in Python, then post one 10,000-row batch after another, Meta's first."""
+    import hashlib
+
+    import duckdb
+    import httpx
+
+    with duckdb.connect(warehouse, read_only=True) as db:
+        rows = db.execute("SELECT email FROM people").fetchall()
+    meta: dict[str, None] = {}  # insertion-ordered sets: one row per person and network
+    google: dict[str, None] = {}
+    for (email,) in rows:
+        clean = email.strip().lower()
+        meta[hashlib.sha256(clean.encode()).hexdigest()] = None
+        local, _, domain = clean.partition("@")
+        if domain in ("gmail.com", "googlemail.com"):
+            local = local.split("+", 1)[0].replace(".", "")
+        google[hashlib.sha256(f"{local}@{domain}".encode()).hexdigest()] = None
+    with httpx.Client(timeout=120) as client:
+        if meta_url is not None:
+            hashes = list(meta)
+            for start in range(0, len(hashes), LIMIT):
+                payload = {"schema": "EMAIL_SHA256", "data": hashes[start : start + LIMIT]}
+                client.post(
+                    f"{meta_url}/{GRAPH_VERSION}/{META_AUDIENCE}/users",
+                    data={"payload": json.dumps(payload), "access_token": TOKEN},
+                ).raise_for_status()
+        if google_url is not None:
+            hashes = list(google)
+            for start in range(0, len(hashes), LIMIT):
+                client.post(
+                    f"{google_url}/v1/audienceMembers:ingest",
+                    json=_ingest_body(hashes[start : start + LIMIT]),
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                ).raise_for_status()
+
+
+def _ingest_body(hashes: list[str]) -> dict[str, Any]:
+    granted = {"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
+    return {
+        "destinations": [
+            {
+                "operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": OPERATING_ACCOUNT},
+                "productDestinationId": GOOGLE_LIST,
+            }
+        ],
+        "audienceMembers": [
+            {"userData": {"userIdentifiers": [{"emailAddress": value}]}} for value in hashes
+        ],
+        "encoding": "HEX",
+        "consent": granted,
+        "termsOfService": {"customerMatchTermsOfServiceStatus": "ACCEPTED"},
+    }
+
+
+# -- the runs ------------------------------------------------------------------------------
+
+
+def write_config(root: Path, urls: dict[str, str]) -> Path:
+    """benchmarks/sync.py's config, with only the audiences of the networks in `urls`."""
+    import yaml
+
+    data = config_data(
+        {"meta": urls.get("meta", ""), "google": urls.get("google", "")},
+        warehouse={"kind": "duckdb", "path": "shop.duckdb"},
+        segment={
+            "sql": "SELECT email, country FROM people",
+            "identifiers": {"email": "email"},
+            "country_column": "country",
+        },
+        state={"path": "state.duckdb"},
+    )
+    data["destinations"] = {k: v for k, v in data["destinations"].items() if k in urls}
+    data["audiences"] = [a for a in data["audiences"] if a["destination"] in urls]
+    path = root / "syncd.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def timed_run(
+    label: str, command: list[str], root: Path, networks: tuple[str, ...], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Run `command` against fresh emulators of `networks`; its wall time and their counters.
+    `{meta}`, `{google}` and `{config}` in the command are filled in."""
+    emulators = {kind: Emulator(kind, args) for kind in networks}
+    try:
+        (root / "state.duckdb").unlink(missing_ok=True)
+        urls = {kind: e.url for kind, e in emulators.items()}
+        config = write_config(root, urls)
+        filled = [
+            part.format(config=config, meta=urls.get("meta", "-"), google=urls.get("google", "-"))
+            for part in command
+        ]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TOKEN": TOKEN}
+        started = time.perf_counter()
+        completed = subprocess.run(filled, cwd=root, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if completed.returncode != 0:
+            raise RuntimeError(f"{label} failed:\n{completed.stdout[-2000:]}{completed.stderr}")
+        stats = {kind: emulator.stats() for kind, emulator in emulators.items()}
+        return {"label": label, "wall": wall, "networks": stats}
+    finally:
+        for emulator in emulators.values():
+            emulator.close()
+
+
+SYNCD = [sys.executable, "-m", "syncd", "sync", "--once", "{config}"]
+NAIVE = [sys.executable, __file__, "--naive", "shop.duckdb", "{meta}", "{google}"]
+
+
+def row(run: dict[str, Any], networks: tuple[str, ...]) -> str:
+    """One line of the table: wall time, then per network its change requests, status
+    calls, most in flight and refusals for rate."""
+    cells = [f"{run['label']:22s} {run['wall']:8.1f}s"]
+    for kind in networks:
+        stats = run["networks"][kind]
+        requests = stats["requests"]
+        throttled = sum(stats["throttled"].values())
+        cells.append(
+            f"{kind:6s} {requests.get(ADDS[kind], 0):4d} add {requests.get('remove', 0):2d} rm "
+            f"{requests.get(STATUS, 0):4d} status {stats['peak']:3d} in flight "
+            f"{throttled:3d} throttled"
+        )
+    return " | ".join(cells)
+
+
+def check_minimum(run: dict[str, Any], networks: tuple[str, ...]) -> list[str]:
+    """Where a run sent more (or fewer) change requests than ceil(members / 10,000)."""
+    problems = []
+    for kind in networks:
+        stats = run["networks"][kind]
+        minimum = math.ceil(stats["size"] / LIMIT)
+        sent = stats["requests"].get(ADDS[kind], 0) + stats["requests"].get("remove", 0)
+        if sent != minimum:
+            problems.append(f"{run['label']} sent {sent} requests to {kind}, minimum {minimum}")
+    return problems
+
+
+def latency_benchmark(root: Path, args: argparse.Namespace) -> None:
+    networks = ("meta", "google")
+    runs = [
+        timed_run("syncd sync --once", SYNCD, root, networks, args),
+        timed_run("naive per-row script", NAIVE, root, networks, args),
+    ]
+    syncd, reference = runs
+    sizes = ", ".join(f"{k} {syncd['networks'][k]['size']:,}" for k in networks)
+    print(f"\n== first sync at {args.latency_ms:g} ms per request: wall time (audience {sizes})")
+    for run in runs:
+        print(row(run, networks))
+    ratio = reference["wall"] / syncd["wall"]
+    print(f"syncd is {ratio:.2f}x the naive script's speed (target >= 4x)")
+    minimum = {k: math.ceil(syncd["networks"][k]["size"] / LIMIT) for k in networks}
+    print(
+        f"minimum change requests: {minimum}; "
+        + (
+            "; ".join(check_minimum(syncd, networks) + check_minimum(reference, networks))
+            or "both sent exactly the minimum"
+        )
+    )
+
+
+def quota_benchmark(root: Path, args: argparse.Namespace) -> None:
+    networks = ("google",)
+    run = timed_run("syncd sync --once", SYNCD, root, networks, args)
+    stats = run["networks"]["google"]
+    ingests = math.ceil(stats["size"] / LIMIT)
+    bound = ingests / args.per_minute * 60
+    print(
+        f"\n== Data Manager at {args.per_minute} requests a minute per budget, "
+        f"{args.latency_ms:g} ms per request: wall time"
+    )
+    print(row(run, networks))
+    print(
+        f"quota-bound minimum {bound:.1f}s ({ingests} ingests at {args.per_minute} a minute; "
+        f"status polls count in the IngestionRead budget, the same size); syncd took "
+        f"{run['wall'] / bound:.3f}x it (target <= 1.05x)"
+    )
+    print("; ".join(check_minimum(run, networks)) or "exactly the minimum ingest requests")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, help="people (500,000; --quota: 600,000)")
+    parser.add_argument("--latency-ms", type=float, default=400.0)
+    parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--quota", action="store_true", help="the quota-bound case")
+    parser.add_argument(
+        "--per-minute",
+        type=int,
+        default=None,
+        help="Data Manager's requests a minute per budget (300, as published; --quota: 30)",
+    )
+    parser.add_argument("--serve", choices=("meta", "google"), help=argparse.SUPPRESS)
+    parser.add_argument("--naive", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.per_minute is None:
+        args.per_minute = 30 if args.quota else 300
+    if args.serve:
+        serve(args.serve, args.latency_ms, args.jitter_ms, args.per_minute)
+        return
+    if args.naive:
+        warehouse, meta, google = args.naive
+        naive(warehouse, None if meta == "-" else meta, None if google == "-" else google)
+        return
+    members = args.members or (600_000 if args.quota else 500_000)
+    print(f"load average {os.getloadavg()[0]:.2f} before; {os.cpu_count()} cores")
+    root = Path(tempfile.mkdtemp(prefix="syncd-latency-"))
+    try:
+        started = time.perf_counter()
+        build_warehouse(root / "shop.duckdb", members, churned=False)
+        print(f"warehouse of {members:,} people built in {time.perf_counter() - started:.1f}s")
+        (quota_benchmark if args.quota else latency_benchmark)(root, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.2f} after")
+
+
+if __name__ == "__main__":
+    main()
