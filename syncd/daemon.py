@@ -7,9 +7,10 @@ process stops renewing and its audiences pass to a replica after `daemon.lease_s
 A third pulls spend every `spend.every` (first soon after start): reports are slow reads,
 so they run beside the passes and never hold one up.
 
-SIGTERM and SIGINT stop new work, let the batch in flight finish (the journal checkpoints
-the rest), release the leases and exit 0. SIGHUP reloads the config; a config that does not
-validate is refused and the running one kept.
+SIGTERM and SIGINT stop new work, interrupt a running segment query (the pass's `stop`
+reaches its watcher, `syncd.sources.watch`), let the batch in flight finish (the journal
+checkpoints the rest), release the leases and exit 0. SIGHUP reloads the config; a config
+that does not validate is refused and the running one kept.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Daemon:
                     self._reload_requested.clear()
                     self.reload()
         finally:
-            log.info("stopping: no new passes; the batch in flight finishes")
+            log.info("stopping: no new passes; a running query stops, a batch in flight ends")
             self._scheduler.shutdown(wait=True)
             self._release_leases()
             server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import signal
 import socket
@@ -14,8 +15,10 @@ from collections.abc import Callable, Iterator
 
 import duckdb
 import httpx
+import psycopg
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
+from postgres_server import PostgresServer
 
 DEADLINE = 60.0
 
@@ -36,7 +39,7 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLI
 
 
 class RunningDaemon:
-    def __init__(self, workspace: Workspace, name: str) -> None:
+    def __init__(self, workspace: Workspace, name: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.log_path = workspace.root / f"{name}.log"
         config = str(workspace.root / "syncd.yaml")
@@ -53,7 +56,7 @@ class RunningDaemon:
                     f"127.0.0.1:{self.port}",
                     config,
                 ],
-                env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+                env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin", **(env or {})},
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
@@ -248,3 +251,93 @@ def test_spend_is_pulled_on_its_own_schedule(workspace: Workspace, daemons: list
 
 def spend_pulls(daemon: RunningDaemon) -> list[dict]:
     return [line for line in daemon.logs() if line["message"].startswith("spend pulled")]
+
+
+# -- segment queries that never end (issue 27, item 7) ------------------------------------------
+
+#: Never ends: a cross join of 10^20 rows, filtered to none.
+ENDLESS_DUCKDB = (
+    "select 'x' || a.range as email from range(10000000000) a, range(10000000000) b "
+    "where a.range + b.range < 0"
+)
+#: SIGTERM must stop `syncd run` this fast, mid-query (the watcher looks every 0.1 s).
+STOPS_WITHIN = 10.0
+
+
+def endless(workspace: Workspace, sql: str, timeout: int) -> dict:
+    """One audience, to Meta, whose segment query does not end by itself."""
+    data = configure(workspace, ["a@example.com"])
+    data["segments"] = {
+        "endless": {"sql": sql, "identifiers": {"email": "email"}, "timeout_seconds": timeout}
+    }
+    data["audiences"] = [
+        {"segment": "endless", "destination": "meta", "audience_id": META_AUDIENCE}
+    ]
+    workspace.write_config(data)
+    return data
+
+
+def reading(daemon: RunningDaemon, segment: str) -> bool:
+    return any(line["message"].startswith(f"segment {segment}: reading") for line in daemon.logs())
+
+
+def test_sigterm_interrupts_a_segment_query_that_never_ends(
+    workspace: Workspace, daemons: list
+) -> None:
+    endless(workspace, ENDLESS_DUCKDB, timeout=600)
+    daemon = RunningDaemon(workspace, "endless")
+    daemons.append(daemon)
+    wait_for(lambda: reading(daemon, "endless"), "the segment query to start")
+
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=STOPS_WITHIN) == 0
+
+    failed = [line for line in daemon.logs() if line.get("status") == "failed"]
+    assert "interrupted because syncd is stopping" in daemon.log_path.read_text()
+    assert [line["audience"] for line in failed] == ["endless->meta"]
+
+
+def test_readyz_is_unready_while_a_query_runs_past_its_timeout(
+    workspace: Workspace, daemons: list, postgres: PostgresServer
+) -> None:
+    """A PostgreSQL backend that does not answer its cancel (stopped, as a frozen server):
+    the pass is stuck past the segment's deadline until it answers."""
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS people")
+        db.execute("CREATE TABLE people AS SELECT 'a@example.com' AS email")
+    data = endless(workspace, "select email from people, pg_sleep(60)", timeout=3)
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
+    workspace.write_config(data)
+    daemon = RunningDaemon(workspace, "stuck", env={"PG_DSN": postgres.uri})
+    daemons.append(daemon)
+    wait_for(lambda: reading(daemon, "endless"), "the segment query to start")
+
+    backend = segment_backend(postgres)
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        wait_for(lambda: daemon.get("/readyz").status_code == 503, "/readyz to say unready")
+        body = daemon.get("/readyz").text
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    assert "a pass is stuck: segment endless: its query has run" in body
+    assert "past its 3s timeout, and the warehouse has not stopped it" in body
+
+    assert daemon.stop() == 0
+    assert "ran longer than its 3s timeout" in daemon.log_path.read_text()
+
+
+def segment_backend(postgres: PostgresServer) -> int:
+    """The pid of the server process fetching a segment for syncd."""
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'syncd' "
+        "AND state = 'active' AND query LIKE 'FETCH%syncd_segment%'"
+    )
+    found: list[int] = []
+
+    def running() -> bool:
+        with psycopg.connect(postgres.uri, autocommit=True) as db:
+            found.extend(int(row[0]) for row in db.execute(query).fetchall())
+        return bool(found)
+
+    wait_for(running, "a backend fetching the segment")
+    return found[0]

@@ -224,7 +224,7 @@ def test_a_read_past_its_deadline_that_does_not_stop_makes_syncd_unready(
     health.config_loaded({"slow->meta"}, 3)
     health.state_checked(None)
     source = PostgresSource(postgres.uri)
-    watched = WatchedSource(source, "slow", 1, threading.Event())
+    watched = WatchedSource(source, "slow", 3, threading.Event())
     errors: list[BaseException] = []
 
     def read() -> None:
@@ -249,7 +249,7 @@ def test_a_read_past_its_deadline_that_does_not_stop_makes_syncd_unready(
 
     (problem,) = problems
     assert problem.startswith("a pass is stuck: segment slow: its query has run ")
-    assert problem.endswith("past its 1s timeout, and the warehouse has not stopped it")
+    assert problem.endswith("past its 3s timeout, and the warehouse has not stopped it")
     assert not reader.is_alive()
-    assert "ran longer than its 1s timeout" in str(errors[0])
+    assert "ran longer than its 3s timeout" in str(errors[0])
     assert health.problems() == []
