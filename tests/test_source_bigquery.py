@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,13 +92,25 @@ class FakeJob:
     error: BaseException | None = None
     total_bytes_processed: int | None = None
     result_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: A job that runs until cancelled, then fails as BigQuery's cancelled jobs do.
+    runs_until_cancelled: bool = False
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def result(self, **kwargs: Any) -> FakeRows:
         self.result_calls.append(kwargs)
+        if self.runs_until_cancelled:
+            assert self.cancelled.wait(20), "never cancelled"
+            raise api_error(
+                exceptions.BadRequest, "Job execution was cancelled: User requested", "stopped"
+            )
         if self.error is not None:
             raise self.error
         assert self.rows is not None
         return self.rows
+
+    def cancel(self, **kwargs: Any) -> bool:
+        self.cancelled.set()
+        return True
 
 
 @dataclass
@@ -564,3 +577,37 @@ def test_the_credentials_file_is_relative_to_the_config_file(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_config(path, environ={"META_TOKEN": "token-1234"})
     assert config.warehouse.credentials_file == tmp_path / "sa.json"
+
+
+# -- timeouts and interrupts ----------------------------------------------------------------------
+
+
+def test_a_reads_timeout_is_the_jobs() -> None:
+    client = FakeClient(FakeJob(FakeRows([batch(EMAIL)])), FakeJob(FakeRows([batch(EMAIL)])))
+    source = source_for(client)
+    list(source.read(SQL, timeout_seconds=30))
+    list(source.read(SQL))
+
+    timed, untimed = (query.job_config for query in client.queries)
+    assert timed.to_api_repr()["jobTimeoutMs"] == "30000"
+    assert "jobTimeoutMs" not in untimed.to_api_repr()
+
+
+def test_interrupt_cancels_the_running_job() -> None:
+    job = FakeJob(runs_until_cancelled=True)
+    source = source_for(FakeClient(job))
+    failures: list[str] = []
+
+    def read() -> None:
+        with pytest.raises(SourceError) as caught:
+            list(source.read(SQL, timeout_seconds=600))
+        failures.append(str(caught.value))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    while not job.result_calls:  # the job runs
+        threading.Event().wait(0.01)
+    source.interrupt()
+    reader.join(20)
+
+    assert failures and "the job was cancelled" in failures[0]

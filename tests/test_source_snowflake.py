@@ -66,10 +66,12 @@ class FakeCursor:
         self.error = error
         self.description = description
         self.executed: list[str] = []
+        self.params: list[object] = []
         self.closed = False
 
-    def execute(self, sql: str) -> FakeCursor:
+    def execute(self, sql: str, params: object = None) -> FakeCursor:
         self.executed.append(sql)
+        self.params.append(params)
         if self.error is not None:
             raise self.error
         return self
@@ -85,6 +87,8 @@ class FakeCursor:
 
 
 class FakeConnection:
+    session_id = 8120
+
     def __init__(self, cursor: FakeCursor) -> None:
         self._cursor = cursor
         self.closed = False
@@ -387,6 +391,29 @@ def test_an_empty_result_still_names_its_columns() -> None:
     cursor = FakeCursor([typed.empty_table()], description=(("ID", 0),))
     (only,) = list(SnowflakeSource(warehouse(), Connect(cursor)).read(SQL))
     assert (only.num_rows, only.schema) == (0, typed)
+
+
+def test_a_read_sets_its_timeout_on_the_session_when_it_differs() -> None:
+    cursor = FakeCursor([people(EMAIL)])
+    source = SnowflakeSource(warehouse(), Connect(cursor))
+    list(source.read(SQL, timeout_seconds=30))
+    list(source.read(SQL, timeout_seconds=30))
+    list(source.read(SQL))
+    assert cursor.executed == [
+        "ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 30",
+        SQL,
+        SQL,
+        "ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 900",
+        SQL,
+    ]
+
+
+def test_interrupt_cancels_the_sessions_queries() -> None:
+    cursor = FakeCursor()
+    SnowflakeSource(warehouse(), Connect(cursor)).interrupt()
+    assert cursor.executed == ["SELECT SYSTEM$CANCEL_ALL_QUERIES(%s)"]
+    assert cursor.params == [(8120,)]
+    assert cursor.closed
 
 
 def test_stopping_early_closes_the_cursor() -> None:
