@@ -247,13 +247,13 @@ def timed_run(
             for part in command
         ]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TOKEN": TOKEN}
-        started = time.perf_counter()
+        started_at, started = time.time(), time.perf_counter()
         completed = subprocess.run(filled, cwd=root, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
         if completed.returncode != 0:
             raise RuntimeError(f"{label} failed:\n{completed.stdout[-2000:]}{completed.stderr}")
         stats = {kind: emulator.stats() for kind, emulator in emulators.items()}
-        return {"label": label, "wall": wall, "networks": stats}
+        return {"label": label, "wall": wall, "started_at": started_at, "networks": stats}
     finally:
         for emulator in emulators.values():
             emulator.close()
@@ -314,21 +314,37 @@ def latency_benchmark(root: Path, args: argparse.Namespace) -> None:
     )
 
 
+def fixed_window_bound(start: float, requests: int, per_minute: int, latency: float) -> float:
+    """The earliest a client starting at `start` (epoch seconds) has `requests` answered
+    when a quota counts them per synchronized minute, as Google Cloud does: `per_minute` in
+    what is left of the current minute and in each next one; the last answered a latency
+    after its minute opens. Below the steady-rate bound when the start is mid-minute."""
+    windows = (requests - 1) // per_minute  # minutes after the first that the last one needs
+    if windows == 0:
+        return latency
+    return (math.floor(start / 60) + windows) * 60 - start + latency
+
+
 def quota_benchmark(root: Path, args: argparse.Namespace) -> None:
     networks = ("google",)
     run = timed_run("syncd sync --once", SYNCD, root, networks, args)
     stats = run["networks"]["google"]
     ingests = math.ceil(stats["size"] / LIMIT)
-    bound = ingests / args.per_minute * 60
+    steady = ingests / args.per_minute * 60
+    fixed = fixed_window_bound(run["started_at"], ingests, args.per_minute, args.latency_ms / 1000)
     print(
         f"\n== Data Manager at {args.per_minute} requests a minute per budget, "
         f"{args.latency_ms:g} ms per request: wall time"
     )
-    print(row(run, networks))
+    print(row(run, networks) + f" ({stats['throttled']})")
     print(
-        f"quota-bound minimum {bound:.1f}s ({ingests} ingests at {args.per_minute} a minute; "
-        f"status polls count in the IngestionRead budget, the same size); syncd took "
-        f"{run['wall'] / bound:.3f}x it (target <= 1.05x)"
+        f"quota-bound minimum at a steady {args.per_minute} a minute: {steady:.1f}s for {ingests} "
+        f"ingests (status polls count in the IngestionRead budget, of the same size); syncd "
+        f"took {run['wall'] / steady:.3f}x it (target <= 1.05x)"
+    )
+    print(
+        f"with the minutes counted as Google counts them, from this start: {fixed:.1f}s; "
+        f"syncd took {run['wall'] / fixed:.3f}x it"
     )
     print("; ".join(check_minimum(run, networks)) or "exactly the minimum ingest requests")
 
