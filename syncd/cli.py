@@ -1,11 +1,13 @@
-"""The `syncd` command line. Exit codes: 0 done, 1 some audience failed, 2 bad config or usage."""
+"""The `syncd` command line. Exit codes: 0 done, 1 some audience failed or the command could
+not run (the warehouse or the state cannot be opened), 2 bad config or usage."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -20,6 +22,7 @@ from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
 from syncd.spend.report import build_report
+from syncd.state import StateUnavailable, open_state
 from syncd.state.store import StateFormatError
 from syncd.summary import format_results
 
@@ -169,6 +172,10 @@ def run(config_path: Path, listen: str) -> None:
     if not host or not port.isdigit():
         raise click.BadParameter("write HOST:PORT, e.g. 0.0.0.0:9108", param_hint="--listen")
     config = _load(config_path)
+    # Opened once before serving: a state that cannot be is a failed start, said in one line,
+    # not a daemon that stays unready. The tables are created or upgraded here.
+    with _reported(), open_state(config.state):
+        pass
     sys.exit(Daemon(config_path, config).run(host, int(port)))
 
 
@@ -193,7 +200,10 @@ def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | Non
     from syncd.spend.pull import pull_spend
 
     config = _load(config_path)
-    summary = pull_spend(config, since.date() if since else None, until.date() if until else None)
+    with _reported():
+        summary = pull_spend(
+            config, since.date() if since else None, until.date() if until else None
+        )
     click.echo(summary.text())
     if summary.failed:
         sys.exit(EXIT_FAILED)
@@ -219,11 +229,8 @@ def report(
     config = _load(config_path)
     last = until.date() if until else dt.date.today()
     first = since.date() if since else last - dt.timedelta(days=30)
-    try:
+    with _reported():
         spend_report = build_report(config, first, last)
-    except StateFormatError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FAILED)
     click.echo(spend_report.text())
     if html_path is not None:
         html_path.write_text(spend_report.html(), encoding="utf-8")
@@ -287,10 +294,19 @@ def _run(
     allow_mass_removal: bool,
     validate: bool = False,
 ) -> list[AudienceResult]:
+    options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
+    only = _selector(config, names)
+    with _reported():
+        return sync_all(config, options, only=only)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A warehouse or state that cannot be opened ends the command with its one-line message
+    (which names the place and the fix) and exit 1, not a traceback."""
     try:
-        options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
-        return sync_all(config, options, only=_selector(config, names))
-    except (SourceError, StateFormatError) as error:
+        yield
+    except (SourceError, StateFormatError, StateUnavailable) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FAILED)
 

@@ -10,6 +10,7 @@ across pods, where a file lock cannot reach.
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from syncd.fingerprints import SQL_TYPE
+from syncd.state import errors
 from syncd.state import spill as spill_module
 from syncd.state.spill import Spill
 
@@ -37,6 +39,9 @@ WRITES = threading.RLock()
 #: instance, so they create and upgrade its tables in turn: one that looked before another's
 #: upgrade committed would do it again. (Processes cannot share a DuckDB file.)
 _DUCKDB_SETUP = threading.Lock()
+
+#: How long opening a DuckDB file waits while another process holds it before it gives up.
+LOCK_WAIT_SECONDS = 30.0
 
 #: PostgreSQL advisory lock key under which processes create and upgrade a state schema in
 #: turn ("syncd" in ASCII).
@@ -112,9 +117,9 @@ class DuckDBBackend:
     # against 4.3-4.5 as text).
     status_enum = True
 
-    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = _connect(path, lock_timeout)
+    def __init__(self, path: Path) -> None:
+        _writable_directory(path.parent)
+        self._db = _connect(path)
         memory = spill_module.memory_settings()
         self._db.execute(f"SET memory_limit = '{memory['memory_limit']}'")
         # What an instance keeps never shrinks, and the stores of a file in one process
@@ -192,16 +197,28 @@ class DuckDBBackend:
         self._db.close()
 
 
-def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+def _writable_directory(directory: Path) -> None:
+    """Make the state's directory if missing, and prove it writable: DuckDB opens a file in a
+    read-only directory, and fails only at its first commit, mid-pass, creating the WAL."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise errors.directory_unwritable(directory, error) from error
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds it: replicas sharing one state
     file take turns, each holding it only for a pass or a lease renewal."""
-    deadline = time.monotonic() + lock_timeout
+    started = time.monotonic()
     while True:
         try:
             return duckdb.connect(str(path))
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise
+        except duckdb.Error as error:
+            waited = time.monotonic() - started
+            if not errors.is_locked(str(error)) or waited > LOCK_WAIT_SECONDS:
+                raise errors.duckdb_unavailable(path, str(error), waited) from error
             time.sleep(random.uniform(0.05, 0.25))
 
 
@@ -224,12 +241,22 @@ class PostgresBackend:
         from psycopg import sql
 
         self._sql = sql
-        self._db = psycopg.connect(dsn, autocommit=True)
+        self._dsn, self._schema = dsn, schema
+        try:
+            self._db = psycopg.connect(dsn, autocommit=True)
+        except psycopg.Error as error:
+            # From None: libpq's own message may quote the DSN, password and all.
+            raise errors.postgres_unavailable(dsn, schema, error) from None
         schema_name = sql.Identifier(schema)
-        with self._locked():  # two first starts would both create it: one would fail
-            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_name))
-        # Unqualified names in the store's SQL then mean this schema (temp tables first).
-        self._db.execute(sql.SQL("SET search_path TO {}").format(schema_name))
+        try:
+            with self.setup():  # two first starts would both create it: one would fail
+                self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_name))
+                # Unqualified names in the store's SQL then mean this schema (temp tables
+                # first), for the session: a SET outlives the transaction it commits with.
+                self._db.execute(sql.SQL("SET search_path TO {}").format(schema_name))
+        except BaseException:
+            self._db.close()
+            raise
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:
@@ -294,20 +321,19 @@ class PostgresBackend:
 
     @contextmanager
     def setup(self) -> Iterator[None]:
-        """One transaction under the advisory lock: replicas starting at once take turns, and
-        `CREATE TABLE IF NOT EXISTS` of a later one sees the tables an earlier one made
-        (PostgreSQL's catalog refuses a second table of one name with UniqueViolation)."""
-        with WRITES, self._locked():
-            yield
+        """One transaction holding `SETUP_LOCK`: replicas starting at once take turns, and
+        `CREATE ... IF NOT EXISTS` of a later one sees what an earlier one made (PostgreSQL's
+        catalog refuses a second schema or table of one name with UniqueViolation). Read
+        committed, so each statement after the wait sees the earlier one's commit."""
+        import psycopg
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """A transaction holding `SETUP_LOCK`, read committed so that each statement after
-        the wait sees what the process before committed."""
-        with self._db.transaction():
-            self._db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", [SETUP_LOCK])
-            yield
+        try:
+            with WRITES, self._db.transaction():
+                self._db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", [SETUP_LOCK])
+                yield
+        except psycopg.Error as error:
+            raise errors.postgres_unavailable(self._dsn, self._schema, error) from None
 
     def close(self) -> None:
         self._db.close()
