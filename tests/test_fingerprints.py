@@ -10,6 +10,7 @@ same quarantine records and the same refreshes.
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -64,7 +65,7 @@ def plans(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(plan_module, "FINGERPRINTED_SHARE", share)
         with open_state(config.state) as store, store.spill() as spill:
-            segments = _Segments(config, config.audiences, spill)
+            segments = _Segments(config, config.audiences, spill, threading.Event())
             for audience in config.audiences:
                 segment = segments.get(audience)
                 assert isinstance(segment, FingerprintedSegment) == (fingerprints and matched)
