@@ -2,16 +2,17 @@
 
 Audiences fail alone: a broken query or a refused token stops that audience with its
 reason, and the others still sync. A segment feeding several audiences of one network is
-read and hashed once per pass. A pass asked to stop (SIGTERM) finishes the batch in flight
-and stops before the next one; the journal in the state makes the next pass complete it.
+read and hashed once per pass. A pass asked to stop (SIGTERM) finishes the batches in
+flight and stops before the next one; the journal in the state makes the next pass
+complete it. Every audience is claimed (`syncd.claims`) before any segment is read.
 
 A pass keeps segments and diffs in a spill (DuckDB tables under a memory limit, on disk
 beyond it), never in Python memory, so its footprint does not grow with the segment.
 
-Destinations are synced side by side (`PassOptions.destinations_at_once`): while one
-network processes a request, syncd builds the next one for another. Each audience still
-has one request in flight at a time, and the audiences of one destination go one after
-the other, in config order, as a destination's rate limits and daily quota expect.
+Destinations are synced side by side (`PassOptions.destinations_at_once`). Within one,
+audiences go one after the other, in config order, as a daily quota expects, and each
+push keeps a window of requests in flight, paced to the destination's quota by one
+`syncd.pacing.Pacer` that its audiences share.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from syncd.destinations import (
     ErrorClass,
     capabilities_of,
     open_destination,
+    pace_of,
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
+from syncd.pacing import Pacer
 from syncd.plan import (
     AudiencePlan,
     FingerprintedSegment,
@@ -78,7 +81,7 @@ class PassOptions:
     lease: Lease | None = None
     #: With `apply` off: send the planned requests with the network's validate-only flag.
     validate: bool = False
-    #: How many destinations are synced at once, each with one request in flight.
+    #: How many destinations are synced at once (each with its own window of requests).
     destinations_at_once: int = 4
 
 
@@ -163,12 +166,21 @@ def sync_all(
 
 @dataclass(frozen=True)
 class _Run:
-    """What every audience of a pass shares: the state, the options, and the claims."""
+    """What every audience of a pass shares: the state, the options, the claims, and one
+    pacer per destination (audiences of one account share its quota)."""
 
     state: StateStore
     options: PassOptions
     holder: str
     claims: Claims
+    pacers: dict[str, Pacer] = field(default_factory=dict)
+    _pacers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pacer(self, config: SyncdConfig, destination: str) -> Pacer:
+        with self._pacers_lock:
+            if destination not in self.pacers:
+                self.pacers[destination] = Pacer(pace_of(config.destinations[destination]))
+            return self.pacers[destination]
 
 
 def _claim(
@@ -445,6 +457,7 @@ def _apply_and_record(
             state=state,
             retry_policy=options.retry_policy,
             stop=options.stop,
+            pacer=run.pacer(config, audience.destination),
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )

@@ -4,10 +4,11 @@ A batch is journaled (its members marked in flight) before it is sent and settle
 the network acknowledged it. The members of the batches are written to the journal a
 hundred batches to a bulk insert, a group ahead of the batch being sent (`_StagedAhead`,
 `StateStore.stage`), so a batch then costs one row when it is sent and one update when it
-is settled, and the batches stream out of the pass's spill one at a time: memory stays
-flat however many members change. Members the network refuses by index are quarantined
-and the rest of their batch is sent again, so one bad hash never holds back 9,999 good
-ones.
+is settled, and the batches stream out of the pass's spill a few at a time: memory stays
+flat however many members change. Several batches are in flight at once (`_InFlight`, as
+wide as the destination's `Pacer` allows) and are settled in the order their answers come.
+Members the network refuses by index are quarantined and the rest of their batch is sent
+again, so one bad hash never holds back 9,999 good ones.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ from syncd.destinations import Destination, DestinationError, ErrorClass, PushRe
 from syncd.destinations.base import MemberErrors, split_by_index
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_KEY_FIELD
+from syncd.pacing import Pace, Pacer
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
 from syncd.state.journal import StagedBatches
@@ -70,6 +72,7 @@ class Pusher:
         retry_policy: RetryPolicy,
         stop: threading.Event,
         network: str,
+        pacer: Pacer | None = None,
         lease_lost: threading.Event | None = None,
     ) -> None:
         self.run_id = run_id
@@ -81,13 +84,16 @@ class Pusher:
         self.stop = stop
         self.lease_lost = lease_lost or threading.Event()
         self.network = network
+        self.pacer = pacer or Pacer(Pace())
         self.tally = Tally()
+        self._tally_lock = threading.Lock()  # requests answered on the window's threads
         #: Each acknowledged request's batch and member count, for statuses that come later.
         self._batch_of_request: dict[str, tuple[str, int]] = {}
 
     def incremental(self) -> None:
-        """Removals first: on Meta a removal matches by any key, so removing a member's old
-        version after adding its new one could take the person out again."""
+        """Removals first, all of them, then adds: on Meta a removal matches by any key, so
+        removing a member's old version after adding its new one could take the person out
+        again. Within an operation, up to the pacer's window of batches is in flight."""
         changes, size = self.plan.changes, self.plan.batch_size
         self.state.fold(self.plan.ref)  # what a pass that died left in the journal
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
@@ -97,14 +103,17 @@ class Pusher:
             with (
                 _StagedAhead(self, operation, batches) as staging,
                 self.state.staged_batches(self.run_id, operation, rows, size) as journal,
+                _InFlight(self, journal, operation, push) as flight,
             ):
                 for number, chunk in enumerate(changes.batches(operation, size), start=1):
                     what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
+                    flight.make_room()
                     if self.stop.is_set() or self.lease_lost.is_set():
                         why = "lost its lease" if self.lease_lost.is_set() else "stopped"
                         raise Stopped(f"{why} before {what}; the next pass completes the audience")
                     staging.wait_for(number)
-                    self._batch(journal, operation, number, chunk, push, what)
+                    flight.send(journal.begin(number), number, chunk, what)
+                flight.drain()
 
     def replace(self) -> None:
         """The whole segment as one replacement session (Meta usersreplace). Every member is
@@ -141,42 +150,43 @@ class Pusher:
         was acknowledged is held, what was in flight stays possibly either way."""
         self.state.fold(self.plan.ref)
 
-    def _batch(
+    def _settle(
         self,
         journal: StagedBatches,
         operation: str,
-        number: int,
-        chunk: pa.Table,
+        sent: _Sent,
         push: Callable[[str, pa.Table], PushResult],
-        what: str,
+        answer: Future[PushResult],
     ) -> None:
-        batch_id = journal.begin(number)
+        """Journal what became of one batch sent on the window (on the pass's thread, as
+        every journal write is): acknowledged, refused in part, or failed."""
+        chunk = sent.chunk
         try:
-            acknowledged = self._send(push, chunk, what)
+            acknowledged = answer.result()
         except MemberErrors as refused:
-            first_row = (number - 1) * self.plan.batch_size
+            first_row = (sent.number - 1) * self.plan.batch_size
             acknowledged, chunk = self._without_refused(
-                operation, push, chunk, first_row, refused, what
+                operation, push, chunk, first_row, refused, sent.what
             )
         except DestinationError as error:
-            journal.fail(batch_id, str(error))
+            journal.fail(sent.batch_id, str(error))
             raise
         self._count([acknowledged])
         if acknowledged.unapplied:
             reason = f"the network applied {len(chunk) - acknowledged.unapplied} of {len(chunk)}"
-            journal.fail(batch_id, reason)
-            self._not_applied(f"{what}: {reason}", len(chunk))
+            journal.fail(sent.batch_id, reason)
+            self._not_applied(f"{sent.what}: {reason}", len(chunk))
             return
-        journal.acknowledge(batch_id, acknowledged.request_id)
+        journal.acknowledge(sent.batch_id, acknowledged.request_id)
         for request_id in acknowledged.request_ids or (acknowledged.request_id,):
             if request_id is not None:
-                self._batch_of_request[request_id] = (batch_id, len(chunk))
+                self._batch_of_request[request_id] = (sent.batch_id, len(chunk))
         metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
             len(chunk)
         )
         log.info(
             "%s: %d members acknowledged",
-            what,
+            sent.what,
             len(chunk),
             extra={"audience": self.plan.audience.name, "run_id": self.run_id},
         )
@@ -214,9 +224,15 @@ class Pusher:
     def _send(
         self, push: Callable[[str, pa.Table], PushResult], chunk: pa.Table, what: str
     ) -> PushResult:
+        """One batch's request, retried as the policy says, each attempt paced."""
         network_id = self.network_id
+
+        def paced() -> PushResult:
+            with self.pacer.sending(self.stop.wait):
+                return push(network_id, chunk)
+
         return call_with_retries(
-            lambda: push(network_id, chunk),
+            paced,
             self.retry_policy,
             what,
             on_outcome=self._outcome,
@@ -232,13 +248,94 @@ class Pusher:
             self.tally.request_ids.extend(ids)
 
     def _outcome(self, outcome: str) -> None:
-        self.tally.requests += 1
+        with self._tally_lock:
+            self.tally.requests += 1
         metrics.REQUESTS.labels(self.network, outcome).inc()
+        if outcome == "ok":
+            self.pacer.answered()
 
     def _waited(self, seconds: float, error: DestinationError) -> None:
         metrics.RETRIES.labels(self.network).inc()
         if error.error_class is ErrorClass.RATE_LIMITED:
+            self.pacer.throttled(seconds)
             metrics.RATE_LIMIT_WAIT.labels(self.network).inc(seconds)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A batch on its way: its journal id, number, members and name for messages."""
+
+    batch_id: str
+    number: int
+    chunk: pa.Table
+    what: str
+
+
+class _InFlight:
+    """The window of one operation's requests: each batch is sent on a thread of its own,
+    at most the pacer's window at once, and settled on the pass's thread in the order the
+    answers come (the journal takes acknowledgments in any order). The first failure stops
+    new sends; the requests already out are waited for and journaled, then it is raised.
+    Leaving the block any other way (stopped) also waits for them: a request that left is
+    never abandoned unjournaled."""
+
+    def __init__(
+        self,
+        pusher: Pusher,
+        journal: StagedBatches,
+        operation: str,
+        push: Callable[[str, pa.Table], PushResult],
+    ) -> None:
+        self._pusher = pusher
+        self._journal = journal
+        self._operation = operation
+        self._push = push
+        self._pool = ThreadPoolExecutor(
+            max_workers=pusher.pacer.pace.max_in_flight, thread_name_prefix="syncd-send"
+        )
+        self._pending: dict[Future[PushResult], _Sent] = {}
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> _InFlight:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._settle_all()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def send(self, batch_id: str, number: int, chunk: pa.Table, what: str) -> None:
+        """Send a batch already marked in flight in the journal."""
+        answer = self._pool.submit(self._pusher._send, self._push, chunk, what)
+        self._pending[answer] = _Sent(batch_id, number, chunk, what)
+
+    def make_room(self) -> None:
+        """Return once another request may leave; raise the first failure once every
+        request out has been settled."""
+        while self._pending and len(self._pending) >= self._pusher.pacer.window:
+            self._settle_next()
+        if self._error is not None:
+            self.drain()
+
+    def drain(self) -> None:
+        """Settle every request out; raise the first failure among them."""
+        self._settle_all()
+        if self._error is not None:
+            raise self._error
+
+    def _settle_all(self) -> None:
+        while self._pending:
+            self._settle_next()
+
+    def _settle_next(self) -> None:
+        done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        for answer in done:
+            sent = self._pending.pop(answer)
+            try:
+                self._pusher._settle(self._journal, self._operation, sent, self._push, answer)
+            except Exception as error:  # journaled as failed; later ones still settle
+                self._error = self._error or error
 
 
 class _StagedAhead:

@@ -14,6 +14,7 @@ import sys
 import time
 
 import duckdb
+import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 
 from syncd.sandbox.server import RequestRecord
@@ -46,7 +47,7 @@ def test_sigkill_anywhere_never_loses_a_change(workspace: Workspace) -> None:
     for destination in data["destinations"].values():
         destination["batch_size"] = 2
     workspace.write_config(data)
-    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.03
+    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.2
 
     emails = segment(rng)
     for _ in range(KILLS):
@@ -81,16 +82,21 @@ def _pushed(records: list[RequestRecord]) -> int:
     return sum(1 for record in records if record.count and record.status == 200)
 
 
-def test_one_pass_after_a_kill_past_the_first_commit_group_is_exact(workspace: Workspace) -> None:
-    """A first sync of 40 batches a network, killed once more than ten have gone out: the
-    dead pass leaves members staged for batches it never marked in flight. The very next
-    pass must send them, not only a further one (they were compared before the journal
-    was folded, and so landed in neither the matched nor the unmatched rows)."""
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_one_pass_after_a_kill_past_the_first_commit_group_is_exact(
+    workspace: Workspace, in_flight: int
+) -> None:
+    """A first sync of 40 batches a network, killed once more than ten have gone out (one at
+    a time, or four in flight at once): the dead pass leaves members staged for batches it
+    never marked in flight, and batches in flight. The very next pass must send them, not
+    only a further one (they were compared before the journal was folded, and so landed in
+    neither the matched nor the unmatched rows)."""
     data = workspace.config_data()
     for destination in data["destinations"].values():
         destination["batch_size"] = 2
+        destination["max_in_flight"] = in_flight
     workspace.write_config(data)
-    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.05
+    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.05 * in_flight
     emails = [f"buyer{i}@example.com" for i in range(80)]
     write(workspace, emails)
 

@@ -79,6 +79,7 @@ def test_persistent_failure_marks_the_run_failed_then_the_next_pass_converges(
 ) -> None:
     workspace.write_people(rows(PEOPLE))
     data = faulty_config(workspace)
+    data["destinations"]["meta"]["max_in_flight"] = 1  # all three faults meet one request
     workspace.sandbox.meta.inject(*[Fault.error(503)] * 3)  # FAST_RETRIES gives 3 attempts
 
     meta, google = workspace.sync(data)
@@ -98,7 +99,9 @@ def test_a_refusal_is_not_retried(workspace: Workspace, network: str) -> None:
     body = GRAPH_INVALID if network == "meta" else None
     getattr(workspace.sandbox, network).inject(Fault.error(400, body=body))
 
-    results = {r.network: r for r in workspace.sync(faulty_config(workspace))}
+    data = faulty_config(workspace)
+    data["destinations"][network]["max_in_flight"] = 1  # no other batch is out beside it
+    results = {r.network: r for r in workspace.sync(data)}
 
     assert results[network].status == "failed"
     assert results[network].requests == 1

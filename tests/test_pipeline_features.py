@@ -236,7 +236,7 @@ def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
     monkeypatch.setattr(push_module, "BATCHES_PER_STAGE", 3)
     staged: list[tuple[str, str, int, int]] = []
     events: list[tuple[str, str, int]] = []  # in order: ("staged" | "sent", operation, batch)
-    stage, send = StateStore.stage, push_module.Pusher._batch
+    stage, send = StateStore.stage, push_module._InFlight.send
 
     def recording(self, run_id, audience, changes, operation, size, batches):  # type: ignore[no-untyped-def]
         network = audience.destination.partition(":")[0]
@@ -245,13 +245,13 @@ def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
         if network == "meta":
             events.extend(("staged", operation, number) for number in batches)
 
-    def sending(self, journal, operation, number, *args):  # type: ignore[no-untyped-def]
-        if self.network == "meta":
-            events.append(("sent", operation, number))
-        return send(self, journal, operation, number, *args)
+    def sending(self, batch_id, number, *args):  # type: ignore[no-untyped-def]
+        if self._pusher.network == "meta":
+            events.append(("sent", self._operation, number))
+        return send(self, batch_id, number, *args)
 
     monkeypatch.setattr(StateStore, "stage", recording)
-    monkeypatch.setattr(push_module.Pusher, "_batch", sending)
+    monkeypatch.setattr(push_module._InFlight, "send", sending)
     names = [f"p{i}" for i in range(21)]
     data = workspace.config_data()
     for destination in data["destinations"].values():

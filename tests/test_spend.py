@@ -508,7 +508,7 @@ def test_spend_settings_and_reporting_connections_in_the_config(
         "kind", "customer_id", "login_customer_id", "developer_token", "access_token",
         "client_id", "client_secret", "refresh_token", "credentials_file", "endpoint",
         "consent", "job_timeout_seconds", "membership_life_span", "batch_size",
-        "timeout_seconds",
+        "timeout_seconds", "max_in_flight",
     }  # fmt: skip
     assert set(GoogleAdsConnection.model_fields) < set(GoogleAdsDestination.model_fields)
     dm = config.destinations["dm"]

@@ -146,6 +146,15 @@ class DestinationSettings(StrictModel):
     timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long one request may take before it is retried."
     )
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="The most requests in flight at once to this destination; by default "
+        "the network's (Meta 8, Data Manager 8 within its quota, Google Ads API 1: one job "
+        "per list at a time). The window starts at 2, widens while the network answers and "
+        "halves when it throttles.",
+    )
 
     @field_validator("endpoint", check_fields=False)
     @classmethod
@@ -337,6 +346,13 @@ class GoogleDataManagerDestination(DestinationSettings):
         le=539,
         description="Members not re-sent for this many days are ingested again, before "
         "Google's 540-day membership expiry drops them.",
+    )
+    requests_per_minute: float = Field(
+        default=300.0,
+        gt=0,
+        description="Your Google Cloud project's Data Manager request quota: 300 a minute by "
+        "default (https://developers.google.com/data-manager/api/devguides/limits). syncd "
+        "paces to 97% of it; raise it only if Google raised yours.",
     )
     settle_seconds: float = Field(
         default=30.0,

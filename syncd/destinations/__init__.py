@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from syncd.destinations.base import (
     ErrorClass,
     PushResult,
 )
+from syncd.pacing import Pace
 
 __all__ = [
     "Capabilities",
@@ -26,6 +28,7 @@ __all__ = [
     "PushResult",
     "capabilities_of",
     "open_destination",
+    "pace_of",
 ]
 
 
@@ -62,3 +65,16 @@ def capabilities_of(config: AnyDestination) -> Capabilities:
     else:
         from syncd.destinations.google_data_manager import CAPABILITIES
     return CAPABILITIES
+
+
+def pace_of(config: AnyDestination) -> Pace:
+    """How fast and how wide this destination's requests go: its network's pace, with the
+    config's window and, for Data Manager, the project's quota."""
+    pace = capabilities_of(config).pace
+    quota = (
+        config.requests_per_minute
+        if isinstance(config, GoogleDataManagerDestination)
+        else pace.requests_per_minute
+    )
+    window = config.max_in_flight or pace.max_in_flight
+    return dataclasses.replace(pace, requests_per_minute=quota, max_in_flight=window)

@@ -8,7 +8,7 @@ that policy lives in one place (`syncd.destinations.retry`) for every network.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.identity import IdentifierKind, Network
+from syncd.pacing import Pace
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Capabilities:
     #: Whether members need the EU consent signals (Google Customer Match): rows without
     #: them are never sent.
     needs_consent: bool = False
+    #: How fast and how wide requests may go (`syncd.pacing`).
+    pace: Pace = field(default_factory=Pace)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ Errors are classified on ``error_code`` in ``syncd.destinations.google.ads_error
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
@@ -32,8 +33,9 @@ from syncd.destinations.base import (
     PushResult,
 )
 from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
-from syncd.destinations.google.capabilities import CAPABILITIES
+from syncd.destinations.google.capabilities import CAPABILITIES as CUSTOMER_MATCH
 from syncd.destinations.google.dm_members import consented_rows
+from syncd.pacing import Pace
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
@@ -48,6 +50,9 @@ ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
 #: default of google-ads 31.2.0, the floor in pyproject.toml. Live until about a year after
 #: its release (https://developers.google.com/google-ads/api/docs/sunset-dates).
 API_VERSION = "v25"
+#: One OfflineUserDataJob per list at a time: a second one on the same list fails with
+#: CONCURRENT_MODIFICATION (https://developers.google.com/google-ads/api/docs/remarketing/audience-segments/customer-match/get-started).
+CAPABILITIES = dataclasses.replace(CUSTOMER_MATCH, pace=Pace(max_in_flight=1))
 #: Identifiers per AddOfflineUserDataJobOperations request (the API allows 100,000).
 MAX_IDENTIFIERS_PER_REQUEST = 10_000
 #: A list's membership_life_span in days: "must be between 0 and 540 inclusive" (the UserList

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from syncd.destinations.base import Capabilities
 from syncd.identity import IdentifierKind, Network
+from syncd.pacing import Pace
 
 CAPABILITIES = Capabilities(
     network=Network.GOOGLE,
@@ -21,4 +22,8 @@ CAPABILITIES = Capabilities(
     ),
     min_serving_size=100,
     needs_consent=True,
+    # Data Manager: 300 requests a minute per Cloud project
+    # (https://developers.google.com/data-manager/api/devguides/limits); no published cap
+    # on requests in flight, so the window stays within what the quota can use.
+    pace=Pace(requests_per_minute=300, max_in_flight=8),
 )

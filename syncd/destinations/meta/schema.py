@@ -18,6 +18,7 @@ from syncd.destinations.arrow_text import joined, plain
 from syncd.destinations.base import Capabilities
 from syncd.destinations.meta.form import FormEncoded, quoted
 from syncd.identity import IdentifierKind, Network
+from syncd.pacing import Pace
 
 __all__ = ["CAPABILITIES", "MAX_ROWS", "SCHEMA_KEYS", "form_payload", "payload"]
 
@@ -45,6 +46,10 @@ CAPABILITIES = Capabilities(
     max_members_per_request=MAX_ROWS,
     identifier_kinds=frozenset(kind for kind in IdentifierKind if kind.value in SCHEMA_KEYS),
     min_serving_size=100,
+    # Graph publishes no fixed rate for audience edits: it says how close the business use
+    # case is to its limit in x-business-use-case-usage, and the window halves when it
+    # throttles (https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
+    pace=Pace(max_in_flight=8),
 )
 
 
