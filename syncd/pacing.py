@@ -1,18 +1,26 @@
-"""How fast and how wide one destination's requests go: a token bucket paced to the
-network's published quota, and a window of requests in flight that widens while the
+"""How fast and how wide one destination's requests go: no more requests in any minute than
+the network's published quota, and a window of requests in flight that widens while the
 network answers and halves when it throttles (additive increase, multiplicative decrease).
 
 Against a network that takes 0.3-2 s per request, requests one at a time leave the wall time
 at requests x latency, whatever syncd does in between; several in flight divide it, up to
 the quota. Pacing to the quota before it is hit costs nothing, while a 429 costs its wait
-and its retry. One `Pacer` serves every push to one destination in a pass, so audiences
-sharing an account share its budget.
+and its retry.
+
+The quota is a count per minute, not a rate: Google Cloud refills a per-minute quota "at the
+start of the next synchronized interval" (https://cloud.google.com/compute/api-quota, "Rate
+quotas"), so a sync of fifty requests may send them at once, and a larger one sends a
+minute's worth, then waits for the oldest to be a minute old. No sliding minute holding
+more than the quota means no clock minute does either, whatever the network's clock. One
+`Pacer` serves every push to one destination in a pass, so audiences sharing an account
+share its budget.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,14 +33,15 @@ class Pace:
 
     requests_per_minute: float | None = None
     max_in_flight: int = 1
-    #: The window a push starts with; it grows by one per window's worth of answers.
-    start_in_flight: int = 2
-    #: The share of the quota paced to: the network counts its minute on its own clock.
+    #: The window a push starts with (None: half the widest); it doubles per window's worth
+    #: of answers until the network first throttles, then grows by one.
+    start_in_flight: int | None = None
+    #: The share of the quota used: a request counts when it arrives, on the network's clock.
     margin: float = 0.97
 
 
 class Pacer:
-    """The token bucket and the window of one destination, safe to share between threads."""
+    """The quota and the window of one destination, safe to share between threads."""
 
     def __init__(
         self,
@@ -43,14 +52,17 @@ class Pacer:
         self.pace = pace
         self._clock = clock
         self._lock = threading.Condition()
-        self._window = max(1, min(pace.start_in_flight, pace.max_in_flight))
+        start = pace.start_in_flight or pace.max_in_flight // 2
+        self._window = max(1, min(start, pace.max_in_flight))
+        self._slow_start = True  # doubling, until the first throttle
         self._in_flight = 0
         self._answered = 0  # answers since the window last grew
-        self._rate = (
-            pace.requests_per_minute * pace.margin / 60 if pace.requests_per_minute else None
+        self._per_minute = (
+            max(1, int(pace.requests_per_minute * pace.margin))
+            if pace.requests_per_minute
+            else None
         )
-        self._tokens = 1.0
-        self._filled_at = clock()
+        self._sent: deque[float] = deque()  # when the requests of the last minute left
         self._resume_at = 0.0  # no request before this (the network asked for a pause)
 
     @property
@@ -82,16 +94,19 @@ class Pacer:
             with self._lock:
                 delay = self._delay()
                 if delay <= 0:
-                    self._tokens -= 1
+                    if self._per_minute is not None:
+                        self._sent.append(self._clock())
                     return
             wait(delay)
 
     def answered(self) -> None:
-        """A request went through: after a window's worth of them, widen by one."""
+        """A request went through: after a window's worth of them, widen (double while the
+        network never throttled, else by one)."""
         with self._lock:
             self._answered += 1
             if self._answered >= self._window and self._window < self.pace.max_in_flight:
-                self._window += 1
+                wider = self._window * 2 if self._slow_start else self._window + 1
+                self._window = min(wider, self.pace.max_in_flight)
                 self._answered = 0
                 self._lock.notify_all()
 
@@ -100,18 +115,22 @@ class Pacer:
         with self._lock:
             self._window = max(1, self._window // 2)
             self._answered = 0
+            self._slow_start = False
             if retry_after:
                 self._resume_at = max(self._resume_at, self._clock() + retry_after)
 
     def _delay(self) -> float:
-        """Seconds until the next request may leave (0: now); refills the bucket."""
+        """Seconds until the next request may leave (0: now)."""
         now = self._clock()
         if now < self._resume_at:
             return self._resume_at - now
-        if self._rate is None:
+        if self._per_minute is None:
             return 0.0
-        self._tokens = min(1.0, self._tokens + (now - self._filled_at) * self._rate)
-        self._filled_at = now
-        # A hair short of a token counts as one: float rounding must not leave a wait
-        # too small to move the clock.
-        return 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / self._rate
+        while self._sent and self._sent[0] <= now - _MINUTE:
+            self._sent.popleft()
+        if len(self._sent) < self._per_minute:
+            return 0.0
+        return self._sent[0] + _MINUTE - now
+
+
+_MINUTE = 60.0

@@ -152,8 +152,8 @@ class DestinationSettings(StrictModel):
         le=32,
         description="The most requests in flight at once to this destination; by default "
         "the network's (Meta 8, Data Manager 8 within its quota, Google Ads API 1: one job "
-        "per list at a time). The window starts at 2, widens while the network answers and "
-        "halves when it throttles.",
+        "per list at a time). The window starts at half of it, widens while the network "
+        "answers and halves when it throttles.",
     )
 
     @field_validator("endpoint", check_fields=False)
