@@ -58,6 +58,7 @@ from syncd.sources import Source, SourceError, open_source, redact_literals
 from syncd.sources.watch import WatchedSource
 from syncd.state import Spill, StateStore, open_state
 from syncd.state.spill import memory_limit
+from syncd.statuses import StatusWatch
 from syncd.validate import validate_plan
 
 log = logging.getLogger("syncd")
@@ -447,6 +448,7 @@ def _apply_and_record(
         extra={"audience": audience.name, "run_id": run_id},
     )
     pusher = None
+    statuses = _status_watch(destination, destination_config)
     try:
         network_id = _network_id(audience, destination, plan)
         pusher = Pusher(
@@ -458,6 +460,7 @@ def _apply_and_record(
             retry_policy=options.retry_policy,
             stop=options.stop,
             pacer=run.pacer(config, audience.destination),
+            statuses=statuses,
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )
@@ -476,6 +479,8 @@ def _apply_and_record(
         result.status, result.error = "failed", _working_database_error(error)
         log.error("%s: %s", audience.name, result.error)
     finally:
+        if statuses is not None:
+            statuses.close()
         if pusher is not None:
             _copy_tally(pusher, result)
             _fold(pusher, result)
@@ -544,6 +549,15 @@ def _push(pusher: Pusher, result: AudienceResult) -> None:
     pusher.incremental()
 
 
+def _status_watch(destination: Destination, config: object) -> StatusWatch | None:
+    """For a network that processes requests after acknowledging them (Google Data
+    Manager's `settle`), a watch that reads their statuses while the push goes on; none when
+    the config says not to wait for them (`settle_seconds: 0`)."""
+    if not getattr(config, "settle_seconds", 0.0) or not hasattr(destination, "settle"):
+        return None
+    return StatusWatch(lambda request_ids: destination.settle(request_ids, timeout=0.0))
+
+
 def _settle(
     destination: Destination,
     config: object,
@@ -551,12 +565,13 @@ def _settle(
     pusher: Pusher,
     result: AudienceResult,
 ) -> None:
-    """Record how the network took the requests (Google processes them asynchronously) and
-    what the audience looks like now. Neither can fail a pass that was acknowledged."""
-    wait = getattr(config, "settle_seconds", 0.0)
+    """Record how the network took the requests (Google processes them asynchronously:
+    those it reports FAILED go back in flight) and what the audience looks like now.
+    Neither can fail a pass that was acknowledged."""
     try:
-        if wait and pusher.tally.request_ids and hasattr(destination, "settle"):
-            result.request_statuses = destination.settle(pusher.tally.request_ids, timeout=wait)
+        if pusher.statuses is not None and pusher.tally.request_ids:
+            wait = getattr(config, "settle_seconds", 0.0)
+            result.request_statuses = pusher.statuses.results(timeout=wait)
             failed = [rid for rid, status in result.request_statuses.items() if status == "FAILED"]
             pusher.failed_in_processing(failed, "the network reported the request FAILED")
         if hasattr(destination, "describe"):

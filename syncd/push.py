@@ -30,6 +30,7 @@ from syncd.pacing import Pace, Pacer
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
 from syncd.state.journal import StagedBatches
+from syncd.statuses import StatusWatch
 
 log = logging.getLogger("syncd")
 
@@ -73,6 +74,7 @@ class Pusher:
         stop: threading.Event,
         network: str,
         pacer: Pacer | None = None,
+        statuses: StatusWatch | None = None,
         lease_lost: threading.Event | None = None,
     ) -> None:
         self.run_id = run_id
@@ -85,6 +87,8 @@ class Pusher:
         self.lease_lost = lease_lost or threading.Event()
         self.network = network
         self.pacer = pacer or Pacer(Pace())
+        #: Where acknowledged requests go to have their statuses read (asynchronous networks).
+        self.statuses = statuses
         self.tally = Tally()
         self._tally_lock = threading.Lock()  # requests answered on the window's threads
         #: Each acknowledged request's batch and member count, for statuses that come later.
@@ -178,9 +182,11 @@ class Pusher:
             self._not_applied(f"{sent.what}: {reason}", len(chunk))
             return
         journal.acknowledge(sent.batch_id, acknowledged.request_id)
-        for request_id in acknowledged.request_ids or (acknowledged.request_id,):
-            if request_id is not None:
-                self._batch_of_request[request_id] = (sent.batch_id, len(chunk))
+        request_ids = [r for r in acknowledged.request_ids or (acknowledged.request_id,) if r]
+        for request_id in request_ids:
+            self._batch_of_request[request_id] = (sent.batch_id, len(chunk))
+        if self.statuses is not None:
+            self.statuses.add(request_ids)
         metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
             len(chunk)
         )
