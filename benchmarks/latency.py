@@ -211,8 +211,10 @@ def _ingest_body(hashes: list[str]) -> dict[str, Any]:
 # -- the runs ------------------------------------------------------------------------------
 
 
-def write_config(root: Path, urls: dict[str, str]) -> Path:
-    """benchmarks/sync.py's config, with only the audiences of the networks in `urls`."""
+def write_config(root: Path, urls: dict[str, str], per_minute: int) -> Path:
+    """benchmarks/sync.py's config, with only the audiences of the networks in `urls`, and
+    Data Manager's quota as the emulator counts it (syncd paces to it, as a user whose
+    project has that quota would set it)."""
     import yaml
 
     data = config_data(
@@ -226,6 +228,8 @@ def write_config(root: Path, urls: dict[str, str]) -> Path:
         state={"path": "state.duckdb"},
     )
     data["destinations"] = {k: v for k, v in data["destinations"].items() if k in urls}
+    if "google" in data["destinations"]:
+        data["destinations"]["google"]["requests_per_minute"] = per_minute
     data["audiences"] = [a for a in data["audiences"] if a["destination"] in urls]
     path = root / "syncd.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -241,7 +245,7 @@ def timed_run(
     try:
         (root / "state.duckdb").unlink(missing_ok=True)
         urls = {kind: e.url for kind, e in emulators.items()}
-        config = write_config(root, urls)
+        config = write_config(root, urls, args.per_minute)
         filled = [
             part.format(config=config, meta=urls.get("meta", "-"), google=urls.get("google", "-"))
             for part in command
