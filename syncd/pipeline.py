@@ -9,10 +9,10 @@ complete it. Every audience is claimed (`syncd.claims`) before any segment is re
 A pass keeps segments and diffs in a spill (DuckDB tables under a memory limit, on disk
 beyond it), never in Python memory, so its footprint does not grow with the segment.
 
-Destinations are synced side by side (`PassOptions.destinations_at_once`). Within one,
-audiences go one after the other, in config order, as a daily quota expects, and each
-push keeps a window of requests in flight, paced to the destination's quota by one
-`syncd.pacing.Pacer` that its audiences share.
+Destinations are synced side by side (`PassOptions.destinations_at_once`), and so are the
+audiences of one destination (`audiences_at_once`): each push keeps a window of requests
+in flight, and the pushes of one destination share its `syncd.pacing.Pacer`, so together
+they stay within its window and its quota.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import duckdb
 
@@ -68,6 +69,7 @@ ReadSegment = SpilledSegment | FingerprintedSegment
 
 
 _THIS_PROCESS = process_name()
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class PassOptions:
     validate: bool = False
     #: How many destinations are synced at once (each with its own window of requests).
     destinations_at_once: int = 4
+    #: How many audiences of one destination are synced at once (sharing its window).
+    audiences_at_once: int = 4
 
 
 @dataclass
@@ -142,24 +146,27 @@ def sync_all(
         run = _Run(state, options, lease.holder, claims)
 
         def sync_destination(audiences: list[Audience]) -> None:
-            for audience in audiences:
+            """The audiences of one destination, several at once: their pushes share the
+            destination's pacer, so together they keep its window full. Once its daily
+            quota is gone, those not started yet are deferred."""
+            quota_gone = threading.Event()
+
+            def sync(audience: Audience) -> None:
                 if options.stop.is_set():
+                    return
+                if quota_gone.is_set():
+                    _defer(config, [audience], results)
                     return
                 result = _sync_one(config, audience, segments, run)
                 results[id(audience)] = result
-                if result.status == "deferred":  # the daily quota is gone for this pass
-                    _defer(config, audiences[audiences.index(audience) + 1 :], results)
-                    return
+                if result.status == "deferred":
+                    quota_gone.set()
+
+            _each(sync, audiences, options.audiences_at_once, "syncd-audience")
 
         try:
             groups = list(by_destination.values())
-            workers = max(1, min(len(groups), options.destinations_at_once))
-            if workers == 1:
-                for group in groups:
-                    sync_destination(group)
-            else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="syncd-pass") as pool:
-                    list(pool.map(sync_destination, groups))
+            _each(sync_destination, groups, options.destinations_at_once, "syncd-pass")
         finally:
             segments.close()
     return [results[id(audience)] for audience in selected if id(audience) in results]
@@ -213,6 +220,17 @@ def _sync_one(
     _sync_audience(config, audience, segments, run, result)
     _finish(result, time.monotonic() - started)
     return result
+
+
+def _each(work: Callable[[_T], None], items: list[_T], at_once: int, name: str) -> None:
+    """`work` on every item, up to `at_once` at a time (in this thread when one)."""
+    workers = max(1, min(len(items), at_once))
+    if workers == 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        list(pool.map(work, items))
 
 
 def _defer(
@@ -575,7 +593,8 @@ def _settle(
             failed = [rid for rid, status in result.request_statuses.items() if status == "FAILED"]
             pusher.failed_in_processing(failed, "the network reported the request FAILED")
         if hasattr(destination, "describe"):
-            result.audience_info = destination.describe(network_id)
+            with pusher.pacer.sending(pusher.stop.wait):  # it takes a place in the window
+                result.audience_info = destination.describe(network_id)
     except DestinationError as error:
         result.notes.append(f"could not read the audience back: {error}")
 

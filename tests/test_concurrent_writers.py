@@ -100,8 +100,9 @@ def test_a_second_writer_leaves_a_live_pass_alone(workspace: Workspace, postgres
     data["guardrails"] = {"max_removal_fraction": 1.0}
     for destination in data["destinations"].values():
         destination["batch_size"] = 2
+        destination["max_in_flight"] = 1  # a first sync of 4 s: the second starts inside it
     workspace.write_config(data)
-    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.05
+    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.1
     before = [f"early{i}@example.com" for i in range(80)]
     after = before[:40] + [f"late{i}@example.com" for i in range(40)]
     workspace.write_people([(email, None, "US", None, None, None) for email in before])

@@ -106,3 +106,27 @@ def test_the_window_is_shared_by_every_push_to_a_destination() -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert peak == 3
+
+
+def test_audiences_of_one_destination_share_its_window(workspace: Workspace) -> None:
+    """Three audiences of one Meta account, one request each, push at once (one at a time,
+    the peak would be 1), and together never hold more than the window of 2 (each with a
+    window of its own, it would be 3)."""
+    write(workspace, emails("w", 12))
+    data = workspace.config_data()
+    data["destinations"]["meta"]["max_in_flight"] = 2
+    data["audiences"] = []
+    for number in range(3):
+        audience_id = f"2385000000000010{number}"
+        workspace.sandbox.meta.add_audience(audience_id)
+        data["segments"][f"copy{number}"] = data["segments"]["people"]
+        data["audiences"].append(
+            {"segment": f"copy{number}", "destination": "meta", "audience_id": audience_id}
+        )
+    workspace.sandbox.meta.latency = 0.2
+    workspace.sandbox.meta.in_flight.reset_peak()
+
+    results = workspace.sync(data)
+
+    assert [(r.status, r.requests) for r in results] == [("ok", 1)] * 3
+    assert workspace.sandbox.meta.in_flight.peak == 2
