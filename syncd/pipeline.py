@@ -275,7 +275,10 @@ class _Segments:
                     and (other is audience or not pushdown.pushes_down(self._config, other))
                 ]
                 source = WatchedSource(
-                    self._source, audience.segment, _timeout(self._config, audience), self._stop
+                    self._source,
+                    audience.segment,
+                    self._config.read_timeout(audience.segment),
+                    self._stop,
                 )
                 self._read.update(_read(source, self._config, audience.segment, unread, self.spill))
             return self._read[key]
@@ -321,13 +324,6 @@ def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, obj
     destination = config.destinations[audience.destination]
     network = capabilities_of(destination).network.value
     return audience.segment, network, getattr(destination, "consent", None)
-
-
-def _timeout(config: SyncdConfig, audience: Audience) -> int:
-    """How long the audience's segment may take to read: its own timeout, else the
-    warehouse's."""
-    own = config.segments[audience.segment].timeout_seconds
-    return own or config.warehouse.statement_timeout_seconds
 
 
 def _read(
@@ -376,6 +372,7 @@ def _plan(
                 state,
                 segments.spill,
                 allow_mass_removal=options.allow_mass_removal,
+                stop=options.stop,
             )
         except SourceError as error:
             return error

@@ -141,6 +141,32 @@ def test_a_postgres_query_that_never_ends_fails_its_audience_alone(
     assert_fails_alone(workspace, results)
 
 
+def test_a_query_pushed_down_to_postgres_that_never_ends_fails_its_audience_alone(
+    workspace: Workspace, postgres: PostgresServer
+) -> None:
+    """With pushdown the warehouse runs the segment inside syncd's own queries, on a
+    connection of their own: they get the segment's timeout too."""
+    load_people(postgres)
+    data = two_segments(workspace, POSTGRES_FOREVER, timeout=1)
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "pushdown": True}
+    data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "pushdown_timeouts"}
+    data["segments"]["people"]["sql"] = "select email, country from people"
+    data["destinations"]["google"]["settle_seconds"] = 0
+    config = load_config(
+        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+    )
+
+    results = finished(lambda: sync_all(config, PassOptions(destinations_at_once=1)))
+
+    assert isinstance(results, list)
+    forever, people = results
+    assert forever.status == "failed"
+    assert "segment forever: pushdown: the query ran longer than its 1s timeout" in (
+        forever.error or ""
+    )
+    assert (people.status, people.adds) == ("ok", 3)
+
+
 def test_postgres_stops_a_read_past_its_own_timeout(postgres: PostgresServer) -> None:
     """The warehouse's own timeout, per read, without any watcher."""
     source = PostgresSource(postgres.uri)  # the session has no statement timeout

@@ -670,6 +670,10 @@ class SyncdConfig(BaseSettings):
         description="Pulling spend per audience back from the networks (`syncd spend`).",
     )
 
+    def read_timeout(self, segment: str) -> int:
+        """How long reading `segment` may take: its own timeout, else the warehouse's."""
+        return self.segments[segment].timeout_seconds or self.warehouse.statement_timeout_seconds
+
     @model_validator(mode="after")
     def _pushdown_next_to_state(self) -> Self:
         """Pushdown diffs the segment against the audience's held members in one query, so

@@ -25,6 +25,7 @@ What the local path does differently:
 from __future__ import annotations
 
 import logging
+import threading
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -55,6 +56,7 @@ from syncd.pushdown.queries import (
 )
 from syncd.sources import Source, SourceError, open_source
 from syncd.sources.postgres_config import PostgresWarehouse
+from syncd.sources.watch import WatchedSource
 from syncd.state import PRESENT, AudienceRef, Changes, Spill, SpillTable, StateStore
 
 log = logging.getLogger("syncd")
@@ -100,10 +102,12 @@ def plan_in_warehouse(
     spill: Spill,
     *,
     allow_mass_removal: bool = False,
+    stop: threading.Event | None = None,
 ) -> tuple[AudiencePlan | None, str]:
     """The audience's plan, its changes read from the warehouse into `spill`, and a note
     saying so; or None and the note saying why the local path must plan it. Raises
-    SourceError (naming the segment) when the warehouse fails."""
+    SourceError (naming the segment) when the warehouse fails, or its queries outlast the
+    segment's timeout or `stop` is set (they are interrupted, as a local read's are)."""
     reason = refusal(config, audience)
     if reason is not None:
         return None, f"pushdown: {reason}; read locally"
@@ -112,7 +116,13 @@ def plan_in_warehouse(
     sql = _queries(config, audience, ref)
     try:
         # A connection of its own: destinations are planned side by side, on threads.
-        source = open_source(config.warehouse)
+        connection = open_source(config.warehouse)
+        source = WatchedSource(
+            connection,
+            audience.segment,
+            config.read_timeout(audience.segment),
+            stop or threading.Event(),
+        )
         try:
             stats = SegmentStats.from_row(_one_row(source, sql.stats))
             if stats.undecidable_rows:
@@ -123,7 +133,7 @@ def plan_in_warehouse(
             changes_sql = _with_held(sql.changes, _state_table(config, ref))
             changes = _read_changes(source, changes_sql, spill)
         finally:
-            source.close()
+            connection.close()
     except SourceError as error:
         raise SourceError(f"segment {audience.segment}: pushdown: {error}") from None
     segment = CountedSegment(
