@@ -399,7 +399,9 @@ def _sync_audience(
         log.error("%s: %s", audience.name, result.error)
         return
     if isinstance(plan, SourceError):
-        result.status, result.error = "failed", str(plan)
+        # A read the pass interrupted to stop is not a warehouse failure.
+        result.status = "stopped" if options.stop.is_set() else "failed"
+        result.error = str(plan)
         log.error("%s: %s", audience.name, plan)
         return
     try:
