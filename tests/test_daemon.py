@@ -292,9 +292,9 @@ def test_sigterm_interrupts_a_segment_query_that_never_ends(
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=STOPS_WITHIN) == 0
 
-    failed = [line for line in daemon.logs() if line.get("status") == "failed"]
+    stopped = [line for line in daemon.logs() if line.get("status") == "stopped"]
     assert "interrupted because syncd is stopping" in daemon.log_path.read_text()
-    assert [line["audience"] for line in failed] == ["endless->meta"]
+    assert [line["audience"] for line in stopped] == ["endless->meta"]
 
 
 def test_readyz_is_unready_while_a_query_runs_past_its_timeout(
