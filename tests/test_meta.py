@@ -22,6 +22,7 @@ import httpx
 import pyarrow as pa
 import pytest
 from facebook_business.api import FacebookAdsApi
+from support.clock import FakeClock
 
 from syncd.config.models import MetaDestination
 from syncd.destinations import DestinationError, ErrorClass, PushResult
@@ -50,21 +51,6 @@ SLOW_WINDOW = 600.0  # seconds; the fake clock makes any length cheap
 
 def sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-class FakeClock:
-    """Monotonic seconds that move only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 from facebook_business.exceptions import FacebookRequestError
+from support.clock import FakeClock
 
 from syncd.config.models import Audience, MetaDestination
 from syncd.destinations import DestinationError, ErrorClass
@@ -114,19 +115,6 @@ def test_the_insights_throttle_header_counts_as_usage() -> None:
 
 
 # -- spend pulls against the emulator -------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -4,29 +4,17 @@ and halving, and the network's pauses."""
 from __future__ import annotations
 
 import pytest
+from support.clock import FakeClock
 
 from syncd.pacing import Pace, Pacer
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wait(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
 def test_no_minute_holds_more_than_the_quota_less_its_margin() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(Pace(requests_per_minute=300, max_in_flight=8, margin=0.97), clock=clock)
     started, left = clock.now, []
     for _ in range(700):
-        pacer.acquire(clock.wait)
+        pacer.acquire(clock.sleep)
         left.append(clock.now - started)
         clock.now += 0.01  # each request takes a little time to send
     # A minute's worth (291) leaves at once, the next once the first is a minute old.
@@ -38,15 +26,15 @@ def test_no_minute_holds_more_than_the_quota_less_its_margin() -> None:
 
 
 def test_without_a_quota_nothing_waits() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(Pace(max_in_flight=8), clock=clock)
     for _ in range(1000):
-        pacer.acquire(clock.wait)
-    assert clock.waits == []
+        pacer.acquire(clock.sleep)
+    assert clock.sleeps == []
 
 
 def test_the_window_doubles_until_throttled_then_widens_by_one_and_halves() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(Pace(max_in_flight=16, start_in_flight=2), clock=clock)
     assert pacer.window == 2
     for expected in (4, 8, 16):  # a window's worth of answers doubles it
@@ -68,8 +56,8 @@ def test_the_window_doubles_until_throttled_then_widens_by_one_and_halves() -> N
 
 
 def test_a_throttle_pauses_every_request_for_as_long_as_the_network_said() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(Pace(max_in_flight=8), clock=clock)
     pacer.throttled(30.0)
-    pacer.acquire(clock.wait)
-    assert clock.waits == [30.0]
+    pacer.acquire(clock.sleep)
+    assert clock.sleeps == [30.0]

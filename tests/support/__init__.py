@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: imported, never collected (no test files here)."""
