@@ -30,13 +30,32 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:{_pid_namespace()}"
 
 
-def _pid_namespace() -> str:
-    """The PID namespace's inode on Linux (containers of one pod share a host name, not
-    their PIDs); empty elsewhere."""
+def lease_name(audience: AudienceRef) -> str:
+    """What a lease is taken on: the audience as the state keys it (network account and
+    id), not its config name, so two names for one audience (a rename during a rolling
+    update) still exclude each other."""
+    return f"{audience.destination}/{audience.audience_id}"
+
+
+def _boot_id() -> str:
+    """This boot of this machine (Linux): a host name and a PID namespace's inode repeat
+    across machines (cloned VMs, the initial namespace's fixed inode)."""
     try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            return boot.read().strip()
     except OSError:
         return ""
+
+
+def _pid_namespace() -> str:
+    """This boot and the PID namespace's inode on Linux (containers of one pod share a
+    host name, not their PIDs); empty elsewhere."""
+    try:
+        inode = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    boot = _boot_id()
+    return f"{boot}.{inode}" if boot else ""
 
 
 def _dead(holder: str) -> bool:
@@ -75,7 +94,8 @@ class Claims:
     def __init__(self, state: StateStore, lease: Lease) -> None:
         self._state = state
         self._lease = lease
-        self._held: dict[str, threading.Event] = {}  # name -> set when the lease was lost
+        self._held: dict[str, threading.Event] = {}  # lease -> set when it was lost
+        self._leases: dict[str, str] = {}  # audience name -> its lease
         self._renewed_at: dict[str, float] = {}  # name -> monotonic time of the last renewal
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -102,15 +122,17 @@ class Claims:
     def take(self, name: str, audience: AudienceRef) -> str | None:
         """Claim audience `name` and recover what a dead pass left of it; None when
         claimed, else why not (another process holds it)."""
-        if not self._state.hold_lease(name, self._lease.holder, self._lease.seconds):
-            holder = self._state.lease_holder(name)
-            taken = holder is not None and _dead(holder)
-            if not (taken and self._state.take_over_lease(name, holder, *self._lease_terms())):
-                return f"{holder or 'another syncd'} holds its lease and is syncing it"
-            log.warning("%s: took over the lease of %s, which has ended", name, holder)
+        lease = self._leases[name] = lease_name(audience)
+        holder, seconds = self._lease.holder, self._lease.seconds
+        if not self._state.hold_lease(lease, holder, seconds):
+            other = self._state.lease_holder(lease)
+            ended = other is not None and _dead(other)
+            if not (ended and self._state.take_over_lease(lease, other, holder, seconds)):
+                return f"{other or 'another syncd'} holds its lease and is syncing it"
+            log.warning("%s: took over the lease of %s, which has ended", name, other)
         with self._lock:
-            self._held[name] = threading.Event()
-            self._renewed_at[name] = time.monotonic()
+            self._held[lease] = threading.Event()
+            self._renewed_at[lease] = time.monotonic()
         recovery = self._state.recover(audience)
         if recovery.interrupted_runs or recovery.batches_in_flight:
             log.warning(
@@ -123,14 +145,11 @@ class Claims:
             )
         return None
 
-    def _lease_terms(self) -> tuple[str, float]:
-        return self._lease.holder, self._lease.seconds
-
     def lost(self, name: str) -> threading.Event:
         """Set once the lease on `name` could not be renewed: another process may take it,
         so this pass must send nothing more to that audience."""
         with self._lock:
-            return self._held[name]
+            return self._held[self._leases[name]]
 
     def _renew(self) -> None:
         """Renew every held lease; one that could not be renewed for two thirds of its term

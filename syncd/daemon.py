@@ -28,13 +28,14 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from syncd.claims import Lease, process_name
+from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
 from syncd.health import Health, HealthServer
 from syncd.launch import EARLY_HANGUP
 from syncd.metrics import SPEND_PULLS
 from syncd.pipeline import PassOptions, sync_all
+from syncd.plan import audience_ref
 from syncd.state import open_state
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,8 @@ class Daemon:
         try:
             with open_state(config.state) as state:
                 for audience in config.audiences:
-                    state.hold_lease(audience.name, self.holder, config.daemon.lease_seconds)
+                    lease = lease_name(audience_ref(config, audience))
+                    state.hold_lease(lease, self.holder, config.daemon.lease_seconds)
         except Exception as error:
             self.health.state_checked(str(error))
             log.error("state store unreachable: %s", error)

@@ -26,6 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 
+class NotSent(Exception):
+    """A request that waited for the quota was not sent: the pass is stopping."""
+
+
 @dataclass(frozen=True)
 class Pace:
     """A network's pacing, as data: its request quota (None: no fixed rate, the network
@@ -88,8 +92,8 @@ class Pacer:
                 self._lock.notify_all()
 
     def acquire(self, wait: Callable[[float], object]) -> None:
-        """Block (with `wait`, which a stopping pass cuts short) until the quota lets a
-        request leave."""
+        """Block until the quota lets a request leave. `wait` sleeps; a stopping pass's
+        (an Event's `wait`) returns true, and then the request is not sent (`NotSent`)."""
         while True:
             with self._lock:
                 delay = self._delay()
@@ -97,7 +101,8 @@ class Pacer:
                     if self._per_minute is not None:
                         self._sent.append(self._clock())
                     return
-            wait(delay)
+            if wait(delay):
+                raise NotSent("the pass is stopping")
 
     def answered(self) -> None:
         """A request went through: after a window's worth of them, widen (double while the

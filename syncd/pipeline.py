@@ -482,7 +482,7 @@ def _apply_and_record(
             network=result.network,
         )
         _push(pusher, result)
-        _settle(destination, destination_config, network_id, pusher, result)
+        _read_back(destination, network_id, pusher, result)
     except QuotaExhausted as exhausted:
         result.status, result.error = "deferred", str(exhausted)
         log.warning("%s: %s", audience.name, exhausted)
@@ -495,12 +495,19 @@ def _apply_and_record(
     except duckdb.Error as error:
         result.status, result.error = "failed", _working_database_error(error)
         log.error("%s: %s", audience.name, result.error)
+    except Exception as error:  # a fault nobody classified: this audience fails, not the pass
+        result.status, result.error = "failed", f"unexpected error: {error!r}"
+        log.exception("%s: %s", audience.name, result.error)
     finally:
-        if statuses is not None:
-            statuses.close()
         if pusher is not None:
+            try:
+                _settle(pusher, destination_config, result)
+            except Exception as error:  # the state cannot take it: the next pass sends again
+                result.notes.append(f"could not record the requests' statuses: {error}")
             _copy_tally(pusher, result)
             _fold(pusher, result)
+        elif statuses is not None:
+            statuses.close()
         destination.close()
         _record_run(state, run_id, result)
 
@@ -531,7 +538,12 @@ def _working_database_error(error: duckdb.Error) -> str:
 
 def _fold(pusher: Pusher, result: AudienceResult) -> None:
     """Commit what the network acknowledged. If the state cannot take it now, the journal
-    keeps it and the next pass folds it before it diffs."""
+    keeps it and the next pass folds it before it diffs. A pass that lost its lease leaves
+    the journal alone: its new holder folds it, and folding here could drop members that
+    holder staged."""
+    if pusher.lease_lost.is_set():
+        result.notes.append("lost its lease: the journal is left to the lease's new holder")
+        return
     try:
         pusher.finish()
     except Exception as error:  # the state store is unreachable or the disk is full
@@ -575,27 +587,38 @@ def _status_watch(destination: Destination, config: object) -> StatusWatch | Non
     return StatusWatch(lambda request_ids: destination.settle(request_ids, timeout=0.0))
 
 
-def _settle(
-    destination: Destination,
-    config: object,
-    network_id: str,
-    pusher: Pusher,
-    result: AudienceResult,
+def _read_back(
+    destination: Destination, network_id: str, pusher: Pusher, result: AudienceResult
 ) -> None:
-    """Record how the network took the requests (Google processes them asynchronously:
-    those it reports FAILED go back in flight) and what the audience looks like now.
-    Neither can fail a pass that was acknowledged."""
+    """What the audience looks like on the network now; it cannot fail a pass that was
+    acknowledged."""
+    if not hasattr(destination, "describe"):
+        return
     try:
-        if pusher.statuses is not None and pusher.tally.request_ids:
-            wait = getattr(config, "settle_seconds", 0.0)
-            result.request_statuses = pusher.statuses.results(timeout=wait)
-            failed = [rid for rid, status in result.request_statuses.items() if status == "FAILED"]
-            pusher.failed_in_processing(failed, "the network reported the request FAILED")
-        if hasattr(destination, "describe"):
-            with pusher.pacer.sending(pusher.stop.wait):  # it takes a place in the window
-                result.audience_info = destination.describe(network_id)
+        with pusher.pacer.sending(pusher.stop.wait):  # it takes a place in the window
+            result.audience_info = destination.describe(network_id)
     except DestinationError as error:
         result.notes.append(f"could not read the audience back: {error}")
+
+
+def _settle(pusher: Pusher, config: object, result: AudienceResult) -> None:
+    """How the network took the requests, however the push ended: Google processes them
+    after acknowledging them, and those it reports FAILED go back in flight before the
+    journal is folded. A push that completed waits `settle_seconds` for the statuses
+    still PROCESSING; one that failed or stopped keeps what was read so far."""
+    watch = pusher.statuses
+    if watch is None:
+        return
+    wait = getattr(config, "settle_seconds", 0.0) if result.status == "ok" else 0.0
+    statuses = watch.results(timeout=wait)
+    watch.close()
+    if not pusher.tally.request_ids:
+        return
+    result.request_statuses = statuses
+    if watch.error is not None:
+        result.notes.append(f"could not read every request's status: {watch.error}")
+    failed = [request_id for request_id, status in statuses.items() if status == "FAILED"]
+    pusher.failed_in_processing(failed, "the network reported the request FAILED")
 
 
 def _copy_tally(pusher: Pusher, result: AudienceResult) -> None:

@@ -26,7 +26,7 @@ from syncd.destinations import Destination, DestinationError, ErrorClass, PushRe
 from syncd.destinations.base import MemberErrors, split_by_index
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_KEY_FIELD
-from syncd.pacing import Pace, Pacer
+from syncd.pacing import NotSent, Pace, Pacer
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
 from syncd.state.journal import StagedBatches
@@ -102,6 +102,11 @@ class Pusher:
         self.state.fold(self.plan.ref)  # what a pass that died left in the journal
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
         for operation, push in operations:
+            if operation == "add" and self.tally.unapplied:
+                # A removal the network did not apply is sent again next pass; an add sent
+                # now would land before it, and a removal matches by any key.
+                self.tally.unapplied_reasons.append("the adds wait for the removals")
+                return
             batches = self.plan.requests[operation]
             rows = changes.table(operation).rows
             with (
@@ -175,6 +180,11 @@ class Pusher:
         except DestinationError as error:
             journal.fail(sent.batch_id, str(error))
             raise
+        except NotSent as unsent:  # it waited for the quota when the pass was told to stop
+            journal.fail(sent.batch_id, str(unsent))
+            raise Stopped(
+                f"stopped before {sent.what}; the next pass completes the audience"
+            ) from None
         self._count([acknowledged])
         if acknowledged.unapplied:
             reason = f"the network applied {len(chunk) - acknowledged.unapplied} of {len(chunk)}"

@@ -60,12 +60,15 @@ class StatusWatch:
 
     def results(self, timeout: float) -> dict[str, str]:
         """Every request's status, waiting up to `timeout` seconds for those still
-        PROCESSING; raises what reading them raised (an error retrying cannot fix)."""
+        PROCESSING; what was read before an error stopped the reading (`error`) stands."""
         self._finish(self._clock() + timeout)
-        if self._error is not None:
-            raise self._error
         with self._lock:
             return dict(self._statuses)
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the reading early (an error retrying cannot fix), if anything."""
+        return self._error
 
     def _finish(self, deadline: float) -> None:
         if self._deadline is None or deadline < self._deadline:
@@ -89,7 +92,7 @@ class StatusWatch:
                 continue
             try:
                 found = self._read(pending)
-            except Exception as error:  # raised by `results`, on the pass's thread
+            except Exception as error:  # reported by `error`, on the pass's thread
                 self._error = error
                 return
             with self._lock:

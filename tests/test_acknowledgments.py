@@ -3,9 +3,12 @@ the diff, and the pass does not call itself complete (issue 27, item 2)."""
 
 from __future__ import annotations
 
-from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+import threading
+import time
 
-from syncd.pipeline import AudienceResult
+from conftest import FAST_RETRIES, GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+
+from syncd.pipeline import AudienceResult, PassOptions, sync_all
 
 EMAILS = [f"buyer{i}@example.com" for i in range(6)]
 
@@ -81,3 +84,55 @@ def test_an_ingest_google_failed_in_processing_is_sent_again(workspace: Workspac
     again = by_network(workspace.sync(config(workspace)))["google"]
     assert (again.status, again.adds, again.requests) == ("ok", 2, 1)
     assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(EMAILS)
+
+
+def test_a_failure_read_before_a_stop_still_sends_the_members_again(workspace: Workspace) -> None:
+    """Statuses read while the push went on count however it ends: a request reported
+    FAILED, then the pass stopped, still leaves its members in flight for the next pass."""
+    emails = [f"stopped{i}@example.com" for i in range(20)]
+    write(workspace, emails)
+    data = config(workspace)
+    data["audiences"] = [a for a in data["audiences"] if a["destination"] == "google"]
+    data["destinations"]["google"]["max_in_flight"] = 1
+    google_emulator = workspace.sandbox.google
+    google_emulator.latency = 0.3
+    google_emulator.fail_processing(times=1)  # the first ingest fails in processing
+    stop = threading.Event()
+
+    def stop_once_the_failure_is_read() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r.operation == "status" for r in google_emulator.requests
+        ):
+            time.sleep(0.01)
+        time.sleep(0.35)  # its answer is back
+        stop.set()
+
+    threading.Thread(target=stop_once_the_failure_is_read, daemon=True).start()
+    (google,) = sync_all(workspace.config(data), PassOptions(stop=stop, retry_policy=FAST_RETRIES))
+
+    assert google.status == "stopped"
+    assert "FAILED" in google.request_statuses.values()
+    (again,) = sync_all(workspace.config(data), PassOptions(retry_policy=FAST_RETRIES))
+    assert again.status == "ok"
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(emails)
+
+
+def test_adds_wait_for_a_removal_meta_did_not_apply(workspace: Workspace) -> None:
+    """A removal matches by any key on Meta: sent again after this pass's adds, it could
+    take out a person just added under a new spelling. So the adds wait a pass too."""
+    write(workspace, EMAILS)
+    assert [r.status for r in workspace.sync(config(workspace))] == ["ok", "ok"]
+    changed = [*EMAILS[2:], "newcomer@example.com"]
+    write(workspace, changed)
+    workspace.sandbox.meta.under_apply(META_AUDIENCE, applied=0)
+    workspace.sandbox.meta.clear_requests()
+
+    meta = by_network(workspace.sync(config(workspace)))["meta"]
+
+    assert meta.status == "incomplete" and "adds wait for the removals" in (meta.error or "")
+    edits = [r.operation for r in workspace.sandbox.meta.requests]
+    assert [operation for operation in edits if operation in ("add", "remove")] == ["remove"]
+    again = by_network(workspace.sync(config(workspace)))["meta"]
+    assert (again.status, again.removes, again.adds) == ("ok", 2, 1)
+    assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(changed)

@@ -9,11 +9,13 @@ import textwrap
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 
-from syncd.state import StateStore
+from syncd.claims import Claims, Lease, lease_name, process_name
+from syncd.state import AudienceRef, StateStore
 from syncd.state import store as store_module
 from syncd.state.backends import PostgresBackend
 
@@ -132,3 +134,24 @@ def test_a_second_writer_leaves_a_live_pass_alone(workspace: Workspace, postgres
     assert workspace.sandbox.google.members(GOOGLE_LIST) == {
         frozenset({("emailAddress", sha(email))}) for email in after
     }
+
+
+def test_the_lease_of_a_process_of_this_host_that_ended_is_taken_over(tmp_path: Path) -> None:
+    """A one-shot killed with SIGKILL never releases its lease: the next one on the same
+    machine sees that its process is gone and takes the lease at once; a live holder's
+    lease is left alone."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "from syncd.claims import process_name; print(process_name())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    audience = AudienceRef("meta:act_1", "42")
+    with StateStore.at(tmp_path / "state.duckdb") as state:
+        assert state.hold_lease(lease_name(audience), ended, 300)
+        with Claims(state, Lease(process_name(), 300)) as claims:
+            assert claims.take("people->meta", audience) is None
+        assert state.hold_lease(lease_name(audience), "a-live-peer", 300)
+        with Claims(state, Lease(process_name(), 300)) as claims:
+            refused = claims.take("people->meta", audience)
+        assert refused == "a-live-peer holds its lease and is syncing it"

@@ -309,3 +309,21 @@ def test_rows_read_out_of_order_are_put_back_in_rowid_order() -> None:
     assert _in_rowid_order(in_order) is in_order
     shuffled = pa.table({"rowid": [7, 5, 8, 6], "email": ["c", "a", "d", "b"]})
     assert _in_rowid_order(shuffled).column("email").to_pylist() == ["a", "b", "c", "d"]
+
+
+def test_counting_without_the_lease_leaves_a_live_push_staged_members(
+    make_store: Callable[[], StateStore],
+) -> None:
+    """A live push stages members for batches it has not marked in flight yet; a reader
+    without the audience's lease (`syncd report`) counts them and must not fold them away,
+    which only the lease holder may do."""
+    with make_store() as state:
+        key = members("a")["member_key"][0].as_py()
+        state.backend.execute(
+            "INSERT INTO members (destination, audience_id, member_key, email, status, "
+            "synced_at, batch_id) VALUES (?, ?, ?, 'a', 'staged', now(), 'run:add:12')",
+            [AUDIENCE.destination, AUDIENCE.audience_id, key],
+        )
+        assert state.held_count(AUDIENCE) == 1
+        assert state.held_count(AUDIENCE) == 1  # still there: nothing was folded
+        assert state.member_count(AUDIENCE) == 0  # the holder's fold drops what was not sent

@@ -146,7 +146,7 @@ def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendRep
         for audience in config.audiences:
             network = config.destinations[audience.destination].kind
             key = (audience.segment, "meta" if network == "meta" else "google")
-            held = state.member_count(audience_ref(config, audience))
+            held = state.held_count(audience_ref(config, audience))  # no fold: no lease
             sizes[key] = sizes.get(key, 0) + held
             estimate = matched_members(infos.get(audience.name), network)
             if estimate is not None:

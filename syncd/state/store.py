@@ -170,7 +170,15 @@ class StateStore:
         return self._backend.spill()
 
     def member_count(self, audience: AudienceRef) -> int:
+        """What the audience holds, once its journal is folded in: only for a process that
+        holds the audience's lease (folding drops members staged for batches not yet in
+        flight, which a live push is about to send)."""
         self.fold(audience)
+        return self.held_count(audience)
+
+    def held_count(self, audience: AudienceRef) -> int:
+        """What the audience holds as the state shows it now, without folding: for readers
+        beside a live pass (`syncd report`), counting members staged for a push too."""
         rows = self._backend.execute(
             "SELECT count(*) FROM members WHERE destination = ? AND audience_id = ?",
             [audience.destination, audience.audience_id],
