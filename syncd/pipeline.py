@@ -42,7 +42,7 @@ from syncd.destinations import (
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
-from syncd.pacing import Pacer
+from syncd.pacing import NotSent, Pacer
 from syncd.plan import (
     AudiencePlan,
     FingerprintedSegment,
@@ -597,7 +597,7 @@ def _read_back(
     try:
         with pusher.pacer.sending(pusher.stop.wait):  # it takes a place in the window
             result.audience_info = destination.describe(network_id)
-    except DestinationError as error:
+    except (DestinationError, NotSent) as error:  # NotSent: the pass is stopping
         result.notes.append(f"could not read the audience back: {error}")
 
 
