@@ -70,7 +70,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from sync import GOOGLE_LIST, LIMIT, META_AUDIENCE, TOKEN, build_warehouse, config_data  # noqa: E402
+from sync import (  # noqa: E402
+    GOOGLE_LIST,
+    LIMIT,
+    META_AUDIENCE,
+    TOKEN,
+    build_warehouse,
+    config_data,
+    serve_in_process,
+    stop_served,
+)
 
 OPERATING_ACCOUNT = "1234567890"
 GRAPH_VERSION = "v26.0"
@@ -190,14 +199,9 @@ class Emulator:
         if budget is not None:
             options["--budget"], options["--window-s"] = budget
         flags = [str(part) for pair in options.items() for part in pair]
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, *flags],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        self.process, self.url = serve_in_process(
+            [sys.executable, __file__, "--serve", kind, *flags]
         )
-        assert self.process.stdout is not None
-        self.url: str = json.loads(self.process.stdout.readline())["url"]
 
     def stats(self, warehouse: Path | None = None) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -206,13 +210,7 @@ class Emulator:
         return dict(json.loads(self.process.stdout.readline()))
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_served(self.process)
 
 
 # -- the naive reference: per row, one request at a time ------------------------------------

@@ -201,14 +201,7 @@ class Emulator:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.url = json.loads(self.process.stdout.readline())["url"]
+        self.process, self.url = serve_in_process([sys.executable, __file__, "--serve", kind])
         self.last = self.stats()
 
     def stats(self) -> dict[str, Any]:
@@ -234,13 +227,26 @@ class Emulator:
         return delta
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_served(self.process)
+
+
+def serve_in_process(command: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """Start an emulator process (`command`, which prints its URL as a JSON line, then
+    answers `stats` lines on stdin): the process and its URL."""
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, json.loads(process.stdout.readline())["url"]
+
+
+def stop_served(process: subprocess.Popen[str]) -> None:
+    """End an emulator process: closing its stdin asks it to stop; killed if it does not."""
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # -- one pass, in a process of its own -----------------------------------------------------
