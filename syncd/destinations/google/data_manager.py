@@ -31,13 +31,14 @@ from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
 from syncd.destinations.google.dm_members import consent_status, members_json, prepare
 from syncd.pacing import Pacer
+from syncd.statuses import FINAL
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
 
 
 MAX_DESTINATIONS = 10
 #: Final request statuses (``FAILURE`` is not the API's name, but is read as ``FAILED``).
-FINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "FAILURE", "PARTIAL_SUCCESS"})
+FINAL_STATUSES = FINAL | {"FAILURE"}
 _MAX_DURATION_DAYS = 540
 
 
