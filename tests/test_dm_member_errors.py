@@ -7,7 +7,7 @@ import duckdb
 import httpx
 import pytest
 from conftest import GOOGLE_LIST, Workspace, sha
-from test_sandbox_data_manager import QUICKSTART_NOT_HEX, QUICKSTART_NOT_SHA256
+from support.dm_quickstart import QUICKSTART_NOT_HEX, QUICKSTART_NOT_SHA256
 
 from syncd.destinations.base import ErrorClass, MemberErrors
 from syncd.destinations.google.dm_errors import classify

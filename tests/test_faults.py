@@ -11,7 +11,7 @@ import json
 
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace
-from test_sync import PEOPLE, google_members, meta_members, rows
+from support.people import PEOPLE, google_members, meta_members, rows
 
 from syncd.destinations import DestinationError, ErrorClass
 from syncd.destinations.retry import RetryPolicy, call_with_retries

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace
-from test_sync import PEOPLE, rows
+from support.people import PEOPLE, rows
 
 from syncd.pipeline import PassOptions, sync_all
 

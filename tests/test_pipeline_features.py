@@ -8,17 +8,13 @@ import json
 import duckdb
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
-from test_sync import PEOPLE, google_members, meta_members, rows
+from support.people import PEOPLE, emails, google_members, meta_members, rows
 
 from syncd import push as push_module
 from syncd.sandbox.google_data_manager.quota import Quota
 from syncd.state import StateStore
 
 BAD_KEY = "00000000-0000-0000-0000-00000000000b"  # a member key with a corrupt hash
-
-
-def emails(*names: str) -> list[tuple]:
-    return [(f"{name}@example.com", None, "US", None, None, None) for name in names]
 
 
 def meta_emails(*names: str) -> set[frozenset]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 from click.testing import CliRunner
 from conftest import GOOGLE_LIST, TOKEN, Workspace
-from test_pipeline_features import emails
+from support.people import emails
 
 from syncd.cli import main
 

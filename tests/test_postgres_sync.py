@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace
 from postgres_server import PostgresServer
-from test_sync import PEOPLE, google_members, meta_members
+from support.people import PEOPLE, google_members, meta_members
 
 from syncd.config import load_config
 from syncd.pipeline import PassOptions, sync_all

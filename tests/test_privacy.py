@@ -12,8 +12,8 @@ import sys
 
 import duckdb
 from conftest import TOKEN, Workspace
-from test_daemon import RunningDaemon, wait_for
-from test_sync import PEOPLE, rows
+from support.daemon import RunningDaemon, wait_for
+from support.people import PEOPLE, rows
 
 
 def forbidden_strings() -> set[str]:

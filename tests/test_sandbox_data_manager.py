@@ -12,6 +12,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from support.dm_quickstart import QUICKSTART_NOT_HEX, QUICKSTART_NOT_SHA256
 
 from syncd.sandbox import DataManagerEmulator
 
@@ -253,25 +254,6 @@ def test_every_bad_member_is_named_by_index(dm: DataManagerEmulator, client: htt
     ]
     assert "A@X.COM" not in response.text
     assert dm.members("8800000001") == set()
-
-
-#: The two refusals the "Send audience members" quickstart shows, verbatim:
-#: https://developers.google.com/data-manager/api/get-started/quickstart/send-audience-members
-QUICKSTART_NOT_HEX = (
-    '{"error":{"code":400,"message":"There was a problem with the request.","status":'
-    '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
-    '"reason":"INVALID_ARGUMENT","domain":"datamanager.googleapis.com"},{"@type":'
-    '"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":'
-    '"audience_members.audience_members[0].user_data.user_identifiers","description":'
-    '"Email is not hex encoded.","reason":"INVALID_HEX_ENCODING"}]}]}}'
-)
-QUICKSTART_NOT_SHA256 = (
-    '{"error":{"code":400,"message":"There was a problem with the request.","status":'
-    '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
-    '"reason":"INVALID_ARGUMENT","domain":"datamanager.googleapis.com"},{"@type":'
-    '"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":'
-    '"audience_members.audience_members[0]","reason":"INVALID_SHA256_FORMAT"}]}]}}'
-)
 
 
 @pytest.mark.parametrize(

@@ -8,55 +8,11 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
+from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace
+from support.people import PEOPLE, google_members, meta_members, rows
 
 from syncd.sandbox.server import RequestRecord
 from syncd.state import AudienceRef, StateStore
-
-# (email, phone, country) as a warehouse holds them, and what each network must receive:
-# (Meta email, Meta phone, Google email, Google phone) in normalized form, None when absent.
-PEOPLE = [
-    (("  Alice.Smith@Gmail.com ", "(415) 555-0132", "us"),
-     ("alice.smith@gmail.com", "14155550132", "alicesmith@gmail.com", "+14155550132")),
-    (("bob@example.com", "+44 20 7946 0958", "GB"),
-     ("bob@example.com", "442079460958", "bob@example.com", "+442079460958")),
-    (("BOB@example.com ", "+44 20 7946 0958", "GB"),  # the same person signed up twice
-     ("bob@example.com", "442079460958", "bob@example.com", "+442079460958")),
-    (("carol@example.org", None, "DE"), ("carol@example.org", None, "carol@example.org", None)),
-    ((None, "030 123456", " de "), (None, "4930123456", None, "+4930123456")),
-    (("dave@example.com", "n/a", "FR"), ("dave@example.com", None, "dave@example.com", None)),
-    (("not-an-email", "12", "US"), None),  # nothing usable: quarantined
-]  # fmt: skip
-
-
-def rows(people: list) -> list[tuple]:
-    return [(*raw, None, None, None) for raw, _ in people]
-
-
-def meta_members(people: list) -> set[frozenset]:
-    members = set()
-    for _, expected in people:
-        if expected:
-            email, phone = expected[0], expected[1]
-            pairs = {
-                ("EMAIL", sha(email)) if email else None,
-                ("PHONE", sha(phone)) if phone else None,
-            }
-            members.add(frozenset(pairs - {None}))
-    return members
-
-
-def google_members(people: list) -> set[frozenset]:
-    members = set()
-    for _, expected in people:
-        if expected:
-            email, phone = expected[2], expected[3]
-            pairs = {
-                ("emailAddress", sha(email)) if email else None,
-                ("phoneNumber", sha(phone)) if phone else None,
-            }
-            members.add(frozenset(pairs - {None}))
-    return members
 
 
 def sent(log: list[RequestRecord]) -> list[RequestRecord]:
