@@ -12,10 +12,10 @@ from syncd.identity.columns import (
     normalize_column_reference,
 )
 from syncd.identity.hashing import md5_uuid, sha256_hex_array
+from syncd.identity.kinds import IdentifierKind
 from syncd.identity.rules import (
     MAX_VALUE_CHARS,
     RULES,
-    IdentifierKind,
     IdentifierRule,
     InvalidIdentifier,
     Network,

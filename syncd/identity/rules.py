@@ -20,6 +20,8 @@ from enum import StrEnum
 
 import phonenumbers
 
+from syncd.identity.kinds import IdentifierKind
+
 #: Longer values are refused before any regex runs on them: no real identifier is this long,
 #: and a megabyte string must not cost a megabyte of work per row.
 MAX_VALUE_CHARS = 512
@@ -36,19 +38,6 @@ CONTROL_CHARACTERS = "".join(
 _CONTROL = re.compile(f"[{re.escape(CONTROL_CHARACTERS)}]")
 _MADID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-
-
-class IdentifierKind(StrEnum):
-    """What a segment column holds; the config maps each kind to a column."""
-
-    EMAIL = "email"
-    PHONE = "phone"
-    FIRST_NAME = "first_name"
-    LAST_NAME = "last_name"
-    COUNTRY = "country"
-    ZIP = "zip"
-    MADID = "madid"
-    EXTERNAL_ID = "external_id"
 
 
 class Network(StrEnum):
