@@ -31,8 +31,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
+from syncd.hangup import EARLY_HANGUP
 from syncd.health import Health, HealthServer
-from syncd.launch import EARLY_HANGUP
 from syncd.metrics import SPEND_PULLS
 from syncd.pipeline import PassOptions, sync_all
 from syncd.plan import audience_ref

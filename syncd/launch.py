@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 
-#: Set by a SIGHUP that arrived before the daemon installed its own handlers.
-EARLY_HANGUP = threading.Event()
+from syncd.hangup import EARLY_HANGUP
 
 
 def main() -> None:

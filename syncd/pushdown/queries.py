@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from syncd.identity import MAX_VALUE_CHARS, IdentifierKind, Network
-from syncd.members import IDENTIFIER_COLUMNS, KEY_SEPARATOR, NO_CONSENT, NO_USABLE_IDENTIFIER
-from syncd.pushdown.dialects import Dialect, Md5Uuid, Sha256Hex, fenced, render
+from syncd.members import IDENTIFIER_COLUMNS, NO_CONSENT, NO_USABLE_IDENTIFIER
+from syncd.pushdown.dialects import Dialect, Sha256Hex, fenced, render
 from syncd.pushdown.kinds import (
     ADDRESS_KINDS,
     PERSONAL_KINDS,
@@ -38,6 +38,7 @@ from syncd.pushdown.kinds import (
     string,
     strip,
 )
+from syncd.pushdown.member_keys import member_key_expression
 from syncd.state.diff import fresh_until
 from syncd.state.store import PRESENT
 
@@ -289,7 +290,7 @@ class _Chain:
             self._consented(consent).as_("consented"),
         ).from_("syncd_checked")
         members = (
-            exp.select(_member_key().as_("member_key"), *IDENTIFIER_COLUMNS)
+            exp.select(member_key_expression().as_("member_key"), *IDENTIFIER_COLUMNS)
             .distinct()
             .from_("syncd_values")
             .where(exp.and_(self._usable(), exp.column("consented")))
@@ -394,28 +395,6 @@ class _Chain:
     @staticmethod
     def _status_is(kind: IdentifierKind, status: str) -> exp.Expression:
         return exp.EQ(this=exp.column(f"s_{kind.value}"), expression=string(status))
-
-
-def member_key_text(dialect: Dialect) -> str:
-    """`syncd.members.member_key` (UUID text) of a row of identifier columns, as SQL of
-    `dialect`."""
-    return render(_member_key(), dialect)
-
-
-def _member_key() -> exp.Expression:
-    """syncd.members.member_key: MD5 (as a UUID) of the sent values, NULL as "", joined by
-    \\x1f."""
-    parts = [
-        exp.Coalesce(this=exp.column(name), expressions=[string("")]) for name in IDENTIFIER_COLUMNS
-    ]
-    joined: exp.Expression = parts[0]
-    for part in parts[1:]:
-        joined = exp.DPipe(
-            this=exp.DPipe(this=joined, expression=string(KEY_SEPARATOR), safe=True),
-            expression=part,
-            safe=True,
-        )
-    return Md5Uuid(this=joined)
 
 
 def _member_columns(table: str | None = None) -> list[exp.Expression]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
+from syncd.sources.base import Source, SourceError, redact_literals
 from syncd.sources.bigquery_config import BigQueryWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.sources.snowflake_config import SnowflakeWarehouse
@@ -15,29 +12,7 @@ from syncd.sources.snowflake_config import SnowflakeWarehouse
 if TYPE_CHECKING:  # syncd.config.models imports this package's postgres_config
     from syncd.config.models import Warehouse
 
-#: Rows per Arrow batch: large enough to amortize per-batch work, small enough to keep
-#: memory flat whatever the segment's size.
-BATCH_ROWS = 100_000
-
-_QUOTED_LITERAL = re.compile(r"'[^']*'")
-
-
-class SourceError(Exception):
-    """The warehouse could not give the segment; the message names the segment and the fix."""
-
-
-class Source(Protocol):
-    def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
-        """Run `sql` and stream its result; raises SourceError. With `timeout_seconds`, the
-        warehouse stops the query past it where it can (`syncd.sources.watch` makes sure)."""
-        ...
-
-    def interrupt(self) -> None:
-        """Stop the running read now, from another thread (a watcher: a timeout, SIGTERM);
-        that read raises SourceError. Harmless when no read runs."""
-        ...
-
-    def close(self) -> None: ...
+__all__ = ["Source", "SourceError", "open_source", "redact_literals"]
 
 
 def open_source(warehouse: Warehouse) -> Source:
@@ -60,9 +35,3 @@ def open_source(warehouse: Warehouse) -> Source:
     from syncd.sources.duckdb import DuckDBSource
 
     return DuckDBSource(warehouse.path)
-
-
-def redact_literals(message: str) -> str:
-    """Warehouse errors quote the values they choke on ("could not convert 'a@b.com'"):
-    those may be identifiers, so every single-quoted literal is blanked out."""
-    return _QUOTED_LITERAL.sub("'…'", message)

@@ -42,7 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from syncd.sources import SourceError, redact_literals
+from syncd.sources.base import SourceError, redact_literals
 from syncd.sources.bigquery_config import BigQueryWarehouse
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from syncd.sources import BATCH_ROWS, SourceError, redact_literals
+from syncd.sources.base import BATCH_ROWS, SourceError, redact_literals
 
 
 class DuckDBSource:

@@ -43,7 +43,7 @@ from psycopg import conninfo, pq
 from psycopg.postgres import types as postgres_types
 from psycopg.types.string import TextLoader
 
-from syncd.sources import BATCH_ROWS, SourceError, redact_literals
+from syncd.sources.base import BATCH_ROWS, SourceError, redact_literals
 
 log = logging.getLogger(__name__)
 

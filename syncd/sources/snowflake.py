@@ -35,7 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from syncd.sources import SourceError, redact_literals
+from syncd.sources.base import SourceError, redact_literals
 from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from syncd.sources import Source, SourceError
+from syncd.sources.base import Source, SourceError
 
 log = logging.getLogger(__name__)
 

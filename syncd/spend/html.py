@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from syncd.spend.report import SegmentSpend, money
+from syncd.spend.segments import SegmentSpend, money
 
 _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04")
 _STYLE = """

@@ -10,29 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.config.models import SyncdConfig
-from syncd.spend.table import cpc, cpm
+from syncd.spend.segments import SegmentSpend, money
 from syncd.state.backends import Backend
-
-
-@dataclass(frozen=True)
-class SegmentSpend:
-    segment: str
-    network: str
-    cost: float
-    currency: str
-    impressions: int
-    clicks: int
-    billing_models: str
-    audience_members: int | None = None
-    match_rate: float | None = None
-
-    @property
-    def cpc(self) -> float | None:
-        return cpc(self.cost, self.clicks)
-
-    @property
-    def cpm(self) -> float | None:
-        return cpm(self.cost, self.impressions)
 
 
 def by_segment(
@@ -208,11 +187,6 @@ def matched_members(
     if isinstance(percentage, int | float) and not isinstance(percentage, bool):
         return percentage / 100 * members, members
     return None
-
-
-def money(value: float | None) -> str:
-    """Two decimals, or a dash where the ratio has no denominator (no clicks, no views)."""
-    return f"{value:,.2f}" if value is not None else "-"
 
 
 def period(rows: pa.Table) -> tuple[dt.date, dt.date] | None:

@@ -565,7 +565,7 @@ def _migrate_member_keys(backend: Backend) -> None:
                 _rebuild_with_uuid_keys(backend, table)
             else:
                 from syncd.pushdown.dialects import Dialect  # sqlglot, for PostgreSQL only
-                from syncd.pushdown.queries import member_key_text
+                from syncd.pushdown.member_keys import member_key_text
 
                 key = member_key_text(Dialect(backend.sql_dialect))
                 backend.execute(f"UPDATE {table} SET member_key = {key}")
