@@ -314,7 +314,7 @@ def _finish(result: AudienceResult, seconds: float) -> None:
 
 
 def _new_result(config: SyncdConfig, audience: Audience) -> AudienceResult:
-    network = capabilities_of(config.destinations[audience.destination]).network.value
+    network = capabilities_of(config.destinations[audience.destination]).network
     return AudienceResult(audience.name, network, audience.audience_id)
 
 
@@ -322,7 +322,7 @@ def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, obj
     """Audiences with one key share their segment's members: same segment, same network's
     rules, same consent defaults."""
     destination = config.destinations[audience.destination]
-    network = capabilities_of(destination).network.value
+    network = capabilities_of(destination).network
     return audience.segment, network, getattr(destination, "consent", None)
 
 

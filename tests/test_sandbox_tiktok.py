@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -378,6 +379,29 @@ def test_request_log_holds_no_identifier_or_token(
     text = repr(tiktok.requests)
     assert TOKEN not in text and "raw@example.com" not in text
     assert not any(value in text for value in hashes)
+
+
+def test_concurrent_mappings_all_apply() -> None:
+    """Handlers run one thread per connection; with the default processing time of 0 (the
+    demo's) every change shows at the next read."""
+    with (
+        TikTokEmulator(TOKEN, calls_per_window=100) as tiktok,
+        httpx.Client(base_url=tiktok.base_url + PREFIX, headers={"Access-Token": TOKEN}) as client,
+    ):
+        audience = tiktok.add_audience()
+        hashes = emails(20)
+        tiktok.set_latency(0.05)  # answers overlap, as they do on the network
+
+        def add(value: str) -> None:
+            ok(client.post("/segment/mapping/", json=mapping(audience, [value])))
+
+        threads = [threading.Thread(target=add, args=(value,)) for value in hashes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert tiktok.hashes(audience) == set(hashes) and tiktok.pending(audience) == 0
+        assert tiktok.in_flight.peak > 1
 
 
 def test_latency_is_the_servers(tiktok: TikTokEmulator, client: httpx.Client) -> None:

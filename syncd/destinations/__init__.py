@@ -18,6 +18,7 @@ from syncd.destinations.base import (
     ErrorClass,
     PushResult,
 )
+from syncd.identity import Dialect
 from syncd.pacing import Pace
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ErrorClass",
     "PushResult",
     "capabilities_of",
+    "dialects",
     "open_destination",
     "pace_of",
 ]
@@ -65,6 +67,15 @@ def capabilities_of(config: AnyDestination) -> Capabilities:
     else:
         from syncd.destinations.google_data_manager import CAPABILITIES
     return CAPABILITIES
+
+
+def dialects() -> dict[str, Dialect]:
+    """Each network's identity rules by its name, for tools that take a network's name
+    rather than a destination (`syncd hash`)."""
+    from syncd.destinations.google.capabilities import CAPABILITIES as GOOGLE
+    from syncd.destinations.meta.schema import CAPABILITIES as META
+
+    return {capabilities.network: capabilities.dialect for capabilities in (GOOGLE, META)}
 
 
 def pace_of(config: AnyDestination) -> Pace:

@@ -123,6 +123,7 @@ class EmulatorControls:
             self._failures.extend([(path, code, message)] * times)
 
     def pending_failures(self) -> int:
+        """Queued refusals not yet answered (a test checks its faults were all spent)."""
         with self._lock:
             return len(self._failures)
 
@@ -132,6 +133,7 @@ class EmulatorControls:
             self._token_revoked = True
 
     def restore_token(self) -> None:
+        """Accept the token again, as after a new authorization."""
         with self._lock:
             self._token_revoked = False
 
@@ -142,6 +144,7 @@ class EmulatorControls:
             self._denied.add(str(advertiser))
 
     def allow(self, advertiser: str) -> None:
+        """Lift ``deny``."""
         with self._lock:
             self._denied.discard(str(advertiser))
 

@@ -27,6 +27,7 @@ emulator's server takes bodies up to ``server.MAX_BODY_BYTES`` and files up to `
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -76,16 +77,15 @@ _HEADERS = {
 _ACTIONS = ("APPEND", "REMOVE", "REPLACE")
 
 
+@dataclass(frozen=True, slots=True)
 class Upload:
-    """A validated upload: whose file, of which type, and its members."""
+    """A validated upload: whose file, of which type, its members, and the lines of it that
+    did not parse (TikTok reports them in the audience history rather than refusing)."""
 
-    def __init__(
-        self, advertiser: str, calculate_type: str, members: frozenset[MemberId], invalid: int
-    ) -> None:
-        self.advertiser = advertiser
-        self.calculate_type = calculate_type
-        self.members = members
-        self.invalid = invalid
+    advertiser: str
+    calculate_type: str
+    members: frozenset[MemberId]
+    invalid: int
 
 
 def parse_upload(content_type: str, body: bytes) -> Upload:

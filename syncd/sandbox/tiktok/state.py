@@ -105,12 +105,10 @@ class Audience:
 
     def _apply(self, change: Change) -> None:
         operation, ids = change.operation, change.members
-        if operation in ("add", "CREATE"):
+        if operation in ("add", "CREATE", "APPEND"):
             after = self.members | ids
         elif operation in ("delete", "REMOVE"):
             after = self.members - ids
-        elif operation == "APPEND":
-            after = self.members | ids
         else:  # REPLACE
             after = set(ids)
         failed = operation in ("APPEND", "REMOVE", "REPLACE") and len(after) < MIN_UPDATE_SIZE
