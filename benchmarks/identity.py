@@ -44,8 +44,10 @@ from facebook_business.adobjects.customaudience import CustomAudience
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syncd.identity import (
+    GOOGLE,
+    META,
+    Dialect,
     IdentifierKind,
-    Network,
     normalize_column,
     normalize_column_reference,
     sha256_hex_array,
@@ -53,6 +55,7 @@ from syncd.identity import (
 from syncd.members import IDENTIFIER_COLUMNS, member_key, member_key_sql
 
 SHA256_CEILING_PER_CORE = 7_000_000
+DIALECTS = {"google": GOOGLE, "meta": META}
 BASELINE_SAMPLE = 200_000
 
 
@@ -337,7 +340,7 @@ class Table:
 
 
 def reference_outputs(
-    network: Network, kind: IdentifierKind, values: pa.Array, countries: pa.Array | None
+    dialect: Dialect, kind: IdentifierKind, values: pa.Array, countries: pa.Array | None
 ) -> tuple[list[object], list[object]]:
     """The reference path's values and reasons for every row, split over one spawned (not
     forked) process per core: this is the check, not a timing."""
@@ -345,7 +348,7 @@ def reference_outputs(
     step = -(-len(values) // workers)
     parts = [
         (
-            network,
+            dialect,
             kind,
             values.slice(start, step),
             countries.slice(start, step) if countries is not None else None,
@@ -362,7 +365,7 @@ def reference_outputs(
 
 
 def _reference_part(
-    part: tuple[Network, IdentifierKind, pa.Array, pa.Array | None],
+    part: tuple[Dialect, IdentifierKind, pa.Array, pa.Array | None],
 ) -> tuple[list[object], list[object]]:
     return column_outputs(normalize_column_reference(*part))
 
@@ -379,9 +382,9 @@ def bench_emails(table: Table, raw: list[object], sample: int) -> None:
     arr = pa.array(raw, pa.string())
     texts = [v for v in raw[:sample] if isinstance(v, str)]
     head = arr.slice(0, sample)
-    for network in Network:
-        table.section(f"email, {network.value}")
-        if network is Network.META:
+    for name, dialect in DIALECTS.items():
+        table.section(f"email, {name}")
+        if dialect is META:
             base = measure(lambda: meta_sdk_emails(texts), len(texts))
             table.add("facebook-business format_params (per row)", base, None, "baseline")
         else:
@@ -390,12 +393,12 @@ def bench_emails(table: Table, raw: list[object], sample: int) -> None:
             )
             table.add("google-ads normalize_and_hash_email_address", base, None, "baseline")
         rate = measure(
-            lambda n=network: normalize_column_reference(n, IdentifierKind.EMAIL, head), sample
+            lambda d=dialect: normalize_column_reference(d, IdentifierKind.EMAIL, head), sample
         )
         table.add("syncd reference (per distinct value)", rate, base, "reference")
-        reference = reference_outputs(network, IdentifierKind.EMAIL, arr, None)
+        reference = reference_outputs(dialect, IdentifierKind.EMAIL, arr, None)
         fast = measure(
-            lambda n=network: normalize_column(n, IdentifierKind.EMAIL, arr), len(arr), repeat=5
+            lambda d=dialect: normalize_column(d, IdentifierKind.EMAIL, arr), len(arr), repeat=5
         )
         identical = same(column_outputs(fast.result), reference)
         table.add("syncd vectorized normalize_column", fast, base, identical)
@@ -407,19 +410,19 @@ def bench_phones(table: Table, raw: list[object], countries: list[str | None], s
     pairs = [(v, c) for v, c in zip(raw[:sample], countries[:sample], strict=True) if v is not None]
     base = measure(lambda: [phonenumbers_e164_hash(v, c) for v, c in pairs], len(pairs))
     head, head_countries = arr.slice(0, sample), country_arr.slice(0, sample)
-    for network in Network:
-        table.section(f"phone, {network.value}")
+    for name, dialect in DIALECTS.items():
+        table.section(f"phone, {name}")
         table.add("phonenumbers parse + E.164 + sha256 (per row)", base, None, "baseline")
         rate = measure(
-            lambda n=network: normalize_column_reference(
-                n, IdentifierKind.PHONE, head, head_countries
+            lambda d=dialect: normalize_column_reference(
+                d, IdentifierKind.PHONE, head, head_countries
             ),
             sample,
         )
         table.add("syncd reference (per distinct value)", rate, base, "reference")
-        reference = reference_outputs(network, IdentifierKind.PHONE, arr, country_arr)
+        reference = reference_outputs(dialect, IdentifierKind.PHONE, arr, country_arr)
         fast = measure(
-            lambda n=network: normalize_column(n, IdentifierKind.PHONE, arr, country_arr),
+            lambda d=dialect: normalize_column(d, IdentifierKind.PHONE, arr, country_arr),
             len(arr),
             repeat=5,
         )
@@ -429,7 +432,7 @@ def bench_phones(table: Table, raw: list[object], countries: list[str | None], s
 
 def bench_member_keys(table: Table, emails: list[object], phones: list[object]) -> None:
     rows = len(emails)
-    google = normalize_column(Network.GOOGLE, IdentifierKind.EMAIL, pa.array(emails, pa.string()))
+    google = normalize_column(GOOGLE, IdentifierKind.EMAIL, pa.array(emails, pa.string()))
     columns = {name: pa.nulls(rows, pa.string()) for name in IDENTIFIER_COLUMNS}
     columns["email"] = google.values
     columns["phone"] = sha256_hex_array(pa.array([str(p) for p in phones], pa.string()))

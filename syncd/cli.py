@@ -17,7 +17,8 @@ from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Audience
 from syncd.daemon import Daemon
 from syncd.demo.command import demo, sandbox
-from syncd.identity import IdentifierKind, InvalidIdentifier, Network, normalize_country, send_value
+from syncd.destinations import dialects
+from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country, send_value
 from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
@@ -239,7 +240,7 @@ def report(
 
 @main.command(name="hash")
 @click.option(
-    "--network", type=click.Choice([n.value for n in Network]), required=True, help="Whose rules."
+    "--network", type=click.Choice(sorted(dialects())), required=True, help="Whose rules."
 )
 @click.option(
     "--kind",
@@ -259,6 +260,7 @@ def hash_command(network: str, kind: str, default_country: str | None) -> None:
     lowercase hex SHA-256 (or the normalized value for kinds a network takes in clear, like
     Google's country and postal code, or a MADID), and an empty line for an invalid value.
     """
+    rules = dialects()[network]
     country = None
     if default_country:
         try:
@@ -271,7 +273,7 @@ def hash_command(network: str, kind: str, default_country: str | None) -> None:
     for line in sys.stdin.buffer:
         raw = line.rstrip(b"\r\n")
         try:
-            click.echo(send_value(Network(network), IdentifierKind(kind), raw, country))
+            click.echo(send_value(rules, IdentifierKind(kind), raw, country))
         except InvalidIdentifier:
             click.echo("")
 

@@ -3,7 +3,7 @@
 Identity (normalize, hash, key) is most of what a pass costs per row, and on an ordinary
 pass about 99% of a segment's rows are the rows of the pass before. A row's fingerprint is
 the MD5 of its raw values (the columns identity reads for one network) and of everything
-else identity's output depends on: the network, the segment's mapping, the consent
+else identity's output depends on: the network's dialect, the segment's mapping, the consent
 defaults, and the code and library versions that normalize. Identity is a function of
 exactly those, so two rows with one fingerprint become the same member; the state keeps
 beside each member the fingerprint of a row it came from (`members.fingerprint`), and a row
@@ -21,6 +21,7 @@ characters made it two (10M rows: 4.3 s against 2.9 s per network).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from syncd.config.models import Consent, Segment
-from syncd.identity import IdentifierKind, Network, versions
+from syncd.identity import Dialect, IdentifierKind, versions
 
 #: How the state and the spill type a fingerprint in DuckDB: MD5 as a 128-bit integer,
 #: which DuckDB computes without writing hex (`md5_number`).
@@ -75,12 +76,12 @@ class Fingerprints:
     def of(
         cls,
         segment: Segment,
-        network: Network,
+        dialect: Dialect,
         identifiers: Sequence[IdentifierKind],
         consent_defaults: Consent | None,
     ) -> Fingerprints:
-        """The fingerprints of `segment`'s rows for `network`, which carries `identifiers`;
-        `consent_defaults` when the network needs consent."""
+        """The fingerprints of `segment`'s rows for a network of `dialect` that carries
+        `identifiers`; `consent_defaults` when the network needs consent."""
         mapped = [segment.identifiers[kind] for kind in identifiers]
         if segment.country_column:
             mapped.append(segment.country_column)
@@ -88,7 +89,8 @@ class Fingerprints:
             mapped += [segment.consent.ad_user_data, segment.consent.ad_personalization]
         columns = tuple(sorted(set(mapped)))
         rules = {
-            "network": network.value,
+            # Every rule, not a name: a network declares its dialect outside identity's code.
+            "dialect": dataclasses.asdict(dialect),
             "identifiers": {kind.value: segment.identifiers[kind] for kind in identifiers},
             "country_column": segment.country_column,
             "default_country": segment.default_country,
@@ -98,7 +100,9 @@ class Fingerprints:
             # Also in the code's version; named so that a rules change is one by any measure.
             "rules": versions.RULES_VERSION,
         }
-        salt = hashlib.md5(json.dumps(rules, sort_keys=True).encode(), usedforsecurity=False)
+        # The dialect's sets of kinds as sorted lists.
+        text = json.dumps(rules, sort_keys=True, default=sorted)
+        salt = hashlib.md5(text.encode(), usedforsecurity=False)
         return cls(columns, salt.hexdigest())
 
     def raw(self, batch: pa.RecordBatch | pa.Table) -> pa.Table | None:

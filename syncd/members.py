@@ -26,21 +26,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.identity import (
-    RULES,
+    Dialect,
     IdentifierKind,
     InvalidIdentifier,
-    Network,
     as_text,
     md5_uuid,
     normalize_column,
     normalize_country,
 )
+from syncd.identity.dialects import ALWAYS_HASHED
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(kind.value for kind in IdentifierKind)
 
-#: Identifiers every network takes hashed: SHA-256 hex in every table that stores them.
+#: Identifiers every dialect hashes: SHA-256 hex in every table that stores them.
 HASHED_COLUMNS: tuple[str, ...] = tuple(
-    kind.value for kind in IdentifierKind if all(RULES[network][kind].hashed for network in RULES)
+    kind.value for kind in IdentifierKind if kind in ALWAYS_HASHED
 )
 
 #: SQL tables (the spill's, DuckDB state) store the key as a UUID: see the module docstring.
@@ -108,22 +108,23 @@ class MemberBatch:
 def build_members(
     batch: pa.RecordBatch,
     shape: SegmentShape,
-    network: Network,
+    dialect: Dialect,
     first_row: int = 0,
     consented: pa.Array | None = None,
 ) -> MemberBatch:
-    """Normalize and hash one batch for `network`; `first_row` numbers quarantine records.
-    Rows whose `consented` flag is false are never members: they are counted as no_consent."""
+    """Normalize and hash one batch by a network's `dialect`; `first_row` numbers quarantine
+    records. Rows whose `consented` flag is false are never members: they are counted as
+    no_consent."""
     countries = _row_countries(batch, shape)
     values: dict[IdentifierKind, pa.Array] = {}
     quarantined: list[pa.Table] = []
     for kind, column in shape.identifiers.items():
-        normalized = normalize_column(network, kind, batch.column(column), countries)
+        normalized = normalize_column(dialect, kind, batch.column(column), countries)
         values[kind] = normalized.values
         quarantined.append(_quarantine_records(normalized.reasons, kind.value, first_row))
 
-    if network is Network.GOOGLE:
-        values = _google_address_all_or_nothing(values)
+    if dialect.address_all_or_nothing:
+        values = _address_all_or_nothing(values)
     usable = _usable(values, len(batch))
     reasons = pc.if_else(usable, pa.scalar(None, pa.string()), NO_USABLE_IDENTIFIER)
     if consented is not None:
@@ -189,10 +190,10 @@ def _country_or_none(value: object) -> str | None:
         return None
 
 
-def _google_address_all_or_nothing(
+def _address_all_or_nothing(
     values: dict[IdentifierKind, pa.Array],
 ) -> dict[IdentifierKind, pa.Array]:
-    """Google takes names, country and postal code only as one complete address."""
+    """Names, country and postal code as one complete address (Google takes them only so)."""
     if not all(kind in values for kind in _ADDRESS):
         return {kind: array for kind, array in values.items() if kind not in _ADDRESS}
     complete = _all_valid([values[kind] for kind in _ADDRESS])

@@ -328,7 +328,7 @@ class _Builder:
         self.shape = dataclasses.replace(shape, identifiers=carried)
         self.consent = segment.consent
         self.consent_defaults = consent_defaults if capabilities.needs_consent else None
-        self.network = capabilities.network
+        self.dialect = capabilities.dialect
         self.spill = spill
         # Only the identifiers this network carries are stored: the spill is a DuckDB
         # table, and appending the other, all-NULL columns made the append 4-5x slower.
@@ -338,7 +338,7 @@ class _Builder:
         # Fingerprints live beside members in the state, so only a state in the spill's
         # database keeps them.
         self.fingerprints = (
-            Fingerprints.of(segment, self.network, list(carried), self.consent_defaults)
+            Fingerprints.of(segment, self.dialect, list(carried), self.consent_defaults)
             if spill.local
             else None
         )
@@ -359,7 +359,7 @@ class _Builder:
             if self.consent_defaults is not None
             else None
         )
-        return build_members(batch, self.shape, self.network, first_row, consented)
+        return build_members(batch, self.shape, self.dialect, first_row, consented)
 
     def build_and_append(
         self, batch: pa.RecordBatch, first_row: int, numbers: pa.Array | None = None

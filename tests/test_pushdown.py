@@ -32,15 +32,10 @@ from syncd import members as local_members
 from syncd import plan as local_plan
 from syncd.config.models import Consent, Segment, SegmentConsent
 from syncd.destinations.base import Capabilities
-from syncd.destinations.google.capabilities import CAPABILITIES as GOOGLE
-from syncd.destinations.meta.schema import CAPABILITIES as META
-from syncd.identity import (
-    RULES,
-    IdentifierKind,
-    Network,
-    normalize_column_reference,
-    sha256_hex,
-)
+from syncd.destinations.google.capabilities import CAPABILITIES as GOOGLE_CAPABILITIES
+from syncd.destinations.meta.schema import CAPABILITIES as META_CAPABILITIES
+from syncd.identity import GOOGLE, META, IdentifierKind, normalize_column_reference, sha256_hex
+from syncd.identity import Dialect as IdentityDialect
 from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
 from syncd.plan import SegmentMembers, read_segment
@@ -64,10 +59,15 @@ from syncd.state.backends import PostgresBackend
 
 K = IdentifierKind
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CAPABILITIES: dict[Network, Capabilities] = {Network.GOOGLE: GOOGLE, Network.META: META}
+CAPABILITIES: dict[IdentityDialect, Capabilities] = {
+    GOOGLE: GOOGLE_CAPABILITIES,
+    META: META_CAPABILITIES,
+}
+#: Each test that takes `identity` runs for both networks' dialects.
+BY_NETWORK = pytest.mark.parametrize("identity", [GOOGLE, META], ids=["google", "meta"])
 AUDIENCES = {
-    Network.GOOGLE: AudienceRef("google_data_manager:1234567890", "9000001"),
-    Network.META: AudienceRef("meta:act_1000", "23850000000000001"),
+    GOOGLE: AudienceRef("google_data_manager:1234567890", "9000001"),
+    META: AudienceRef("meta:act_1000", "23850000000000001"),
 }
 OTHER_AUDIENCE = "other-audience"
 MAPPING = {
@@ -226,22 +226,22 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 # --- the whole plan: pushdown against the local path ----------------------------------------
 
 
-def mapping_for(network: Network) -> dict[IdentifierKind, str]:
+def mapping_for(identity: IdentityDialect) -> dict[IdentifierKind, str]:
     """The kinds the destination carries, as read_segment limits them."""
-    return {k: c for k, c in MAPPING.items() if k in CAPABILITIES[network].identifier_kinds}
+    return {k: c for k, c in MAPPING.items() if k in CAPABILITIES[identity].identifier_kinds}
 
 
-def segment_config(sql: str, network: Network) -> Segment:
+def segment_config(sql: str, identity: IdentityDialect) -> Segment:
     consent = (
         SegmentConsent(ad_user_data="consent_data", ad_personalization="consent_pers")
-        if network is Network.GOOGLE
+        if identity is GOOGLE
         else None
     )
-    return Segment(sql=sql, identifiers=mapping_for(network), consent=consent)
+    return Segment(sql=sql, identifiers=mapping_for(identity), consent=consent)
 
 
-def consent_columns(network: Network) -> ConsentColumns | None:
-    if network is not Network.GOOGLE:
+def consent_columns(identity: IdentityDialect) -> ConsentColumns | None:
+    if identity is not GOOGLE:
         return None
     return ConsentColumns(
         "consent_data",
@@ -292,12 +292,12 @@ REFRESH_BEFORE = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
 
 
 def local_segment(
-    source: DuckDBSource | PostgresSource, sql: str, network: Network
+    source: DuckDBSource | PostgresSource, sql: str, identity: IdentityDialect
 ) -> SegmentMembers:
-    segment = segment_config(sql, network)
-    defaults = GOOGLE_CONSENT if network is Network.GOOGLE else None
+    segment = segment_config(sql, identity)
+    defaults = GOOGLE_CONSENT if identity is GOOGLE else None
     try:
-        return read_segment(source, "people", segment, CAPABILITIES[network], defaults)
+        return read_segment(source, "people", segment, CAPABILITIES[identity], defaults)
     finally:
         source.close()
 
@@ -329,26 +329,28 @@ def assert_same_plan(
     assert stats == SegmentStats(segment.rows, 0, segment.invalid_counts(), len(segment.members))
 
 
-@pytest.mark.parametrize("network", list(Network))
-def test_duckdb_pushdown_plans_what_the_local_path_plans(network: Network, tmp_path: Path) -> None:
+@BY_NETWORK
+def test_duckdb_pushdown_plans_what_the_local_path_plans(
+    identity: IdentityDialect, tmp_path: Path
+) -> None:
     warehouse, state_path = tmp_path / "shop.duckdb", tmp_path / "state.duckdb"
     with duckdb.connect(str(warehouse)) as db:
         DuckDBEngine(db).load("people", people_table())
     sql = "select * from people -- the segment, as the user wrote it\n;"
-    segment = local_segment(DuckDBSource(warehouse), sql, network)
-    ref = AUDIENCES[network]
+    segment = local_segment(DuckDBSource(warehouse), sql, identity)
+    ref = AUDIENCES[identity]
     with StateStore.at(state_path) as state:
         hold(state, ref, segment.members)
         diff = state.diff(ref, segment.members, REFRESH_BEFORE)
 
     queries = build_queries(
         sql,
-        mapping_for(network),
-        network,
+        mapping_for(identity),
+        identity,
         StateTable("state.members", ref.destination, ref.audience_id),
         Dialect.DUCKDB,
         trust_e164_phones=True,
-        consent=consent_columns(network),
+        consent=consent_columns(identity),
         refresh_before=REFRESH_BEFORE,
     )
     with duckdb.connect() as db:  # the warehouse, with the state table beside the segment
@@ -360,28 +362,28 @@ def test_duckdb_pushdown_plans_what_the_local_path_plans(network: Network, tmp_p
     assert len(diff.adds) and len(diff.removes) and diff.refreshes == 2  # the test has teeth
 
 
-@pytest.mark.parametrize("network", list(Network))
+@BY_NETWORK
 def test_postgres_pushdown_plans_what_the_local_path_plans(
-    network: Network, postgres_uri: str
+    identity: IdentityDialect, postgres_uri: str
 ) -> None:
     schema = f"pushdown_plan_{uuid.uuid4().hex[:8]}"
     with StateStore(PostgresBackend(postgres_uri, schema)) as state:
         with psycopg.connect(postgres_uri, autocommit=True) as db:
             PostgresEngine(db, schema).load("people", people_table())
         sql = f"SELECT * FROM {schema}.people"
-        segment = local_segment(PostgresSource(postgres_uri), sql, network)
-        ref = AUDIENCES[network]
+        segment = local_segment(PostgresSource(postgres_uri), sql, identity)
+        ref = AUDIENCES[identity]
         hold(state, ref, segment.members)
         diff = state.diff(ref, segment.members, REFRESH_BEFORE)
 
         queries = build_queries(
             sql,
-            mapping_for(network),
-            network,
+            mapping_for(identity),
+            identity,
             StateTable(f"{schema}.members", ref.destination, ref.audience_id),
             Dialect.POSTGRES,
             trust_e164_phones=True,
-            consent=consent_columns(network),
+            consent=consent_columns(identity),
             refresh_before=REFRESH_BEFORE,
         )
         with psycopg.connect(postgres_uri, autocommit=True) as db:
@@ -405,7 +407,7 @@ def cases_queries(
     table: str,
     key_kind: IdentifierKind,
     kind: IdentifierKind,
-    network: Network,
+    identity: IdentityDialect,
     dialect: Dialect,
     trust_e164_phones: bool = False,
 ) -> PushdownQueries:
@@ -413,7 +415,7 @@ def cases_queries(
     return build_queries(
         f"select * from {table}",
         mapping,
-        network,
+        identity,
         DUMMY_STATE,
         dialect,
         trust_e164_phones=trust_e164_phones,
@@ -422,7 +424,7 @@ def cases_queries(
 
 def sent_by_sql(
     engine: Engine,
-    network: Network,
+    identity: IdentityDialect,
     kind: IdentifierKind,
     values: Sequence[object],
     **options: bool,
@@ -436,8 +438,8 @@ def sent_by_sql(
     table = pa.table({ROW_KEY: pa.array(keys, pa.string()), "value": pa.array(values, value_type)})
     engine.load("cases", table)
     table_name = f"{engine.schema}.cases" if isinstance(engine, PostgresEngine) else "cases"
-    queries = cases_queries(table_name, key_kind, kind, network, engine.dialect, **options)
-    hashed = RULES[network][key_kind].hashed
+    queries = cases_queries(table_name, key_kind, kind, identity, engine.dialect, **options)
+    hashed = key_kind in identity.hashed
     row_of = {(sha256_hex(key) if hashed else key): i for i, key in enumerate(keys)}
     column = 1 + IDENTIFIER_COLUMNS.index(kind.value)
     key_column = 1 + IDENTIFIER_COLUMNS.index(key_kind.value)
@@ -447,16 +449,18 @@ def sent_by_sql(
     return [by_row[i] for i in range(len(values))], stats
 
 
-def reference(network: Network, kind: IdentifierKind, values: Sequence[object]) -> list[object]:
+def reference(
+    identity: IdentityDialect, kind: IdentifierKind, values: Sequence[object]
+) -> list[object]:
     value_type = pa.int64() if any(isinstance(v, int) for v in values) else pa.string()
     return normalize_column_reference(
-        network, kind, pa.array(values, value_type)
+        identity, kind, pa.array(values, value_type)
     ).values.to_pylist()
 
 
 def assert_like_reference(
     engine: Engine,
-    network: Network,
+    identity: IdentityDialect,
     kind: IdentifierKind,
     values: Sequence[object],
     undecidable: Callable[[object], bool] = lambda value: False,
@@ -464,8 +468,8 @@ def assert_like_reference(
 ) -> None:
     """Every value the SQL decides is sent exactly as the reference sends it; the values it
     leaves undecided are exactly the expected ones, counted, and not sent."""
-    sent, stats = sent_by_sql(engine, network, kind, values, **options)
-    expected = reference(network, kind, values)
+    sent, stats = sent_by_sql(engine, identity, kind, values, **options)
+    expected = reference(identity, kind, values)
     unsure = [
         value is not None
         and len(str(value)) <= 512
@@ -474,7 +478,7 @@ def assert_like_reference(
         for value in values
     ]
     for value, got, want, skip in zip(values, sent, expected, unsure, strict=True):
-        assert got == (None if skip else want), (network, kind, value)
+        assert got == (None if skip else want), (identity, kind, value)
     assert stats.undecidable_rows == sum(unsure)
     assert stats.rows == len(values)
 
@@ -497,20 +501,20 @@ def every_special_character() -> list[str]:
     return sorted(chars)
 
 
-@pytest.mark.parametrize("network", list(Network))
+@BY_NETWORK
 def test_emails_equal_reference_for_every_special_character(
-    engine: Engine, network: Network
+    engine: Engine, identity: IdentityDialect
 ) -> None:
     values: list[object] = []
     for ch in every_special_character():
         values += [f"A{ch}b.C@GMail.com", f"{ch}x.Y@e{ch}.com{ch}", f" {ch}@{ch}.{ch} "]
         values += [f"a.B+{ch}@gmail.com", f"{ch}+x@googlemail.com", f"a+b{ch}c@example.com"]
-    assert_like_reference(engine, network, K.EMAIL, values, has_capital_sigma)
+    assert_like_reference(engine, identity, K.EMAIL, values, has_capital_sigma)
 
 
-@pytest.mark.parametrize("network", list(Network))
+@BY_NETWORK
 def test_gmail_tags_and_control_characters_are_decided_as_the_reference_does(
-    engine: Engine, network: Network
+    engine: Engine, identity: IdentityDialect
 ) -> None:
     """The Data Manager guide's example, a local part the rule leaves empty, and controls
     (a NUL on DuckDB: PostgreSQL text cannot hold one): values and reasons alike."""
@@ -525,28 +529,28 @@ def test_gmail_tags_and_control_characters_are_decided_as_the_reference_does(
     ]
     if isinstance(engine, DuckDBEngine):
         values.append("alice\x00@example.com")
-    assert_like_reference(engine, network, K.EMAIL, values)
-    _, stats = sent_by_sql(engine, network, K.EMAIL, values)
-    reasons = normalize_column_reference(network, K.EMAIL, pa.array(values)).reasons.to_pylist()
+    assert_like_reference(engine, identity, K.EMAIL, values)
+    _, stats = sent_by_sql(engine, identity, K.EMAIL, values)
+    reasons = normalize_column_reference(identity, K.EMAIL, pa.array(values)).reasons.to_pylist()
     expected = {f"email:{r}": reasons.count(r) for r in set(reasons) if r is not None}
     assert {k: v for k, v in stats.invalid.items() if k.startswith("email:")} == expected
 
 
-@pytest.mark.parametrize("network", list(Network))
+@BY_NETWORK
 def test_other_kinds_equal_reference_for_every_special_character(
-    engine: Engine, network: Network
+    engine: Engine, identity: IdentityDialect
 ) -> None:
     chars = every_special_character()
-    assert_like_reference(engine, network, K.EXTERNAL_ID, [f"{c} id-{c}{c} " for c in chars])
+    assert_like_reference(engine, identity, K.EXTERNAL_ID, [f"{c} id-{c}{c} " for c in chars])
     madids = [
         madid
         for c in chars
         for madid in (f"{c}{UUID}", f" {UUID}{c}", UUID.replace("F", c), UUID.replace("-", c))
     ]
-    assert_like_reference(engine, network, K.MADID, madids)
-    if network is Network.META:  # Google sends a country only inside a complete address
+    assert_like_reference(engine, identity, K.MADID, madids)
+    if identity is META:  # Google sends a country only inside a complete address
         countries = [f"{c}s" for c in chars] + [f" {c}{c} " for c in chars] + chars
-        assert_like_reference(engine, network, K.COUNTRY, countries)
+        assert_like_reference(engine, identity, K.COUNTRY, countries)
 
 
 def test_every_country_spelling_equals_reference(engine: Engine) -> None:
@@ -558,12 +562,12 @@ def test_every_country_spelling_equals_reference(engine: Engine) -> None:
     singles = [ch for group in preimages.values() for ch in group] + list(upper.expansions)
     pairs = [a + b for a in singles for b in singles]
     values = singles + pairs + [f"\u2003{v}\x1f" for v in pairs[:50]]
-    assert_like_reference(engine, Network.META, K.COUNTRY, values)
+    assert_like_reference(engine, META, K.COUNTRY, values)
 
 
 def test_integer_external_ids_read_as_the_local_path_reads_them(engine: Engine) -> None:
-    for network in Network:
-        assert_like_reference(engine, network, K.EXTERNAL_ID, [0, 7, -12, 2**63 - 1, None])
+    for identity in (GOOGLE, META):
+        assert_like_reference(engine, identity, K.EXTERNAL_ID, [0, 7, -12, 2**63 - 1, None])
 
 
 def test_e164_phones_equal_reference_for_every_region(engine: Engine) -> None:
@@ -577,10 +581,10 @@ def test_e164_phones_equal_reference_for_every_region(engine: Engine) -> None:
     national = ["(201) 555-0123", "0044 7400 123456", "+1 201 555 0123", "+١٢٠١٥٥٥٠١٢٣"]
     national += ["+0123456789", "+123456", "+1234567890123456", "++12015550123"]
     values = [*numbers, *national, "", "  ", None, "+" + "1" * 600]
-    for network in Network:
+    for identity in (GOOGLE, META):
         assert_like_reference(
             engine,
-            network,
+            identity,
             K.PHONE,
             values,
             lambda value: not re.fullmatch(r"\+[1-9][0-9]{6,14}", str(value).strip()),
@@ -592,9 +596,9 @@ def test_trusted_phones_are_passed_through_unchecked(engine: Engine) -> None:
     """The documented limit of trust_e164_phones: an E.164-shaped number phonenumbers calls
     invalid, or writes otherwise (a trunk 0 after the country code), is sent as it is."""
     for shaped in ("+10000000000", "+4402079460958"):
-        sent, _ = sent_by_sql(engine, Network.GOOGLE, K.PHONE, [shaped], trust_e164_phones=True)
+        sent, _ = sent_by_sql(engine, GOOGLE, K.PHONE, [shaped], trust_e164_phones=True)
         assert sent == [sha256_hex(shaped)]
-        assert reference(Network.GOOGLE, K.PHONE, [shaped]) != sent
+        assert reference(GOOGLE, K.PHONE, [shaped]) != sent
 
 
 ALPHABET = [*"abcXYZ019._+-'!#@@@.", "\u00e9", "\u0130", "\u00df", "\u212a", "\u03a3", "\u03c3"]
@@ -622,13 +626,13 @@ def test_random_emails_equal_reference_on_duckdb(
     duckdb_engine: DuckDBEngine, values: list[str | None]
 ) -> None:
     """Unicode included: the SQL never calls LOWER(), it applies Python's own table."""
-    for network in Network:
-        assert_like_reference(duckdb_engine, network, K.EMAIL, values, has_capital_sigma)
+    for identity in (GOOGLE, META):
+        assert_like_reference(duckdb_engine, identity, K.EMAIL, values, has_capital_sigma)
 
 
 def test_a_capital_sigma_makes_the_segment_undecidable(duckdb_engine: DuckDBEngine) -> None:
     values = ["\u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3@example.gr", "a@example.com"]
-    sent, stats = sent_by_sql(duckdb_engine, Network.META, K.EMAIL, values)
+    sent, stats = sent_by_sql(duckdb_engine, META, K.EMAIL, values)
     assert stats.undecidable_rows == 1
     assert stats.invalid == {}
     assert sent == [None, sha256_hex("a@example.com")]
@@ -638,18 +642,18 @@ def test_a_capital_sigma_makes_the_segment_undecidable(duckdb_engine: DuckDBEngi
 
 
 def test_is_pushdownable_says_what_and_why() -> None:
-    for network in Network:
-        ok, _ = is_pushdownable([K.EMAIL, K.COUNTRY, K.EXTERNAL_ID, K.MADID], network)
+    for identity in (GOOGLE, META):
+        ok, _ = is_pushdownable([K.EMAIL, K.COUNTRY, K.EXTERNAL_ID, K.MADID], identity)
         assert ok
-        ok, reason = is_pushdownable({K.EMAIL: "email", K.FIRST_NAME: "f"}, network)
+        ok, reason = is_pushdownable({K.EMAIL: "email", K.FIRST_NAME: "f"}, identity)
         assert not ok and "names" in reason
-        ok, reason = is_pushdownable([K.ZIP], network)
+        ok, reason = is_pushdownable([K.ZIP], identity)
         assert not ok and "zip" in reason
-        ok, reason = is_pushdownable([K.EMAIL, K.PHONE], network)
+        ok, reason = is_pushdownable([K.EMAIL, K.PHONE], identity)
         assert not ok and "trust_e164_phones" in reason
-        assert is_pushdownable([K.EMAIL, K.PHONE], network, trust_e164_phones=True)[0]
+        assert is_pushdownable([K.EMAIL, K.PHONE], identity, trust_e164_phones=True)[0]
     with pytest.raises(NotPushdownable, match="names"):
-        build_queries("select 1", {K.LAST_NAME: "ln"}, Network.META, DUMMY_STATE, Dialect.DUCKDB)
+        build_queries("select 1", {K.LAST_NAME: "ln"}, META, DUMMY_STATE, Dialect.DUCKDB)
 
 
 @pytest.mark.parametrize("dialect", [Dialect.BIGQUERY, Dialect.SNOWFLAKE])
@@ -657,17 +661,17 @@ def test_bigquery_and_snowflake_sql_compiles(dialect: Dialect) -> None:
     """Not run (no warehouse here): parsed back by sqlglot, with every string literal (the
     character tables, the key separator) read back to exactly what was meant."""
     hashes = {Dialect.BIGQUERY: "TO_HEX(SHA256(", Dialect.SNOWFLAKE: "SHA2("}
-    for network in Network:
+    for identity in (GOOGLE, META):
         queries = build_queries(
             "SELECT * FROM `shop.people`"
             if dialect is Dialect.BIGQUERY
             else "SELECT * FROM people",
-            mapping_for(network),
-            network,
+            mapping_for(identity),
+            identity,
             StateTable("syncd_state.members", "d", "a"),
             dialect,
             trust_e164_phones=True,
-            consent=consent_columns(network),
+            consent=consent_columns(identity),
             refresh_before=REFRESH_BEFORE,
         )
         for sql in (

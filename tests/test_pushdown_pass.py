@@ -399,7 +399,7 @@ def test_only_audiences_that_fall_back_read_the_segment_locally(
         networks: Sequence[tuple[Capabilities, Consent | None]],
         spill: Spill,
     ) -> list[SpilledSegment]:
-        read.append(sorted(capabilities.network.value for capabilities, *_ in networks))
+        read.append(sorted(capabilities.network for capabilities, *_ in networks))
         return spill_segments(source, name, segment, networks, spill)
 
     monkeypatch.setattr(pipeline, "spill_segments", spy)

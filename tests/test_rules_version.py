@@ -1,31 +1,31 @@
 """A change to the identity rules re-keys the members it touches, once, and the plan says why.
 
-The first pass runs the rules as they were before version 2 (gmail's "+" tag kept: the
-reference rule of that version, on a non-ASCII address, which only the reference path
-takes), against the Data Manager emulator; the next plan, with today's rules, must remove
-that member under its old key, add it under the new one, and say that the rules changed.
+The first pass runs the rules as they were before version 2 (Google's dialect with gmail's
+"+" tag kept, which every identity path reads), against the Data Manager emulator; the next
+plan, with today's rules, must remove that member under its old key, add it under the new
+one, and say that the rules changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import GOOGLE_LIST, Workspace, sha
 
-from syncd.identity import IdentifierKind, IdentifierRule, InvalidIdentifier, Network, versions
-from syncd.identity.rules import _EMAIL, RULES
+from syncd.destinations import google_data_manager
+from syncd.identity import versions
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 
 TAGGED = "Zoë.Adams+shop@Gmail.com"
 PLAIN = "bob@example.com"
-
-
-def _email_google_v1(value: str, country: str | None) -> str:
-    """Version 1's Google email rule: gmail's dots dropped, its "+" tag kept."""
-    email = "".join(value.split()).lower()
-    if not _EMAIL.match(email):
-        raise InvalidIdentifier("invalid_email")
-    local, domain = email.rsplit("@", 1)
-    return (local.replace(".", "") if domain == "gmail.com" else local) + "@" + domain
+#: Version 1's Google rules, as far as this address goes: gmail's dots dropped, its tag kept.
+GOOGLE_V1 = dataclasses.replace(
+    google_data_manager.CAPABILITIES,
+    dialect=dataclasses.replace(
+        google_data_manager.CAPABILITIES.dialect, gmail_plus_tag_removed=False
+    ),
+)
 
 
 def google_result(results: list[AudienceResult]) -> AudienceResult:
@@ -46,9 +46,7 @@ def test_a_rules_change_re_keys_tagged_gmail_members_once_and_says_why(
     )
     with monkeypatch.context() as old:
         old.setattr(versions, "RULES_VERSION", 1)
-        old.setitem(
-            RULES[Network.GOOGLE], IdentifierKind.EMAIL, IdentifierRule(_email_google_v1, True)
-        )
+        old.setattr(google_data_manager, "CAPABILITIES", GOOGLE_V1)
         first = google_result(workspace.sync())
     assert rules_check(first) == f"{versions.CHECK_NAME}: ok (rules v1)"
     held = workspace.sandbox.google.members(GOOGLE_LIST)

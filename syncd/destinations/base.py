@@ -15,7 +15,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from syncd.identity import IdentifierKind, Network
+from syncd.identity import Dialect, IdentifierKind
 from syncd.pacing import Pace
 
 
@@ -23,7 +23,10 @@ from syncd.pacing import Pace
 class Capabilities:
     """What the planner needs to know about a network, as data rather than branches."""
 
-    network: Network
+    #: The network's name in results, metrics and the rules' change log ("google", "meta").
+    network: str
+    #: How the network normalizes and hashes identifiers: every identity path reads it.
+    dialect: Dialect
     max_members_per_request: int
     identifier_kinds: frozenset[IdentifierKind]
     min_serving_size: int

@@ -17,20 +17,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from syncd.identity.dialects import Dialect
 from syncd.identity.emails import normalize_emails
 from syncd.identity.hashing import sha256_hex_array
+from syncd.identity.kinds import IdentifierKind
 from syncd.identity.phones import normalize_phones
-from syncd.identity.rules import (
-    RULES,
-    IdentifierKind,
-    IdentifierRule,
-    InvalidIdentifier,
-    Network,
-    as_text,
-)
+from syncd.identity.rules import IdentifierRule, InvalidIdentifier, as_text, rule_of
 from syncd.identity.vector import FastColumn, falses, map_chunks, text_of
 
-_FAST_PATHS: dict[IdentifierKind, Callable[[Network, pa.Array, pa.Array | None], FastColumn]] = {
+_FAST_PATHS: dict[IdentifierKind, Callable[[Dialect, pa.Array, pa.Array | None], FastColumn]] = {
     IdentifierKind.EMAIL: normalize_emails,
     IdentifierKind.PHONE: normalize_phones,
 }
@@ -46,12 +41,12 @@ class IdentifierColumn:
 
 
 def normalize_column(
-    network: Network,
+    dialect: Dialect,
     kind: IdentifierKind,
     raw: pa.Array,
     countries: pa.Array | None = None,
 ) -> IdentifierColumn:
-    """Apply one network's rule to a column; `countries` gives each row's ISO code (or null)."""
+    """Apply a network's rule to a column; `countries` gives each row's ISO code (or null)."""
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
     if isinstance(countries, pa.ChunkedArray):
@@ -60,13 +55,13 @@ def normalize_column(
     text = text_of(raw) if fast is not None else None
     country_text = _countries_of(countries)
     if fast is None or text is None or (countries is not None and country_text is None):
-        return normalize_column_reference(network, kind, raw, countries)
+        return normalize_column_reference(dialect, kind, raw, countries)
 
-    rule = RULES[network][kind]
+    rule = rule_of(dialect, kind)
     cache: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
 
     def settled(chunk: pa.Array, chunk_countries: pa.Array | None) -> FastColumn:
-        return _settle(rule, fast(network, chunk, chunk_countries), chunk, chunk_countries, cache)
+        return _settle(rule, fast(dialect, chunk, chunk_countries), chunk, chunk_countries, cache)
 
     column = map_chunks(settled, text, country_text)
     values = sha256_hex_array(column.values) if rule.hashed else column.values
@@ -113,13 +108,13 @@ def _settle(
 
 
 def normalize_column_reference(
-    network: Network,
+    dialect: Dialect,
     kind: IdentifierKind,
     raw: pa.Array,
     countries: pa.Array | None = None,
 ) -> IdentifierColumn:
     """The reference path: the per-value rule for each distinct (value, country)."""
-    rule = RULES[network][kind]
+    rule = rule_of(dialect, kind)
     country_values = countries.to_pylist() if countries is not None else [None] * len(raw)
     cache: dict[tuple[object, str | None], tuple[str | None, str | None]] = {}
     values: list[str | None] = []

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, phonenumberutil
 
+from syncd.identity.dialects import Dialect
 from syncd.identity.phone_plans import (
     AVAILABLE,
     MAX_NSN,
@@ -55,7 +56,6 @@ from syncd.identity.phone_plans import (
     type_ok,
     viable,
 )
-from syncd.identity.rules import Network
 from syncd.identity.vector import (
     ASCII_WHITESPACE,
     EMPTY_STRING,
@@ -101,9 +101,9 @@ class _Read:
         return self.valid, self.codes, self.numbers, self.fallback
 
 
-def normalize_phones(network: Network, text: pa.Array, countries: pa.Array | None) -> FastColumn:
-    """E.164 phones (Meta's without "+") for the rows this path can prove; the others are
-    marked fallback."""
+def normalize_phones(dialect: Dialect, text: pa.Array, countries: pa.Array | None) -> FastColumn:
+    """E.164 phones (without "+" unless `dialect.phone_plus`) for the rows this path can
+    prove; the others are marked fallback."""
     rows = split_text(text)
     size = len(text)
     stripped = pc.ascii_trim(text, ASCII_WHITESPACE)
@@ -125,7 +125,7 @@ def normalize_phones(network: Network, text: pa.Array, countries: pa.Array | Non
         )
         valid = pc.replace_with_mask(valid, todo, read.valid)
         fallback = pc.replace_with_mask(fallback, todo, read.fallback)
-        if network is Network.GOOGLE:
+        if dialect.phone_plus:
             e164 = pc.binary_join_element_wise(string("+"), read.codes, read.numbers, "")
         else:
             e164 = pc.binary_join_element_wise(read.codes, read.numbers, "")

@@ -1,9 +1,10 @@
 """The identifier rules, one small function per value: the reference path.
 
 A network matches a hashed identifier only when we normalized it exactly as it does, so
-every rule here is a network's documented rule, not our taste. These per-value functions
-*define* what syncd sends; the vectorized paths beside them (`emails`, `phones`) must give
-bit-identical results and hand anything they are unsure of back to these functions.
+every rule here is a network's documented rule, not our taste; where networks differ, the
+rule reads the network's `Dialect`. These per-value functions *define* what syncd sends; the
+vectorized paths beside them (`emails`, `phones`) must give bit-identical results for any
+dialect and hand anything they are unsure of back to these functions.
 An invalid value never raises out of the package: it becomes a null plus a reason.
 """
 
@@ -16,10 +17,11 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
+from functools import partial
 
 import phonenumbers
 
+from syncd.identity.dialects import Dialect, NameForm, ZipForm
 from syncd.identity.kinds import IdentifierKind
 
 #: Longer values are refused before any regex runs on them: no real identifier is this long,
@@ -38,13 +40,6 @@ CONTROL_CHARACTERS = "".join(
 _CONTROL = re.compile(f"[{re.escape(CONTROL_CHARACTERS)}]")
 _MADID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-
-
-class Network(StrEnum):
-    """The normalization dialect: Google and Meta disagree on emails, phones and names."""
-
-    GOOGLE = "google"
-    META = "meta"
 
 
 class InvalidIdentifier(ValueError):
@@ -68,13 +63,17 @@ def normalize_country(value: str) -> str:
     return code
 
 
-def _email_google(value: str, country: str | None) -> str:
-    # Data Manager "Format user data" (developers.google.com/data-manager/api/devguides/
-    # concepts/formatting): lowercase; trim leading, trailing and intermediate whitespace;
-    # for gmail.com / googlemail.com remove the "+" and everything after it in the local part,
-    # and every "." before the "@" (cloudy.sanfrancisco+shopping@gmail.com ->
+def _email(dialect: Dialect, value: str, country: str | None) -> str:
+    # Google, Data Manager "Format user data" (developers.google.com/data-manager/api/
+    # devguides/concepts/formatting): lowercase; trim leading, trailing and intermediate
+    # whitespace; for gmail.com / googlemail.com remove the "+" and everything after it in
+    # the local part, and every "." before the "@" (cloudy.sanfrancisco+shopping@gmail.com ->
     # cloudysanfrancisco@gmail.com); other domains keep their dots and "+".
-    email = "".join(value.split()).lower()
+    # Meta customer-file "Hashing and normalizing data" (developers.facebook.com/docs/
+    # marketing-api/audiences/guides/custom-audiences): trim leading and trailing whitespace,
+    # lowercase; no gmail rule.
+    email = "".join(value.split()) if dialect.email_inner_whitespace_removed else value.strip()
+    email = email.lower()
     _refuse_controls(email)
     if not _EMAIL.match(email):
         raise InvalidIdentifier("invalid_email")
@@ -82,21 +81,13 @@ def _email_google(value: str, country: str | None) -> str:
     if domain in _GMAIL_DOMAINS:
         # google-ads-datamanager-util Formatter.format_email_address: split at the first "+",
         # then drop the dots; an empty local part left over is refused, as it refuses it.
-        local = local.split("+", 1)[0].replace(".", "")
+        if dialect.gmail_plus_tag_removed:
+            local = local.split("+", 1)[0]
+        if dialect.gmail_dots_removed:
+            local = local.replace(".", "")
         if not local:
             raise InvalidIdentifier("invalid_email")
         email = local + "@" + domain
-    return email
-
-
-def _email_meta(value: str, country: str | None) -> str:
-    # Meta customer-file "Hashing and normalizing data" (developers.facebook.com/docs/
-    # marketing-api/audiences/guides/custom-audiences): trim leading and trailing whitespace,
-    # lowercase. No gmail rule: Meta keeps dots and "+".
-    email = value.strip().lower()
-    _refuse_controls(email)
-    if not _EMAIL.match(email):
-        raise InvalidIdentifier("invalid_email")
     return email
 
 
@@ -131,15 +122,12 @@ def _valid_number(text: str, country: str | None) -> phonenumbers.PhoneNumber:
     return number
 
 
-def _phone_google(value: str, country: str | None) -> str:
-    # Google: E.164, with the leading '+'.
+def _phone(dialect: Dialect, value: str, country: str | None) -> str:
+    # Google: E.164, with the leading '+'. Meta: digits only, country code first, no '+'
+    # and no leading zeros.
     number = _parse_phone(value, country)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _phone_meta(value: str, country: str | None) -> str:
-    # Meta: digits only, country code first, no '+' and no leading zeros.
-    return _phone_google(value, country).lstrip("+")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164 if dialect.phone_plus else e164.lstrip("+")
 
 
 #: Data Manager "Format user data": given_name "Don't include prefixes such as Mrs.",
@@ -149,7 +137,20 @@ _NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
 _NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
-def _name_words_google(value: str) -> list[str]:
+def _name_words(dialect: Dialect, value: str) -> list[str]:
+    """A name's words in `dialect.name_form`, none empty: words, so that a title or a
+    generation is found whatever the form joins them with."""
+    if dialect.name_form is NameForm.LETTERS:
+        # Meta customer-file docs, FN and LN: "Use a-z only. Lowercase only, no punctuation.
+        # Special characters in UTF-8 format." So letters only (no spaces, digits or
+        # punctuation), and a letter such as "é" is kept and sent as UTF-8 (the SDK's
+        # normalize_key drops it: see docs/normalization.md). NFC, so "é" typed as "e" and a
+        # combining accent hashes as the precomposed letter does.
+        folded = unicodedata.normalize("NFC", value.lower()).split()
+        words = [
+            "".join(ch for ch in word if unicodedata.category(ch)[0] in "LM") for word in folded
+        ]
+        return [word for word in words if word]
     # AddressInfo.given_name / family_name (google.ads.datamanager.v1, the API reference):
     # "all lowercase, with no punctuation, no leading or trailing whitespace"; Google Ads API
     # OfflineUserAddressInfo.hashed_first_name: "Remove any extra spaces before, after, and
@@ -158,65 +159,49 @@ def _name_words_google(value: str) -> list[str]:
     return kept.split()
 
 
-def _given_name_google(value: str, country: str | None) -> str:
-    words = _name_words_google(value)
-    if len(words) > 1 and words[0] in _NAME_PREFIXES:
+def _given_name(dialect: Dialect, value: str, country: str | None) -> str:
+    words = _name_words(dialect, value)
+    if dialect.name_affixes_dropped and len(words) > 1 and words[0] in _NAME_PREFIXES:
         words = words[1:]
-    return _name(" ".join(words))
+    return _name(dialect, words)
 
 
-def _family_name_google(value: str, country: str | None) -> str:
-    words = _name_words_google(value)
-    if len(words) > 1 and words[-1] in _NAME_SUFFIXES:
+def _family_name(dialect: Dialect, value: str, country: str | None) -> str:
+    words = _name_words(dialect, value)
+    if dialect.name_affixes_dropped and len(words) > 1 and words[-1] in _NAME_SUFFIXES:
         words = words[:-1]
-    return _name(" ".join(words))
+    return _name(dialect, words)
 
 
-def _name_meta(value: str, country: str | None) -> str:
-    # Meta customer-file docs, FN and LN: "Use a-z only. Lowercase only, no punctuation.
-    # Special characters in UTF-8 format." So letters only (no spaces, digits or
-    # punctuation), and a letter such as "é" is kept and sent as UTF-8 (the SDK's
-    # normalize_key drops it: see docs/normalization.md). NFC, so "é" typed as "e" and a
-    # combining accent hashes as the precomposed letter does.
-    folded = unicodedata.normalize("NFC", value.lower())
-    return _name("".join(ch for ch in folded if unicodedata.category(ch)[0] in "LM"))
-
-
-def _name(name: str) -> str:
+def _name(dialect: Dialect, words: list[str]) -> str:
+    name = (" " if dialect.name_form is NameForm.WORDS else "").join(words)
     if not name:
         raise InvalidIdentifier("invalid_name")
     return name
 
 
-def _country_google(value: str, country: str | None) -> str:
-    return normalize_country(value)
+def _country(dialect: Dialect, value: str, country: str | None) -> str:
+    code = normalize_country(value)
+    return code.lower() if dialect.country_lowercase else code
 
 
-def _country_meta(value: str, country: str | None) -> str:
-    return normalize_country(value).lower()
-
-
-def _zip_google(value: str, country: str | None) -> str:
-    # Google sends postal codes in clear, as written in the country, without outer spaces.
-    code = value.strip().upper()
+def _zip(dialect: Dialect, value: str, country: str | None) -> str:
+    if dialect.zip_form is ZipForm.AS_WRITTEN:
+        # Google sends postal codes in clear, as written in the country, without outer spaces.
+        code = value.strip().upper()
+    else:
+        # Meta: lowercase, no spaces or dashes; for the US the first five digits only.
+        code = "".join(ch for ch in value.lower() if ch not in " -")
+        if country == "US":
+            code = code[:5]
+            if len(code) != 5 or not code.isdigit():
+                raise InvalidIdentifier("invalid_zip")
     if not code:
         raise InvalidIdentifier("invalid_zip")
     return code
 
 
-def _zip_meta(value: str, country: str | None) -> str:
-    # Meta: lowercase, no spaces or dashes; for the US the first five digits only.
-    code = "".join(ch for ch in value.lower() if ch not in " -")
-    if country == "US":
-        code = code[:5]
-        if len(code) != 5 or not code.isdigit():
-            raise InvalidIdentifier("invalid_zip")
-    if not code:
-        raise InvalidIdentifier("invalid_zip")
-    return code
-
-
-def _madid(value: str, country: str | None) -> str:
+def _madid(dialect: Dialect, value: str, country: str | None) -> str:
     # Mobile advertiser ids (IDFA/AAID) are UUIDs, lowercase with hyphens on both networks.
     madid = value.strip().lower()
     if not _MADID.match(madid):
@@ -224,7 +209,7 @@ def _madid(value: str, country: str | None) -> str:
     return madid
 
 
-def _external_id(value: str, country: str | None) -> str:
+def _external_id(dialect: Dialect, value: str, country: str | None) -> str:
     # The advertiser's own id: matched byte for byte, so only outer whitespace goes.
     external_id = value.strip()
     if not external_id:
@@ -244,33 +229,21 @@ class IdentifierRule:
         return sha256_hex(normalized) if self.hashed else normalized
 
 
-# Meta: MADID and EXTERN_ID are sent unhashed, as facebook-business sends them
-# (facebook_business/adobjects/helpers/customaudiencemixin.py, format_params: "for
-# mobile_advertiser_id, don't hash it"; a multi-key EXTERN_ID is never hashed). Google sends
-# region and postal code in clear beside the hashed names of an address (AddressInfo).
-# Everything else is SHA-256.
-RULES: dict[Network, dict[IdentifierKind, IdentifierRule]] = {
-    Network.GOOGLE: {
-        IdentifierKind.EMAIL: IdentifierRule(_email_google, hashed=True),
-        IdentifierKind.PHONE: IdentifierRule(_phone_google, hashed=True),
-        IdentifierKind.FIRST_NAME: IdentifierRule(_given_name_google, hashed=True),
-        IdentifierKind.LAST_NAME: IdentifierRule(_family_name_google, hashed=True),
-        IdentifierKind.COUNTRY: IdentifierRule(_country_google, hashed=False),
-        IdentifierKind.ZIP: IdentifierRule(_zip_google, hashed=False),
-        IdentifierKind.MADID: IdentifierRule(_madid, hashed=False),
-        IdentifierKind.EXTERNAL_ID: IdentifierRule(_external_id, hashed=False),
-    },
-    Network.META: {
-        IdentifierKind.EMAIL: IdentifierRule(_email_meta, hashed=True),
-        IdentifierKind.PHONE: IdentifierRule(_phone_meta, hashed=True),
-        IdentifierKind.FIRST_NAME: IdentifierRule(_name_meta, hashed=True),
-        IdentifierKind.LAST_NAME: IdentifierRule(_name_meta, hashed=True),
-        IdentifierKind.COUNTRY: IdentifierRule(_country_meta, hashed=True),
-        IdentifierKind.ZIP: IdentifierRule(_zip_meta, hashed=True),
-        IdentifierKind.MADID: IdentifierRule(_madid, hashed=False),
-        IdentifierKind.EXTERNAL_ID: IdentifierRule(_external_id, hashed=False),
-    },
+_NORMALIZE: dict[IdentifierKind, Callable[[Dialect, str, str | None], str]] = {
+    IdentifierKind.EMAIL: _email,
+    IdentifierKind.PHONE: _phone,
+    IdentifierKind.FIRST_NAME: _given_name,
+    IdentifierKind.LAST_NAME: _family_name,
+    IdentifierKind.COUNTRY: _country,
+    IdentifierKind.ZIP: _zip,
+    IdentifierKind.MADID: _madid,
+    IdentifierKind.EXTERNAL_ID: _external_id,
 }
+
+
+def rule_of(dialect: Dialect, kind: IdentifierKind) -> IdentifierRule:
+    """`kind`'s rule in `dialect`: the reference the vectorized paths and SQL are held to."""
+    return IdentifierRule(partial(_NORMALIZE[kind], dialect), hashed=kind in dialect.hashed)
 
 
 def as_text(value: object) -> str:
@@ -293,6 +266,6 @@ def as_text(value: object) -> str:
     return text
 
 
-def send_value(network: Network, kind: IdentifierKind, value: object, country: str | None) -> str:
+def send_value(dialect: Dialect, kind: IdentifierKind, value: object, country: str | None) -> str:
     """What syncd sends for one raw value; raises InvalidIdentifier with the reason."""
-    return RULES[network][kind].apply(as_text(value), country)
+    return rule_of(dialect, kind).apply(as_text(value), country)

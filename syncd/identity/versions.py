@@ -1,4 +1,5 @@
-"""The version of the identity rules, and what each version changed, per network.
+"""The version of the identity rules (`rules` and each network's `Dialect`), and what each
+version changed, per network.
 
 A changed rule gives some people a new member key: a pass removes them under the old key and
 adds them under the new one, once. Fingerprints (`syncd.fingerprints`) carry the version, so
@@ -12,20 +13,19 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from syncd.identity.rules import Network
-
 #: Raise it with every change to what a rule sends, and say what changed in CHANGES.
 RULES_VERSION = 2
 #: Passes recorded before versions were (no identity_rules check) ran version 1.
 UNVERSIONED = 1
 CHECK_NAME = "identity_rules"
 
-CHANGES: dict[int, dict[Network, str]] = {
+#: By network name (`Capabilities.network`).
+CHANGES: dict[int, dict[str, str]] = {
     2: {
-        Network.GOOGLE: "gmail.com and googlemail.com addresses lose their +tag (Data Manager "
+        "google": "gmail.com and googlemail.com addresses lose their +tag (Data Manager "
         '"Format user data"), given names a title (Mrs.) and family names a generation (Jr.); '
         "emails holding control characters are refused",
-        Network.META: "EXTERN_ID is sent unhashed, as facebook-business sends it; names keep "
+        "meta": "EXTERN_ID is sent unhashed, as facebook-business sends it; names keep "
         "letters beyond a-z in UTF-8; emails holding control characters are refused",
     },
 }
@@ -51,7 +51,7 @@ def version_of_summary(summary: str | Mapping[str, object] | None) -> int | None
     return recorded_version(checks) if isinstance(checks, list) else None
 
 
-def changes_since(network: Network, version: int) -> list[str]:
+def changes_since(network: str, version: int) -> list[str]:
     """What changed in `network`'s rules after `version`, oldest first."""
     return [
         CHANGES[number][network]

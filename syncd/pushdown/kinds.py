@@ -2,18 +2,21 @@
 
 Each rule here must give, for every value, what the reference gives: the same value sent, or
 no value. Where SQL cannot be sure (a capital sigma, a phone not in E.164), the row is marked
-*undecidable* instead of guessed, and the caller runs the local path for that segment.
+*undecidable* instead of guessed, and the caller runs the local path for that segment. Like
+the reference, each rule reads the network's identity `Dialect`, never its name.
 
 Pushed down:
-- email, both networks: Google removes all whitespace and lowercases; Meta trims and
-  lowercases; both refuse control characters, then check the reference's pattern
-  ``^[^\\s@]+@[^\\s@.]+(\\.[^\\s@.]+)+$``; Google then drops the "+" tag and the dots of the
-  local part of gmail.com / googlemail.com addresses (and refuses one left empty).
+- email: all whitespace removed or the ends trimmed, as the dialect says, and lowercased;
+  control characters refused, then the reference's pattern checked
+  ``^[^\\s@]+@[^\\s@.]+(\\.[^\\s@.]+)+$``; then, where the dialect says so, the "+" tag and the
+  dots of the local part of gmail.com / googlemail.com addresses dropped (and one left
+  empty refused).
 - phone, only when the caller vouches the column holds E.164 numbers (``trust_e164_phones``):
-  ``+`` and 7 to 15 digits pass through (Google ``+…``, Meta digits). SQL cannot check them
-  against phonenumbers' metadata as the reference does, nor read national numbers.
+  ``+`` and 7 to 15 digits pass through (with or without the "+", as the dialect says). SQL
+  cannot check them against phonenumbers' metadata as the reference does, nor read national
+  numbers.
 - external_id (trim), madid (trim, lowercase, UUID pattern), country (trim, upper, one of the
-  reference's ISO codes; Meta sends it lowercase and hashed).
+  reference's ISO codes; lowercase where the dialect says).
 
 Not pushed down (`is_pushdownable` says why): names and zip codes.
 """
@@ -22,12 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from itertools import product
 
 from sqlglot import exp
 
-from syncd.identity import RULES, IdentifierKind, InvalidIdentifier, Network, normalize_country
+from syncd.identity import Dialect as IdentityDialect
+from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.pushdown import charsets
 from syncd.pushdown.dialects import ByteLength, RegexpSearch
@@ -40,9 +44,9 @@ CONTROL_CLASS = "".join(
     f"\\x{ord(first):02x}" + (f"-\\x{ord(last):02x}" if last != first else "")
     for first, last in charsets.runs(CONTROL_CHARACTERS)
 )
-#: `rules._EMAIL` on a value that holds no whitespace (Google removed it; Meta's rule checks
-#: for it apart), and no control character (refused before, as the reference does), so the
-#: pattern means the same in RE2, PostgreSQL and Python.
+#: `rules._EMAIL` on a value that holds no whitespace (removed, or checked for apart), and no
+#: control character (refused before, as the reference does), so the pattern means the same
+#: in RE2, PostgreSQL and Python.
 EMAIL_PATTERN = f"^[^@{CONTROL_CLASS}]+@[^@.{CONTROL_CLASS}]+(\\.[^@.{CONTROL_CLASS}]+)+$"
 MADID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 #: E.164: "+", a country code not starting with 0, at most 15 digits in all. The shortest
@@ -156,7 +160,7 @@ def _same(value: exp.Expression) -> exp.Expression:
 
 @dataclass(frozen=True)
 class KindSql:
-    """One network's rule for one kind, as SQL builders over a text column `t`:
+    """One dialect's rule for one kind, as SQL builders over a text column `t`:
     `normalize(t)` is the value before the validity check, `valid(n)` the check, `finish(n)`
     what is sent (before hashing), `undecidable(t, n)` the rows SQL cannot be sure of."""
 
@@ -171,44 +175,51 @@ class KindSql:
     refusals: tuple[tuple[Builder, str], ...] = ()
 
 
-def _email_google_normalize(text: exp.Expression) -> exp.Expression:
-    # "".join(value.split()).lower(): whitespace deleted by the same TRANSLATE that lowers;
-    # then gmail's rule, which the validity check sees (it may leave the local part empty).
-    return _gmail_normalized(python_lower(text, delete=charsets.whitespace()))
+def _email_normalize(identity: IdentityDialect, text: exp.Expression) -> exp.Expression:
+    if identity.email_inner_whitespace_removed:
+        # "".join(value.split()).lower(): whitespace deleted by the same TRANSLATE that lowers.
+        email = python_lower(text, delete=charsets.whitespace())
+    else:
+        email = python_lower(strip(text), probe=text)
+    if identity.gmail_plus_tag_removed or identity.gmail_dots_removed:
+        # gmail's rules, which the validity check sees (they may leave the local part empty).
+        email = _gmail_normalized(identity, email)
+    return email
 
 
-def _email_meta_normalize(text: exp.Expression) -> exp.Expression:
-    return python_lower(strip(text), probe=text)
-
-
-def _email_valid(normalized: exp.Expression) -> exp.Expression:
-    return matches(normalized, EMAIL_PATTERN)
-
-
-def _email_meta_valid(normalized: exp.Expression) -> exp.Expression:
-    return exp.and_(has_no_whitespace(normalized), matches(normalized.copy(), EMAIL_PATTERN))
+def _email_valid(identity: IdentityDialect, normalized: exp.Expression) -> exp.Expression:
+    pattern = matches(normalized.copy(), EMAIL_PATTERN)
+    if identity.email_inner_whitespace_removed:
+        return pattern
+    return exp.and_(has_no_whitespace(normalized), pattern)
 
 
 def _has_control(normalized: exp.Expression) -> exp.Expression:
     return matches(normalized, f"[{CONTROL_CLASS}]")
 
 
-def _gmail_normalized(email: exp.Expression) -> exp.Expression:
-    """A valid gmail.com / googlemail.com address without its "+" tag and the dots of its
-    local part. A valid address has one "@", so the tag is the first "+" up to it, and once
-    every dot is gone "@gmailcom" is its domain."""
+def _gmail_normalized(identity: IdentityDialect, email: exp.Expression) -> exp.Expression:
+    """A valid gmail.com / googlemail.com address without its "+" tag, then without the dots
+    of its local part, as `identity` says. Valid by the dialect's own check: a tag holding
+    whitespace must not make an address the reference refuses valid. A valid address has
+    one "@", so the tag is the first "+" up to it, and once every dot is gone "@gmailcom"
+    is its domain."""
     case = exp.Case()
     for domain in GMAIL_DOMAINS:
-        untagged = exp.RegexpReplace(
-            this=email.copy(), expression=string(r"\+[^@]*@"), replacement=string("@")
-        )
-        undotted = replace(untagged, ".", "")
+        address = email.copy()
+        if identity.gmail_plus_tag_removed:
+            address = exp.RegexpReplace(
+                this=address, expression=string(r"\+[^@]*@"), replacement=string("@")
+            )
+        if identity.gmail_dots_removed:
+            undotted = replace(address, ".", "")
+            address = replace(undotted, "@" + domain.replace(".", ""), "@" + domain)
         case = case.when(
             exp.and_(
                 exp.Like(this=email.copy(), expression=string(f"%@{domain}")),
-                matches(email.copy(), EMAIL_PATTERN),
+                _email_valid(identity, email),
             ),
-            replace(undotted, "@" + domain.replace(".", ""), "@" + domain),
+            address,
         )
     return case.else_(email.copy())
 
@@ -250,7 +261,7 @@ def _always(value: exp.Expression) -> exp.Expression:
 
 
 def _without_plus(phone: exp.Expression) -> exp.Expression:
-    # Meta: E.164 digits without the "+" (an E.164 number has exactly one, first).
+    # E.164 digits without the "+" (an E.164 number has exactly one, first).
     return replace(phone, "+", "")
 
 
@@ -269,20 +280,18 @@ def _madid_normalize(text: exp.Expression) -> exp.Expression:
 
 
 def pushdown_rules(
-    network: Network, *, trust_e164_phones: bool = False
+    identity: IdentityDialect, *, trust_e164_phones: bool = False
 ) -> dict[IdentifierKind, KindSql]:
-    """The kinds whose rule for `network` runs in SQL, by kind. Whether a value is sent
-    hashed is the reference's own call (`syncd.identity.RULES`)."""
-    google = network is Network.GOOGLE
-    hashed = {kind: rule.hashed for kind, rule in RULES[network].items()}
+    """The kinds whose rule in `identity` runs in SQL, by kind."""
+    hashed = identity.hashed
     rules = [
         KindSql(
             IdentifierKind.EMAIL,
-            normalize=_email_google_normalize if google else _email_meta_normalize,
-            valid=_email_valid if google else _email_meta_valid,
+            normalize=partial(_email_normalize, identity),
+            valid=partial(_email_valid, identity),
             reason="invalid_email",
             undecidable=_has_contextual_lower,
-            hashed=hashed[IdentifierKind.EMAIL],
+            hashed=IdentifierKind.EMAIL in hashed,
             refusals=((_has_control, "control_character"),),
         ),
         KindSql(
@@ -290,22 +299,22 @@ def pushdown_rules(
             normalize=_country_normalize,
             valid=_country_valid,
             reason="invalid_country",
-            finish=_same if google else ascii_lower,
-            hashed=hashed[IdentifierKind.COUNTRY],
+            finish=ascii_lower if identity.country_lowercase else _same,
+            hashed=IdentifierKind.COUNTRY in hashed,
         ),
         KindSql(
             IdentifierKind.EXTERNAL_ID,
             normalize=strip,
             valid=_not_empty,
             reason="invalid_external_id",
-            hashed=hashed[IdentifierKind.EXTERNAL_ID],
+            hashed=IdentifierKind.EXTERNAL_ID in hashed,
         ),
         KindSql(
             IdentifierKind.MADID,
             normalize=_madid_normalize,
             valid=_madid_valid,
             reason="invalid_madid",
-            hashed=hashed[IdentifierKind.MADID],
+            hashed=IdentifierKind.MADID in hashed,
         ),
     ]
     if trust_e164_phones:
@@ -315,20 +324,23 @@ def pushdown_rules(
                 normalize=strip,
                 valid=_always,  # anything but E.164 is undecidable, never invalid
                 reason="invalid_phone",
-                finish=_same if google else _without_plus,
+                finish=_same if identity.phone_plus else _without_plus,
                 undecidable=_phone_not_e164,
-                hashed=hashed[IdentifierKind.PHONE],
+                hashed=IdentifierKind.PHONE in hashed,
             )
         )
     return {rule.kind: rule for rule in rules}
 
 
 def is_pushdownable(
-    identifiers: Iterable[IdentifierKind], network: Network, *, trust_e164_phones: bool = False
+    identifiers: Iterable[IdentifierKind],
+    identity: IdentityDialect,
+    *,
+    trust_e164_phones: bool = False,
 ) -> tuple[bool, str]:
     """Whether a segment with these identifier kinds (a mapping's keys will do) can be
-    normalized, hashed and diffed in SQL for `network`, and if not, why not."""
-    pushed = pushdown_rules(network, trust_e164_phones=trust_e164_phones)
+    normalized, hashed and diffed in SQL by the `identity` dialect, and if not, why not."""
+    pushed = pushdown_rules(identity, trust_e164_phones=trust_e164_phones)
     reasons = []
     for kind in dict.fromkeys(IdentifierKind(kind) for kind in identifiers):
         if kind in pushed:

@@ -83,7 +83,7 @@ def refusal(config: SyncdConfig, audience: Audience) -> str | None:
     capabilities = capabilities_of(config.destinations[audience.destination])
     ok, reason = is_pushdownable(
         _carried(segment, capabilities),
-        capabilities.network,
+        capabilities.dialect,
         trust_e164_phones=segment.trust_e164_phones,
     )
     return None if ok else reason
@@ -175,7 +175,7 @@ def _queries(config: SyncdConfig, audience: Audience, ref: AudienceRef) -> Pushd
     return build_queries(
         segment.sql,
         _carried(segment, capabilities),
-        capabilities.network,
+        capabilities.dialect,
         _state_table(config, ref),
         Dialect.POSTGRES,
         trust_e164_phones=segment.trust_e164_phones,

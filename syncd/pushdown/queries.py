@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from syncd.identity import MAX_VALUE_CHARS, IdentifierKind, Network
+from syncd.identity import MAX_VALUE_CHARS, IdentifierKind
+from syncd.identity import Dialect as IdentityDialect
 from syncd.members import IDENTIFIER_COLUMNS, NO_CONSENT, NO_USABLE_IDENTIFIER
 from syncd.pushdown.dialects import Dialect, Sha256Hex, fenced, render
 from syncd.pushdown.kinds import (
@@ -121,7 +122,7 @@ class SegmentStats:
 def build_queries(
     segment_sql: str,
     identifiers: Mapping[IdentifierKind, str],
-    network: Network,
+    identity: IdentityDialect,
     state: StateTable,
     dialect: Dialect | str,
     *,
@@ -130,16 +131,17 @@ def build_queries(
     refresh_before: dt.datetime | None = None,
 ) -> PushdownQueries:
     """The pushdown queries for one segment (its SQL and identifier columns, already limited
-    to the kinds the destination carries) and one audience. Raises NotPushdownable."""
+    to the kinds the destination carries) and one audience, by its network's `identity`
+    dialect, in the warehouse's SQL `dialect`. Raises NotPushdownable."""
     dialect = Dialect(dialect)
-    ok, reason = is_pushdownable(identifiers, network, trust_e164_phones=trust_e164_phones)
+    ok, reason = is_pushdownable(identifiers, identity, trust_e164_phones=trust_e164_phones)
     if not ok:
         raise NotPushdownable(reason)
     if refresh_before is not None and refresh_before.tzinfo is None:
         raise ValueError("refresh_before must be timezone-aware")
-    rules = pushdown_rules(network, trust_e164_phones=trust_e164_phones)
+    rules = pushdown_rules(identity, trust_e164_phones=trust_e164_phones)
     chain = _Chain(
-        {IdentifierKind(k): column for k, column in identifiers.items()}, rules, network, consent
+        {IdentifierKind(k): column for k, column in identifiers.items()}, rules, identity, consent
     )
     members = exp.select(*_member_columns()).from_("syncd_members")
     held_filter = exp.and_(
@@ -225,17 +227,17 @@ class _Chain:
         self,
         identifiers: dict[IdentifierKind, str],
         rules: dict[IdentifierKind, KindSql],
-        network: Network,
+        identity: IdentityDialect,
         consent: ConsentColumns | None,
     ) -> None:
         self.identifiers = identifiers
         self.rules = {kind: rules[kind] for kind in identifiers}
         self.consent = consent
-        # Google takes names, country and zip only as one complete address: with part of
-        # it unmapped, the mapped part is never sent (syncd.members, all or nothing).
+        # A dialect that takes names, country and zip only as one complete address: with
+        # part of it unmapped, the mapped part is never sent (syncd.members, all or nothing).
         self.dropped = (
             set(ADDRESS_KINDS)
-            if network is Network.GOOGLE and not all(k in identifiers for k in ADDRESS_KINDS)
+            if identity.address_all_or_nothing and not all(k in identifiers for k in ADDRESS_KINDS)
             else set()
         )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from syncd.destinations.base import Capabilities
-from syncd.identity import IdentifierKind, Network
+from syncd.identity import GOOGLE, IdentifierKind
 from syncd.pacing import Pace
 
 CAPABILITIES = Capabilities(
-    network=Network.GOOGLE,
+    network="google",
+    dialect=GOOGLE,
     max_members_per_request=10_000,
     identifier_kinds=frozenset(
         {

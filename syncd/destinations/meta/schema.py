@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from syncd.destinations.arrow_text import joined, plain
 from syncd.destinations.base import Capabilities
 from syncd.destinations.meta.form import FormEncoded, quoted
-from syncd.identity import IdentifierKind, Network
+from syncd.identity import META, IdentifierKind
 from syncd.pacing import Pace
 
 __all__ = ["CAPABILITIES", "MAX_ROWS", "SCHEMA_KEYS", "form_payload", "payload"]
@@ -42,7 +42,8 @@ SCHEMA_KEYS: dict[str, str] = {
 MAX_ROWS = 10_000
 
 CAPABILITIES = Capabilities(
-    network=Network.META,
+    network="meta",
+    dialect=META,
     max_members_per_request=MAX_ROWS,
     identifier_kinds=frozenset(kind for kind in IdentifierKind if kind.value in SCHEMA_KEYS),
     min_serving_size=100,

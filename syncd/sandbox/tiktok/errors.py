@@ -63,7 +63,7 @@ SERVICE_ERROR = 50002
 @dataclass(frozen=True, slots=True)
 class ReturnCode:
     """One return code: the message the emulator answers with, what a client should do
-    (``retry``: "no" = fix the request, "backoff" = wait and resend the same request,
+    (``retry``: "fix" = fix the request, do not resend it; "backoff" = wait and resend it;
     "reauth" = get a new token, "permission" = fix the advertiser's authorization), and where
     the code and message were seen."""
 
@@ -75,7 +75,7 @@ class ReturnCode:
 RETURN_CODES: dict[int, ReturnCode] = {
     OK: ReturnCode(
         "OK",
-        "no",
+        "none",
         "every success envelope; segmentio/action-destinations tiktok-"
         "audiences checks message == 'OK'",
     ),
@@ -88,7 +88,7 @@ RETURN_CODES: dict[int, ReturnCode] = {
     ),
     INVALID_PARAMS: ReturnCode(
         "Invalid parameters.",
-        "no",
+        "fix",
         f"{RETURN_CODES_URL}; 'There's a problem with the parameters in your request' (same list)",
     ),
     RATE_LIMITED: ReturnCode(
