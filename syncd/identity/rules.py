@@ -138,8 +138,8 @@ _NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
 def _name_words(dialect: Dialect, value: str) -> list[str]:
-    """A name's words in `dialect.name_form`, none empty: words, so that a title or a
-    generation is found whatever the form joins them with."""
+    """A name's words in `dialect.name_form`, none empty: kept apart so that a title or a
+    generation can be dropped whichever way the form joins them."""
     if dialect.name_form is NameForm.LETTERS:
         # Meta customer-file docs, FN and LN: "Use a-z only. Lowercase only, no punctuation.
         # Special characters in UTF-8 format." So letters only (no spaces, digits or
