@@ -285,7 +285,7 @@ def run_pass(config_path: str, memory_limit: str) -> None:
     from syncd.destinations import capabilities_of
     from syncd.destinations.google.data_manager import DataManagerAudiences
     from syncd.destinations.meta.client import MetaCustomAudiences
-    from syncd.destinations.meta.throttle import MetaThrottle
+    from syncd.pacing import Pacer
     from syncd.pipeline import PassOptions, sync_all
     from syncd.push import Pusher
     from syncd.push import _StagedAhead as StagedAhead
@@ -325,12 +325,7 @@ def run_pass(config_path: str, memory_limit: str) -> None:
         add("rate-limit and retry waits", seconds_waited)
         original_waited(pusher, seconds_waited, error)
 
-    def paused(throttle: MetaThrottle) -> float:
-        pause = original_pause(throttle)
-        add("rate-limit and retry waits", pause)
-        return pause
-
-    original_waited, original_pause = Pusher._waited, MetaThrottle.before_call
+    original_waited = Pusher._waited
     pipeline._sync_one = labelled  # type: ignore[assignment]
     pipeline._Segments.get = timed("segment", pipeline._Segments.get)  # type: ignore[method-assign]
     pipeline.spill_segments = timed("read", pipeline.spill_segments)  # type: ignore[assignment]
@@ -338,7 +333,11 @@ def run_pass(config_path: str, memory_limit: str) -> None:
     Pusher.incremental = timed("push", Pusher.incremental)  # type: ignore[method-assign]
     Pusher.finish = timed("fold", Pusher.finish)  # type: ignore[method-assign]
     Pusher._waited = waited  # type: ignore[method-assign]
-    MetaThrottle.before_call = paused  # type: ignore[method-assign]
+    # Waits for the quota and the network's pauses (Meta's usage headers, 429s).
+    Pacer.acquire = timed("rate-limit and retry waits", Pacer.acquire)  # type: ignore[method-assign]
+    Pacer.wait_for_resume = timed(  # type: ignore[method-assign]
+        "rate-limit and retry waits", Pacer.wait_for_resume
+    )
     # Staging runs a group of batches ahead on a thread of its own: what a push loses to it
     # is the time it waits for a group to be staged.
     StagedAhead.wait_for = timed("stage", StagedAhead.wait_for)  # type: ignore[method-assign]

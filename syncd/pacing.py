@@ -11,9 +11,15 @@ The quota is a count per minute, not a rate: Google Cloud refills a per-minute q
 start of the next synchronized interval" (https://cloud.google.com/compute/api-quota, "Rate
 quotas"), so a sync of fifty requests may send them at once, and a larger one sends a
 minute's worth, then waits for the oldest to be a minute old. No sliding minute holding
-more than the quota means no clock minute does either, whatever the network's clock. One
-`Pacer` serves every push to one destination in a pass, so audiences sharing an account
-share its budget.
+more than the quota means no clock minute does either, whatever the network's clock.
+
+A network without a fixed rate says how much of its budget is used instead (Meta's usage
+headers, `reported`): the window narrows to the calls the budget has left, and at 100% every
+request waits for the time the network gives, once per spell however many answers repeat it.
+
+One `Pacer` serves every request to one quota owner (a Google Cloud project, a Meta ad
+account; `shared_pacer`) in the process, pushes and status reads alike, across audiences and
+passes: the daemon's next pass inherits the minute its last one left.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -68,19 +74,25 @@ class Pacer:
         )
         self._sent: deque[float] = deque()  # when the requests of the last minute left
         self._resume_at = 0.0  # no request before this (the network asked for a pause)
+        #: The budget used, in percent, as the network last reported it (None: unknown),
+        #: and the least rise it showed between two reports: what one call costs.
+        self._used: float | None = None
+        self._per_call: float | None = None
+        self._probing = False  # after a pause, one request until the network reports again
 
     @property
     def window(self) -> int:
-        """How many requests may be in flight now."""
+        """How many requests may be in flight now: the window, narrowed to the calls the
+        budget has left."""
         with self._lock:
-            return self._window
+            return self._limit()
 
     @contextmanager
     def sending(self, wait: Callable[[float], object]) -> Iterator[None]:
         """Hold one of the window's places for a request, once the quota lets it leave:
         every push to the destination shares the window, whichever audience it is for."""
         with self._lock:
-            while self._in_flight >= self._window:
+            while self._in_flight >= self._limit():
                 self._lock.wait()
             self._in_flight += 1
         try:
@@ -108,6 +120,9 @@ class Pacer:
         """A request went through: after a window's worth of them, widen (double while the
         network never throttled, else by one)."""
         with self._lock:
+            if self._probing:  # the probe went through: the pause is over
+                self._probing = False
+                self._lock.notify_all()
             self._answered += 1
             if self._answered >= self._window and self._window < self.pace.max_in_flight:
                 wider = self._window * 2 if self._slow_start else self._window + 1
@@ -116,13 +131,63 @@ class Pacer:
                 self._lock.notify_all()
 
     def throttled(self, retry_after: float | None) -> None:
-        """The network said slow down: halve the window, and send nothing until it said."""
+        """The network said slow down: halve the window, and send nothing until it said.
+        The requests that were out when it said so answer the same: one spell halves the
+        window once, and its first answer says when it ends."""
         with self._lock:
+            if self._pausing():
+                return
             self._window = max(1, self._window // 2)
             self._answered = 0
             self._slow_start = False
             if retry_after:
-                self._resume_at = max(self._resume_at, self._clock() + retry_after)
+                self._pause(retry_after)
+
+    def reported(self, used_percent: float, regain_seconds: float) -> None:
+        """The network reported how much of its budget is used and, when it is spent, in
+        how long access comes back. Answers that come during a pause were sent before it:
+        they say nothing new."""
+        with self._lock:
+            if self._pausing():
+                return
+            if self._used is not None and used_percent > self._used:
+                rise = used_percent - self._used
+                self._per_call = min(self._per_call or rise, rise)
+            self._used = used_percent
+            self._probing = False
+            if used_percent >= 100:
+                self._pause(regain_seconds or _UNKNOWN_REGAIN)
+            self._lock.notify_all()
+
+    def wait_for_resume(self, wait: Callable[[float], object]) -> None:
+        """Block while the network asked for a pause (`NotSent` if the pass stops): for a
+        call outside the window, such as a lookup before the push."""
+        while True:
+            with self._lock:
+                delay = self._resume_at - self._clock()
+            if delay <= 0:
+                return
+            if wait(delay):
+                raise NotSent("the pass is stopping")
+
+    def _pausing(self) -> bool:
+        return self._clock() < self._resume_at
+
+    def _pause(self, seconds: float) -> None:
+        """Nothing leaves for `seconds`; then one request probes what the budget has."""
+        self._resume_at = self._clock() + seconds
+        self._used = None
+        self._probing = True
+
+    def _limit(self) -> int:
+        """The window, narrowed to the calls the budget has left (at least one: the one
+        whose answer says the budget is spent)."""
+        if self._probing:
+            return 1
+        if self._used is None or self._per_call is None:
+            return self._window
+        left = int((100 - self._used) / self._per_call)
+        return max(1, min(self._window, left))
 
     def _delay(self) -> float:
         """Seconds until the next request may leave (0: now)."""
@@ -139,3 +204,26 @@ class Pacer:
 
 
 _MINUTE = 60.0
+#: How long to pause when a budget is spent and the network did not say for how long: Meta's
+#: estimates come in whole minutes.
+_UNKNOWN_REGAIN = 60.0
+
+_shared: dict[tuple[Hashable, Pace], Pacer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pacer(owner: Hashable, pace: Pace) -> Pacer:
+    """The process's one pacer for a quota owner at this pace. Two configs that pace one
+    owner differently get one pacer each (a config is told its own knobs); one that pace
+    it alike share it, as they share the network's budget."""
+    with _shared_lock:
+        pacer = _shared.get((owner, pace))
+        if pacer is None:
+            pacer = _shared[(owner, pace)] = Pacer(pace)
+        return pacer
+
+
+def forget_shared_pacers() -> None:
+    """Start every quota owner afresh (tests: each starts a new emulator's budget)."""
+    with _shared_lock:
+        _shared.clear()

@@ -11,8 +11,9 @@ beyond it), never in Python memory, so its footprint does not grow with the segm
 
 Destinations are synced side by side (`PassOptions.destinations_at_once`), and so are the
 audiences of one destination (`audiences_at_once`): each push keeps a window of requests
-in flight, and the pushes of one destination share its `syncd.pacing.Pacer`, so together
-they stay within its window and its quota.
+in flight, and every request to one quota owner (a Meta ad account, a Google Cloud project)
+waits on the process's one `syncd.pacing.Pacer` for it, so together they stay within its
+window and its quota, pass after pass.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from syncd.destinations import (
     ErrorClass,
     capabilities_of,
     open_destination,
-    pace_of,
+    pacer_of,
 )
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
 from syncd.destinations.retry import RetryPolicy
-from syncd.pacing import NotSent, Pacer
+from syncd.pacing import NotSent
 from syncd.plan import (
     AudiencePlan,
     FingerprintedSegment,
@@ -174,21 +175,12 @@ def sync_all(
 
 @dataclass(frozen=True)
 class _Run:
-    """What every audience of a pass shares: the state, the options, the claims, and one
-    pacer per destination (audiences of one account share its quota)."""
+    """What every audience of a pass shares: the state, the options and the claims."""
 
     state: StateStore
     options: PassOptions
     holder: str
     claims: Claims
-    pacers: dict[str, Pacer] = field(default_factory=dict)
-    _pacers_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def pacer(self, config: SyncdConfig, destination: str) -> Pacer:
-        with self._pacers_lock:
-            if destination not in self.pacers:
-                self.pacers[destination] = Pacer(pace_of(config.destinations[destination]))
-            return self.pacers[destination]
 
 
 def _claim(
@@ -476,7 +468,7 @@ def _apply_and_record(
             state=state,
             retry_policy=options.retry_policy,
             stop=options.stop,
-            pacer=run.pacer(config, audience.destination),
+            pacer=pacer_of(destination_config),
             statuses=statuses,
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
@@ -489,7 +481,7 @@ def _apply_and_record(
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
         log.error("%s: %s", audience.name, error)
-    except Stopped as stopped:
+    except (Stopped, NotSent) as stopped:  # NotSent: a lookup that waited out a pause
         result.status, result.error = "stopped", str(stopped)
         log.warning("%s: %s", audience.name, stopped)
     except duckdb.Error as error:

@@ -15,6 +15,7 @@ import yaml
 
 from syncd.config import SyncdConfig, load_config
 from syncd.destinations.retry import RetryPolicy
+from syncd.pacing import forget_shared_pacers
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sandbox import Sandbox
 
@@ -27,6 +28,14 @@ GOOGLE_LIST = "9000001"
 PEOPLE_COLUMNS = ("email", "phone", "country", "first_name", "last_name", "zip")
 #: No real waiting in tests: the policy's shape is unit-tested, sleeping proves nothing.
 FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pacers() -> Iterator[None]:
+    """Each test meets its networks' budgets afresh: the process keeps one pacer per quota
+    owner, and a pause one test ran into is no business of the next."""
+    yield
+    forget_shared_pacers()
 
 
 def sha(text: str) -> str:

@@ -31,7 +31,6 @@ from syncd.destinations.meta import (
     GRAPH_API_VERSION,
     SCHEMA_KEYS,
     MetaCustomAudiences,
-    MetaThrottle,
     ReplaceNotAllowed,
 )
 from syncd.destinations.meta.form import FormEncoded, form_encode
@@ -39,6 +38,7 @@ from syncd.destinations.meta.schema import form_payload, payload
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA
+from syncd.pacing import Pacer
 from syncd.sandbox import MetaGraphEmulator
 from syncd.sandbox.meta import THROTTLES
 from syncd.sandbox.server import Fault, RequestRecord
@@ -89,6 +89,7 @@ def connect(
         kind="meta", ad_account_id=ACCOUNT, access_token=token, endpoint=emulator.base_url
     )
     options.setdefault("sleep", clock.sleep)
+    options.setdefault("pacer", Pacer(CAPABILITIES.pace, clock=clock))
     return MetaCustomAudiences(config, **options)
 
 
@@ -459,21 +460,25 @@ def test_replace_retries_a_batch_inside_its_session(start: Start, clock: FakeClo
 # -- throttling --------------------------------------------------------------------------
 
 
-def test_usage_past_the_threshold_slows_the_client(start: Start, clock: FakeClock) -> None:
+def test_the_window_narrows_to_the_budget_left_and_a_spent_budget_pauses(
+    start: Start, clock: FakeClock
+) -> None:
     emulator = start(calls_per_window=10, window_seconds=SLOW_WINDOW)
     meta = connect(emulator, clock)
+    windows = []
 
-    for n in range(8):
+    for n in range(10):
         meta.add(AUDIENCE, members([person(n)]))
-    assert clock.sleeps == []  # up to 80% used, and no pause was needed below 75%
-    assert meta.throttle.usage.percent == 80
+        windows.append(meta.pacer.window)
+    # Each call costs 10%: past 80% the window is the calls left; at 100% nothing leaves.
+    assert windows[5:] == [4, 3, 2, 1, 1]
+    assert clock.sleeps == []
 
-    meta.add(AUDIENCE, members([person(8)]))
-    meta.add(AUDIENCE, members([person(9)]))
+    meta.add(AUDIENCE, members([person(10)]))
 
-    # 80% -> (80-75)/25 of the 60 s cap; 90% -> 3/5 of it.
-    assert clock.sleeps == pytest.approx([12.0, 36.0])
-    assert emulator.members(AUDIENCE) == emails(range(10))
+    # Meta's estimate, 10 minutes (the whole window: every call was made at one instant).
+    assert clock.sleeps == [SLOW_WINDOW]
+    assert emulator.members(AUDIENCE) == emails(range(11))
     assert all(r.status == 200 for r in emulator.requests)
 
 
@@ -493,40 +498,54 @@ def test_throttling_gives_retry_after_from_the_regain_estimate(
     assert throttled.value.error_class is ErrorClass.RATE_LIMITED
     assert throttled.value.retry_after == 120.0  # estimated_time_to_regain_access: 2 minutes
     assert f"code {code}" in str(throttled.value)
-    assert clock.sleeps == []  # the retry policy waits, not the throttle as well
-    assert meta.throttle.usage.percent == 0
+    assert clock.sleeps == []  # nothing said the budget was spent before this answer
+    meta.pacer.wait_for_resume(clock.sleep)  # the next call waits as long as Meta said
+    assert clock.sleeps == [120.0]
 
 
-@pytest.mark.parametrize("pausing", [True, False], ids=["throttle-paces", "retries-on-80003"])
-def test_a_throttled_push_converges_without_losing_rows(
-    start: Start, clock: FakeClock, pausing: bool
+def test_a_push_paced_by_the_usage_headers_is_never_throttled(
+    start: Start, clock: FakeClock
 ) -> None:
     emulator = start(calls_per_window=4, window_seconds=60)
-    throttle = None if pausing else MetaThrottle(max_pause=0.0, sleep=clock.sleep)
-    meta = connect(emulator, clock, throttle=throttle)
+    meta = connect(emulator, clock)
+
+    for batch in range(10):
+        chunk = members([person(batch * 3 + i) for i in range(3)])
+        assert meta.add(AUDIENCE, chunk).received == 3
+
+    assert emulator.members(AUDIENCE) == emails(range(30))
+    assert all(r.status == 200 for r in emulator.requests)
+    # 10 calls at 4 a minute: two pauses of a minute, each once the budget was spent.
+    assert clock.sleeps == [60.0, 60.0]
+
+
+def test_a_budget_spent_by_someone_else_is_waited_out_once(start: Start, clock: FakeClock) -> None:
+    """Another app spends the ad account's budget mid-push: the call that meets it is
+    throttled (80003) and retried after Meta's estimate, and the retry's wait and the
+    pacer's pause are one wait, not two."""
+    emulator = start(calls_per_window=40, window_seconds=60)
+    meta = connect(emulator, clock)
     policy = RetryPolicy(attempts=4, base_delay=1.0, max_delay=60.0)
     outcomes: list[str] = []
 
     for batch in range(10):
+        if batch == 5:
+            emulator.exhaust_budget()
         chunk = members([person(batch * 3 + i) for i in range(3)])
         result: PushResult = call_with_retries(
             functools.partial(meta.add, AUDIENCE, chunk),
             policy,
             f"batch {batch}",
             on_outcome=outcomes.append,
+            on_wait=lambda seconds, error: meta.pacer.throttled(seconds),
             sleep=clock.sleep,
         )
         assert result.received == 3
 
     assert emulator.members(AUDIENCE) == emails(range(30))
-    throttled = [r for r in emulator.requests if r.status != 200]
-    if pausing:  # the usage headers alone kept every call inside the budget
-        assert throttled == [] and outcomes == ["ok"] * 10
-        assert max(clock.sleeps) <= 60.0
-    else:  # 80003s, each waited out once for as long as Meta said
-        assert 0 < len(throttled) == outcomes.count("rate_limited") <= 3
-        assert all(r.status == 400 for r in throttled)
-    assert clock.now - 1_000.0 >= 120.0  # 10 calls at 4 per minute take at least 2 minutes
+    assert outcomes.count("rate_limited") == 1 and outcomes.count("ok") == 10
+    assert [r.status for r in emulator.requests].count(400) == 1
+    assert clock.sleeps == [60.0]
 
 
 # -- errors ------------------------------------------------------------------------------

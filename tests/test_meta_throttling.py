@@ -21,9 +21,11 @@ from support.clock import FakeClock
 
 from syncd.config.models import Audience, MetaDestination
 from syncd.destinations import DestinationError, ErrorClass
+from syncd.destinations.meta import CAPABILITIES
 from syncd.destinations.meta.errors import THROTTLING_CODES, classify
 from syncd.destinations.meta.throttle import parse_usage
 from syncd.destinations.retry import RetryPolicy
+from syncd.pacing import Pacer
 from syncd.sandbox import MetaGraphEmulator
 from syncd.spend.meta import pull_meta
 
@@ -144,6 +146,7 @@ def pull(emulator: MetaGraphEmulator, clock: FakeClock) -> pa.Table:
         pulled_at=PULLED_AT,
         retry_policy=RetryPolicy(attempts=3, base_delay=0.0, max_delay=3600.0),
         sleep=clock.sleep,
+        pacer=Pacer(CAPABILITIES.pace, clock=clock),
     )
     return pulled.rows
 
@@ -182,6 +185,10 @@ def test_a_throttled_spend_pull_waits_as_meta_says_and_completes(
 def test_a_spend_pull_that_stays_throttled_fails_as_rate_limited(
     emulator: MetaGraphEmulator, clock: FakeClock
 ) -> None:
+    def someone_spends_it_again(seconds: float) -> None:
+        clock.sleep(seconds)
+        emulator.exhaust_budget(use_case="ads_insights")
+
     emulator.exhaust_budget(use_case="ads_insights")
     with pytest.raises(DestinationError) as failed:
         destination = MetaDestination(
@@ -194,7 +201,8 @@ def test_a_spend_pull_that_stays_throttled_fails_as_rate_limited(
             LAST,
             pulled_at=PULLED_AT,
             retry_policy=RetryPolicy(attempts=2, base_delay=0.0, max_delay=0.0),
-            sleep=lambda seconds: None,  # no time passes: the budget stays spent
+            sleep=someone_spends_it_again,  # each wait ends with the budget spent again
+            pacer=Pacer(CAPABILITIES.pace, clock=clock),
         )
     assert failed.value.error_class is ErrorClass.RATE_LIMITED
     assert "code 80000/2446079" in str(failed.value) and "ads_insights" in str(failed.value)

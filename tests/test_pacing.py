@@ -3,10 +3,12 @@ and halving, and the network's pauses."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from support.clock import FakeClock
 
-from syncd.pacing import Pace, Pacer
+from syncd.pacing import NotSent, Pace, Pacer, forget_shared_pacers, shared_pacer
 
 
 def test_no_minute_holds_more_than_the_quota_less_its_margin() -> None:
@@ -61,3 +63,76 @@ def test_a_throttle_pauses_every_request_for_as_long_as_the_network_said() -> No
     pacer.throttled(30.0)
     pacer.acquire(clock.sleep)
     assert clock.sleeps == [30.0]
+
+
+def test_one_spell_halves_the_window_once_and_its_first_answer_says_when_it_ends() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(max_in_flight=16, start_in_flight=8), clock=clock)
+    pacer.throttled(30.0)
+    clock.now += 0.4  # the other requests that were out answer the same, a moment later
+    for _ in range(7):
+        pacer.throttled(60.0)
+    assert pacer.window == 1  # the probe after a pause; the window under it is 4
+    pacer.acquire(clock.sleep)
+    assert clock.sleeps == [pytest.approx(29.6)]
+    pacer.reported(10.0, 0.0)  # the probe's answer: the budget is back
+    assert pacer.window == 4  # halved once, not eight times
+
+
+def test_the_window_narrows_to_the_calls_the_reported_budget_has_left() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(max_in_flight=8), clock=clock)
+    assert pacer.window == 4
+    for used, window in ((40, 4), (45, 4), (85, 3), (90, 2), (95, 1)):
+        pacer.reported(used, 0.0)
+        assert pacer.window == window  # each call costs 5%: what is left, at most 4
+    pacer.reported(100, 90.0)  # spent: nothing leaves until Meta's estimate
+    pacer.wait_for_resume(clock.sleep)
+    assert clock.sleeps == [90.0]
+    assert pacer.window == 1  # one call probes what the budget has
+    pacer.reported(100, 30.0)  # the budget slides: still spent, a new spell
+    pacer.wait_for_resume(clock.sleep)
+    assert clock.sleeps == [90.0, 30.0]
+    pacer.reported(20, 0.0)
+    assert pacer.window == 4
+
+
+def test_answers_to_requests_sent_before_a_pause_do_not_extend_it() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(max_in_flight=8), clock=clock)
+    pacer.reported(100, 60.0)
+    clock.now += 0.5
+    pacer.reported(100, 60.0)
+    pacer.throttled(60.0)
+    pacer.wait_for_resume(clock.sleep)
+    assert clock.sleeps == [pytest.approx(59.5)]
+
+
+def test_a_stopping_pass_does_not_wait_out_a_pause() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(max_in_flight=8), clock=clock)
+    pacer.reported(100, 60.0)
+    with pytest.raises(NotSent):
+        pacer.wait_for_resume(lambda seconds: True)  # a stopping pass's Event.wait
+
+
+def test_one_quota_owner_has_one_pacer_in_the_process() -> None:
+    pace = Pace(requests_per_minute=300, max_in_flight=8)
+    first = shared_pacer(("google_data_manager", "https://x", "project-a"), pace)
+    assert shared_pacer(("google_data_manager", "https://x", "project-a"), pace) is first
+    assert shared_pacer(("google_data_manager", "https://x", "project-b"), pace) is not first
+    wider = dataclasses.replace(pace, max_in_flight=16)
+    assert shared_pacer(("google_data_manager", "https://x", "project-a"), wider) is not first
+    forget_shared_pacers()
+    assert shared_pacer(("google_data_manager", "https://x", "project-a"), pace) is not first
+
+
+def test_after_a_pause_the_first_answer_reopens_the_window() -> None:
+    """Data Manager reports no usage: an answer, not a report, ends the probe."""
+    clock = FakeClock()
+    pacer = Pacer(Pace(requests_per_minute=300, max_in_flight=8), clock=clock)
+    pacer.throttled(10.0)
+    assert pacer.window == 1
+    pacer.acquire(clock.sleep)
+    pacer.answered()
+    assert pacer.window == 2

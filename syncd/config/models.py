@@ -6,10 +6,11 @@ error, and `syncd schema` exports them as JSON schema for editors.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -132,10 +133,19 @@ class DestinationSettings(StrictModel):
 
     #: Which field names the network account (state is kept per account and audience).
     ACCOUNT_FIELD: ClassVar[str]
+    if TYPE_CHECKING:  # every network's model declares both, with its own values
+        kind: str
+        endpoint: str
 
     @property
     def account(self) -> str:
         return str(getattr(self, self.ACCOUNT_FIELD))
+
+    @property
+    def quota_owner(self) -> tuple[str, ...]:
+        """Whose request budget this destination spends: by default its account on its
+        endpoint (Meta counts per ad account). Destinations of one owner share a pacer."""
+        return (self.kind, self.endpoint, self.account)
 
     batch_size: int | None = Field(
         default=None,
@@ -379,6 +389,18 @@ class GoogleDataManagerDestination(DestinationSettings):
         if (self.access_token is None) == (self.credentials_file is None):
             raise ValueError("give exactly one of access_token or credentials_file")
         return self
+
+    @property
+    def quota_owner(self) -> tuple[str, ...]:
+        """Data Manager's quota is per Google Cloud project, the credentials' own; syncd
+        knows the project only as the credentials (a file, or a digest of the token, which
+        stays in memory)."""
+        if self.credentials_file is not None:
+            credentials = str(self.credentials_file)
+        else:
+            token = self.access_token.get_secret_value() if self.access_token else ""
+            credentials = hashlib.sha256(token.encode()).hexdigest()
+        return (self.kind, self.endpoint, credentials)
 
 
 class GoogleAdsDestination(GoogleAdsConnection, DestinationSettings):

@@ -19,7 +19,7 @@ from syncd.destinations.base import (
     PushResult,
 )
 from syncd.identity import Dialect
-from syncd.pacing import Pace
+from syncd.pacing import Pace, Pacer, shared_pacer
 
 __all__ = [
     "Capabilities",
@@ -31,6 +31,7 @@ __all__ = [
     "dialects",
     "open_destination",
     "pace_of",
+    "pacer_of",
 ]
 
 
@@ -89,3 +90,9 @@ def pace_of(config: AnyDestination) -> Pace:
     )
     window = config.max_in_flight or pace.max_in_flight
     return dataclasses.replace(pace, requests_per_minute=quota, max_in_flight=window)
+
+
+def pacer_of(config: AnyDestination) -> Pacer:
+    """The process's pacer for this destination's quota owner: every request it sends
+    (pushes, status reads, lookups, spend pulls) waits on it, across audiences and passes."""
+    return shared_pacer(config.quota_owner, pace_of(config))

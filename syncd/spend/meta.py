@@ -12,8 +12,11 @@ on each row are the ad set's own (its spend over its clicks or impressions).
 The billing model is the ad set's ``billing_event``: IMPRESSIONS is CPM, LINK_CLICKS and
 CLICKS are CPC, any other event is labelled with its own name (THRUPLAY, APP_INSTALLS ...).
 
-Calls go through the Meta destination's client, so its session setup and its throttle (which
-reads Meta's usage headers) apply to reports exactly as to audience edits.
+Calls go through the Meta destination's client, so its session setup and its pacing on
+Meta's usage headers apply to reports exactly as to audience edits. Reports spend other
+budgets than audience edits (ads_insights, ads_management, not custom_audience: "Rate
+Limiting", https://developers.facebook.com/docs/graph-api/overview/rate-limiting), so they
+wait on a pacer of their own: a throttled report does not hold the account's pushes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from typing import Any
 import pyarrow as pa
 
 from syncd.config.models import Audience, MetaDestination
+from syncd.destinations import pace_of
 from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.pacing import Pacer, shared_pacer
 from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
 
 __all__ = ["billing_model", "pull_meta", "split_evenly"]
@@ -76,12 +81,15 @@ def pull_meta(
     pulled_at: dt.datetime,
     retry_policy: RetryPolicy,
     sleep: Callable[[float], object] = time.sleep,
+    pacer: Pacer | None = None,
 ) -> Pulled:
     """Spend rows (SPEND_SCHEMA) of the managed ``audiences`` from ``since`` to ``until``.
-    Raises ``DestinationError`` when Meta refuses."""
+    Raises ``DestinationError`` when Meta refuses. ``pacer`` (by default the process's
+    for the ad account's reports) must keep time as ``sleep`` does."""
     from syncd.destinations.meta.client import MetaCustomAudiences
 
-    client = MetaCustomAudiences(destination, sleep=sleep)
+    pacer = pacer or shared_pacer((*destination.quota_owner, "reports"), pace_of(destination))
+    client = MetaCustomAudiences(destination, sleep=sleep, pacer=pacer)
     subject = f"Meta ad account {destination.ad_account_id}"
     notes: list[str] = []
     try:

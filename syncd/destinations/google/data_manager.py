@@ -24,13 +24,12 @@ import httpx
 import pyarrow as pa
 
 from syncd.config.models import GoogleDataManagerDestination as GoogleConfig
-from syncd.destinations import pace_of
+from syncd.destinations import pacer_of
 from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.google.auth import BearerAuth, GoogleCredentialsAuth
 from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
 from syncd.destinations.google.dm_members import consent_status, members_json, prepare
-from syncd.pacing import Pacer
 from syncd.statuses import FINAL
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
@@ -74,9 +73,8 @@ class DataManagerAudiences:
         )
         #: Upload match-rate range per list, from the last settled ingest (for ``describe``).
         self._match_rate_ranges: dict[str, str] = {}
-        #: Status reads, paced to the project's quota for them, as wide as the pushes
-        #: (``settle``).
-        self._pacer = Pacer(pace_of(config))
+        #: The project's pacer: status reads count against its quota as the pushes do.
+        self._pacer = pacer_of(config)
 
     # -- the destination protocol --------------------------------------------------------------
 

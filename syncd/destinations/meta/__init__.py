@@ -1,7 +1,7 @@
 """Meta Custom Audiences: the light part here, the facebook-business client on first use.
 
 ``CAPABILITIES`` and the schema mapping (``schema``), the error table (``errors``), the
-throttle (``throttle``) and the pinned Graph API version (``version``) import no SDK, so the
+usage headers (``throttle``) and the pinned Graph API version (``version``) import no SDK, so the
 planner can read capabilities without it; ``MetaCustomAudiences`` (``client``) loads
 facebook-business when first asked for.
 """
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.destinations.meta.errors import ReplaceNotAllowed
 from syncd.destinations.meta.schema import CAPABILITIES, SCHEMA_KEYS
-from syncd.destinations.meta.throttle import MetaThrottle
 from syncd.destinations.meta.version import GRAPH_API_VERSION
 
 if TYPE_CHECKING:
@@ -23,7 +22,6 @@ __all__ = [
     "GRAPH_API_VERSION",
     "SCHEMA_KEYS",
     "MetaCustomAudiences",
-    "MetaThrottle",
     "ReplaceNotAllowed",
 ]
 

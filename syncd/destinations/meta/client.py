@@ -5,8 +5,8 @@ DELETE puts the payload in the query string, and 10,000 hashes make a ~700 KB UR
 HTTP front ends refuse, which would force tiny removal batches.
 
 Every call -- the SDK's own (audience lists, creation, cursors) and ours -- goes through
-``_ObservedApi``, which lets ``MetaThrottle`` pause before it and read the usage headers of
-its answer, success or error.
+``_ObservedApi``, which waits out the ad account's pause before it and reports the usage
+headers of its answer, success or error, to the ad account's pacer (``syncd.pacing``).
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from syncd.config.models import MetaDestination as MetaConfig
+from syncd.destinations import pacer_of
 from syncd.destinations.base import DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
 from syncd.destinations.meta.form import FormSession
 from syncd.destinations.meta.schema import CAPABILITIES, form_payload
-from syncd.destinations.meta.throttle import MetaThrottle
+from syncd.destinations.meta.throttle import parse_usage
 from syncd.destinations.meta.version import GRAPH_API_VERSION
 from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.pacing import Pacer
 
 __all__ = ["MetaCustomAudiences"]
 
@@ -52,27 +54,41 @@ _T = TypeVar("_T")
 
 
 class _ObservedApi(FacebookAdsApi):
-    """The SDK's API object, with the throttle before every call and after every answer."""
+    """The SDK's API object, with the pacer before every call and after every answer."""
 
-    def __init__(self, session: FacebookSession, api_version: str, throttle: MetaThrottle) -> None:
+    def __init__(
+        self,
+        session: FacebookSession,
+        api_version: str,
+        pacer: Pacer,
+        sleep: Callable[[float], object],
+    ) -> None:
         super().__init__(session, api_version=api_version)
-        self.throttle = throttle
+        self.pacer = pacer
+        self._sleep = sleep
 
     def call(self, method: str, path: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        self.throttle.before_call()
+        self.pacer.wait_for_resume(self._sleep)
         try:
             response = super().call(method, path, params, *args, **kwargs)
         except FacebookRequestError as error:
-            self.throttle.observe(error.http_headers())
+            self._report(error.http_headers())
             raise
-        self.throttle.observe(response.headers())
+        self._report(response.headers())
         return response
+
+    def _report(self, headers: Any) -> None:
+        usage = parse_usage(dict(headers or {}))
+        if usage is not None:
+            self.pacer.reported(usage.percent, usage.regain_seconds)
 
 
 class MetaCustomAudiences:
     """Customer-list custom audiences of one ad account.
 
-    ``sleep`` is what every wait uses (throttle pauses, and retries inside ``replace``);
+    ``sleep`` is what every wait uses (the ad account's pauses, and retries inside
+    ``replace``); ``pacer`` is the ad account's, shared by every client of it (by default
+    the process's, ``pacer_of``);
     ``retry_policy`` is the policy for the batches of a replace session, which must be
     retried inside the session rather than by starting a new one.
     """
@@ -84,7 +100,7 @@ class MetaCustomAudiences:
         config: MetaConfig,
         *,
         sleep: Callable[[float], object] = time.sleep,
-        throttle: MetaThrottle | None = None,
+        pacer: Pacer | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         session = FacebookSession(
@@ -92,8 +108,9 @@ class MetaCustomAudiences:
         )
         session.GRAPH = config.endpoint.rstrip("/")
         session.requests = FormSession.like(session.requests)
-        self.throttle = throttle or MetaThrottle(sleep=sleep)
-        self._api = _ObservedApi(session, config.api_version or GRAPH_API_VERSION, self.throttle)
+        self.pacer = pacer or pacer_of(config)
+        version = config.api_version or GRAPH_API_VERSION
+        self._api = _ObservedApi(session, version, self.pacer, sleep)
         self._account_id = config.ad_account_id
         self._sleep = sleep
         self._retry_policy = retry_policy or RetryPolicy()
@@ -114,7 +131,7 @@ class MetaCustomAudiences:
 
     def ad_account(self) -> AdAccount:
         """The ad account as an SDK object on this client's API: its calls (Insights, ad
-        sets) go through the same throttle as the audience edits."""
+        sets) go through the same pacer as the audience edits."""
         return AdAccount(self._account_id, api=self._api)
 
     def find_audience(self, name: str) -> str | None:
@@ -129,7 +146,7 @@ class MetaCustomAudiences:
         try:
             return fetch()
         except FacebookRequestError as error:
-            raise self._classified(error, subject) from None
+            raise classify(error, subject) from None
         except requests.RequestException as error:
             raise _unreachable(error) from None
 
@@ -171,7 +188,7 @@ class MetaCustomAudiences:
                 }
             )
         except FacebookRequestError as error:
-            raise self._classified(error, subject) from None
+            raise classify(error, subject) from None
         except requests.RequestException as error:
             raise _unreachable(error) from None
         log.info("%s: created a customer-list audience", subject)
@@ -264,21 +281,13 @@ class MetaCustomAudiences:
         try:
             response: FacebookResponse = self._api.call(method, path, params)
         except FacebookRequestError as error:
-            raise self._classified(error, subject, replace=replace) from None
+            raise classify(error, subject, replace=replace) from None
         except requests.RequestException as error:
             raise _unreachable(error) from None
         body = response.json()
         if not isinstance(body, dict):  # the SDK passes any non-error body through as success
             raise DestinationError(ErrorClass.RETRY, f"{subject}: unreadable response body")
         return body
-
-    def _classified(
-        self, error: FacebookRequestError, subject: str, *, replace: bool = False
-    ) -> DestinationError:
-        classified = classify(error, subject, replace=replace)
-        if classified.error_class is ErrorClass.RATE_LIMITED:
-            self.throttle.step_aside()  # the retry policy waits Meta's time instead
-        return classified
 
 
 def _applied(result: PushResult, members: pa.Table) -> PushResult:
