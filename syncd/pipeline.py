@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import duckdb
@@ -470,6 +471,7 @@ def _apply_and_record(
             stop=options.stop,
             pacer=pacer_of(destination_config),
             statuses=statuses,
+            earlier=state.pending_requests(plan.ref) if statuses is not None else None,
             lease_lost=run.claims.lost(audience.name),
             network=result.network,
         )
@@ -595,22 +597,26 @@ def _read_back(
 
 def _settle(pusher: Pusher, config: object, result: AudienceResult) -> None:
     """How the network took the requests, however the push ended: Google processes them
-    after acknowledging them, and those it reports FAILED go back in flight before the
-    journal is folded. A push that completed waits `settle_seconds` for the statuses
-    still PROCESSING; one that failed or stopped keeps what was read so far."""
+    after acknowledging them, and what it says is applied to the journal before it is
+    folded (`Pusher.settle_statuses`). A push that completed waits `settle_seconds` for the
+    statuses still PROCESSING; one that failed or stopped keeps what was read so far. The
+    requests still PROCESSING then are read again by the next pass."""
     watch = pusher.statuses
     if watch is None:
         return
     wait = getattr(config, "settle_seconds", 0.0) if result.status == "ok" else 0.0
     statuses = watch.results(timeout=wait)
     watch.close()
-    if not pusher.tally.request_ids:
-        return
-    result.request_statuses = statuses
     if watch.error is not None:
         result.notes.append(f"could not read every request's status: {watch.error}")
-    failed = [request_id for request_id, status in statuses.items() if status == "FAILED"]
-    pusher.failed_in_processing(failed, "the network reported the request FAILED")
+    result.request_statuses = {
+        request_id: status
+        for request_id, status in statuses.items()
+        if request_id not in pusher.earlier
+    }
+    note = pusher.settle_statuses(statuses, datetime.now(UTC))
+    if note:
+        result.notes.append(note)
 
 
 def _copy_tally(pusher: Pusher, result: AudienceResult) -> None:

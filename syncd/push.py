@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
@@ -29,8 +30,8 @@ from syncd.members import MEMBER_KEY_FIELD
 from syncd.pacing import NotSent, Pace, Pacer
 from syncd.plan import AudiencePlan
 from syncd.state import StateStore
-from syncd.state.journal import StagedBatches
-from syncd.statuses import StatusWatch
+from syncd.state.journal import Pending, StagedBatches
+from syncd.statuses import APPLIED, FINAL, StatusWatch
 
 log = logging.getLogger("syncd")
 
@@ -38,6 +39,14 @@ log = logging.getLogger("syncd")
 #: a large push starts sending after a second, not after its whole audience is staged, and
 #: stages each following million on a thread of its own while it sends the one before.
 BATCHES_PER_STAGE = 100
+
+
+#: How long a request may stay PROCESSING before its members are sent again: Google says
+#: its outcome can take from 30 minutes to 24 hours ("Data Manager API troubleshooting",
+#: https://www.skills.sh/google/skills/data-manager-api-troubleshooting).
+PENDING_FOR = timedelta(days=2)
+#: Final statuses of a request that was not applied.
+NOT_APPLIED = FINAL - APPLIED
 
 
 class Stopped(Exception):
@@ -75,6 +84,7 @@ class Pusher:
         network: str,
         pacer: Pacer | None = None,
         statuses: StatusWatch | None = None,
+        earlier: list[Pending] | None = None,
         lease_lost: threading.Event | None = None,
     ) -> None:
         self.run_id = run_id
@@ -87,8 +97,12 @@ class Pusher:
         self.lease_lost = lease_lost or threading.Event()
         self.network = network
         self.pacer = pacer or Pacer(Pace())
-        #: Where acknowledged requests go to have their statuses read (asynchronous networks).
+        #: Where acknowledged requests go to have their statuses read (asynchronous networks),
+        #: with the requests of earlier passes still processing when those passes ended.
         self.statuses = statuses
+        self.earlier = {pending.request_id: pending for pending in earlier or ()}
+        if statuses is not None:
+            statuses.add(self.earlier)
         self.tally = Tally()
         self._tally_lock = threading.Lock()  # requests answered on the window's threads
         #: Each acknowledged request's batch and member count, for statuses that come later.
@@ -140,14 +154,52 @@ class Pusher:
         self.state.acknowledge_replace(batch_id, self.plan.ref, results[0].request_id)
         self._count(results)
 
-    def failed_in_processing(self, request_ids: list[str], reason: str) -> None:
-        """Requests the network acknowledged, then reported failed while processing them
-        (Google's asynchronous ingestion): their batches go back in flight, so the members
-        are sent again next pass. Before `finish`, which folds the journal."""
-        batches = {self._batch_of_request[r] for r in request_ids if r in self._batch_of_request}
-        for batch_id, members in sorted(batches):
-            self.state.fail_batch(batch_id, reason)
-            self._not_applied(f"{self.plan.audience.name} batch {batch_id}: {reason}", members)
+    def settle_statuses(self, statuses: dict[str, str], now: datetime) -> str | None:
+        """Apply what the network said of its requests (Google's asynchronous ingestion),
+        before `finish` folds the journal; returns a note on those of earlier passes.
+
+        This pass's requests that failed go back in flight, so their members are sent
+        again next pass; those still processing are kept pending, and the next pass reads
+        them again. Requests of earlier passes that were applied are confirmed; those that
+        failed, that the network no longer knows, or that stayed processing past
+        `PENDING_FOR` go back in flight."""
+        for request_id, status in statuses.items():
+            if request_id in self._batch_of_request and status in NOT_APPLIED:
+                batch_id, members = self._batch_of_request[request_id]
+                reason = f"the network reported the request {status}"
+                self.state.fail_batch(batch_id, reason)
+                self._not_applied(f"{self.plan.audience.name} batch {batch_id}: {reason}", members)
+        self.state.mark_pending(
+            [
+                batch_id
+                for request_id, (batch_id, _) in self._batch_of_request.items()
+                if statuses.get(request_id, "PROCESSING") not in FINAL
+            ]
+        )
+        return self._settle_earlier(statuses, now) if self.earlier else None
+
+    def _settle_earlier(self, statuses: dict[str, str], now: datetime) -> str:
+        applied: list[str] = []
+        not_applied: dict[str, list[Pending]] = {}  # by reason
+        for request_id, pending in self.earlier.items():
+            status = statuses.get(request_id, "PROCESSING")
+            hours = (now - pending.sent_at).total_seconds() / 3600
+            if status in APPLIED:
+                applied.append(pending.batch_id)
+            elif status in FINAL or now - pending.sent_at > PENDING_FOR:
+                reason = f"the network reported a request {status} {hours:.0f} h after it was sent"
+                not_applied.setdefault(reason, []).append(pending)
+        self.state.settle_pending(self.plan.ref, applied, [], "")
+        for reason, batches in not_applied.items():
+            self.state.settle_pending(self.plan.ref, [], [b.batch_id for b in batches], reason)
+            members = sum(batch.members for batch in batches)
+            self._not_applied(f"{self.plan.audience.name}: {reason}", members)
+        reverted = sum(len(batches) for batches in not_applied.values())
+        waiting = len(self.earlier) - len(applied) - reverted
+        return (
+            f"requests of earlier passes: {len(applied)} applied, {reverted} not (sent again "
+            f"next pass), {waiting} still processing"
+        )
 
     def _not_applied(self, why: str, members: int) -> None:
         self.tally.unapplied += members

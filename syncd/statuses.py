@@ -20,8 +20,12 @@ from collections.abc import Callable, Iterable
 #: A round of status reads: request ids -> their status now (one poll each).
 ReadStatuses = Callable[[list[str]], dict[str, str]]
 
-#: Statuses that will not change.
-FINAL = frozenset({"SUCCESS", "FAILED", "PARTIAL_SUCCESS"})
+#: Statuses that will not change. NOT_FOUND: the network does not know the request (any
+#: more): how it went will never be known, so its members are sent again.
+FINAL = frozenset({"SUCCESS", "FAILED", "PARTIAL_SUCCESS", "NOT_FOUND"})
+#: Final statuses whose request was applied (PARTIAL_SUCCESS: some records failed, counted
+#: by reason in Google's errorInfo; sending them again meets the same reason).
+APPLIED = frozenset({"SUCCESS", "PARTIAL_SUCCESS"})
 
 
 class StatusWatch:

@@ -136,3 +136,75 @@ def test_adds_wait_for_a_removal_meta_did_not_apply(workspace: Workspace) -> Non
     again = by_network(workspace.sync(config(workspace)))["meta"]
     assert (again.status, again.removes, again.adds) == ("ok", 2, 1)
     assert workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(changed)
+
+
+def still_processing(workspace: Workspace) -> dict:
+    """Google takes longer than the pass waits (half a second): every request is still
+    PROCESSING when the pass ends."""
+    workspace.sandbox.google.processing_polls = 10_000
+    data = config(workspace)
+    data["audiences"] = [a for a in data["audiences"] if a["destination"] == "google"]
+    data["destinations"]["google"]["settle_seconds"] = 0.5
+    return data
+
+
+def test_requests_still_processing_are_read_by_the_next_pass_not_sent_again(
+    workspace: Workspace,
+) -> None:
+    write(workspace, EMAILS)
+    data = still_processing(workspace)
+
+    (first,) = workspace.sync(data)
+    assert first.status == "ok" and set(first.request_statuses.values()) == {"PROCESSING"}
+
+    workspace.sandbox.google.finish_processing()
+    (second,) = workspace.sync(data)
+
+    assert (second.status, second.adds, second.requests) == ("ok", 0, 0)
+    assert any("3 applied, 0 not (sent again next pass), 0 still" in n for n in second.notes)
+    (third,) = workspace.sync(data)  # nothing left to read
+    assert not any("earlier passes" in note for note in third.notes)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(EMAILS)
+
+
+def test_an_ingest_that_failed_after_its_pass_ended_is_sent_again(workspace: Workspace) -> None:
+    write(workspace, EMAILS)
+    data = still_processing(workspace)
+    workspace.sandbox.google.fail_processing(times=1)
+
+    (first,) = workspace.sync(data)
+    assert first.status == "ok"  # nothing said otherwise yet
+    assert len(workspace.sandbox.google.members(GOOGLE_LIST)) == 4
+
+    workspace.sandbox.google.finish_processing()
+    (second,) = workspace.sync(data)
+    assert (second.status, second.unapplied) == ("incomplete", 2)
+    assert "FAILED" in (second.error or "")
+
+    (third,) = workspace.sync(data)
+    assert (third.status, third.adds, third.requests) == ("ok", 2, 1)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(EMAILS)
+
+
+def test_a_removal_google_no_longer_knows_is_sent_again(workspace: Workspace) -> None:
+    """A removal still PROCESSING when its pass ended, applied nowhere, and then forgotten
+    by Google (404): its members come back as in flight, and the next pass removes them."""
+    write(workspace, EMAILS)
+    data = still_processing(workspace)
+    workspace.sandbox.google.processing_polls = 0
+    assert [r.status for r in workspace.sync(data)] == ["ok"]
+
+    write(workspace, EMAILS[:4])
+    workspace.sandbox.google.processing_polls = 10_000
+    workspace.sandbox.google.fail_processing(times=1)
+    (removing,) = workspace.sync(data)
+    assert (removing.status, removing.removes) == ("ok", 2)
+
+    workspace.sandbox.google.forget_requests()
+    (forgotten,) = workspace.sync(data)
+    assert (forgotten.status, forgotten.unapplied) == ("incomplete", 2)
+    assert "NOT_FOUND" in (forgotten.error or "")
+
+    (again,) = workspace.sync(data)
+    assert (again.status, again.removes, again.requests) == ("ok", 2, 1)
+    assert workspace.sandbox.google.members(GOOGLE_LIST) == google_members(EMAILS[:4])

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -52,7 +53,10 @@ log = logging.getLogger("syncd")
 
 PRESENT, ADDING, REMOVING, STAGED = "present", "adding", "removing", "staged"
 MEMBER_STATUSES = (PRESENT, ADDING, REMOVING, STAGED)
-SENT, ACKNOWLEDGED = "sent", "acknowledged"
+#: A batch's statuses: `pending` is acknowledged by a network that applies requests later
+#: (Data Manager) and had not said how it went when the pass ended.
+SENT, ACKNOWLEDGED, PENDING, FAILED = "sent", "acknowledged", "pending", "failed"
+_APPLIED = f"('{ACKNOWLEDGED}', '{PENDING}')"
 
 
 def identifiers_ddl(hash_storage: str) -> str:
@@ -70,10 +74,11 @@ def status_ddl(enum: bool) -> str:
     return f"ENUM({', '.join(map(repr, MEMBER_STATUSES))})" if enum else "VARCHAR"
 
 
-def batch_members_ddl(member_key_type: str, hash_storage: str) -> str:
-    """`batch_members`: the members of batches other than adds of members not held."""
+def batch_members_ddl(member_key_type: str, hash_storage: str, table: str = "batch_members") -> str:
+    """`batch_members`: the members of batches other than adds of members not held; and
+    `pending_removals`, the same for removals folded while their batch was pending."""
     return (
-        "CREATE TABLE IF NOT EXISTS batch_members (batch_id VARCHAR NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR NOT NULL, "
         f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, "
         f"member_key {member_key_type} NOT NULL, {identifiers_ddl(hash_storage)})"
     )
@@ -278,6 +283,84 @@ def settle(
     )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A batch acknowledged by a network still processing its request at the end of the
+    pass that sent it."""
+
+    request_id: str
+    batch_id: str
+    members: int
+    sent_at: datetime
+
+
+def pending(backend: Backend, audience: tuple[str, str]) -> list[Pending]:
+    """The audience's pending batches."""
+    rows = backend.execute(
+        "SELECT b.request_id, b.batch_id, b.members, b.sent_at FROM batches b JOIN runs r "
+        f"ON r.run_id = b.run_id WHERE b.status = '{PENDING}' AND b.request_id IS NOT NULL "
+        "AND r.destination = ? AND r.audience_id = ?",
+        list(audience),
+    )
+    return [Pending(str(r), str(b), int(members), sent) for r, b, members, sent in rows]
+
+
+def mark_pending(backend: Backend, batch_ids: Sequence[str]) -> None:
+    """Acknowledged batches whose requests the network is still processing: they are folded
+    as applied, but keep what they carried until `confirm_pending` or `revert_pending`."""
+    if batch_ids:
+        backend.execute(
+            f"UPDATE batches SET status = '{PENDING}' WHERE status = '{ACKNOWLEDGED}' "
+            f"AND batch_id IN ({', '.join('?' * len(batch_ids))})",
+            list(batch_ids),
+        )
+
+
+def confirm_pending(backend: Backend, audience: tuple[str, str], batch_ids: Sequence[str]) -> None:
+    """The network applied these pending batches: what they carried is no longer needed."""
+    if not batch_ids:
+        return
+    ids = f"({', '.join('?' * len(batch_ids))})"
+    where = f"destination = ? AND audience_id = ? AND batch_id IN {ids}"
+    with backend.transaction():
+        backend.execute(
+            f"UPDATE members SET batch_id = NULL WHERE {where}", [*audience, *batch_ids]
+        )
+        backend.execute(f"DELETE FROM pending_removals WHERE {where}", [*audience, *batch_ids])
+        backend.execute(
+            f"UPDATE batches SET status = '{ACKNOWLEDGED}' WHERE batch_id IN {ids}", list(batch_ids)
+        )
+
+
+def revert_pending(
+    backend: Backend, audience: tuple[str, str], batch_ids: Sequence[str], error: str
+) -> None:
+    """The network did not apply these pending batches: their members go back in flight
+    (`adding`, `removing`), so the next diff sends them again. A member a later batch
+    changed since is left as that batch made it: the newest batch decides."""
+    if not batch_ids:
+        return
+    ids = f"({', '.join('?' * len(batch_ids))})"
+    where = f"destination = ? AND audience_id = ? AND batch_id IN {ids}"
+    with backend.transaction():
+        backend.execute(
+            f"UPDATE members SET status = '{ADDING}', batch_id = NULL WHERE {where}",
+            [*audience, *batch_ids],
+        )
+        backend.execute(
+            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, '{REMOVING}', "
+            f"?, NULL, NULL FROM pending_removals p WHERE {where} AND NOT EXISTS "
+            "(SELECT 1 FROM members m WHERE m.destination = p.destination "
+            "AND m.audience_id = p.audience_id AND m.member_key = p.member_key)",
+            [now(), *audience, *batch_ids],
+        )
+        backend.execute(f"DELETE FROM pending_removals WHERE {where}", [*audience, *batch_ids])
+        backend.execute(
+            f"UPDATE batches SET status = '{FAILED}', error = ? WHERE batch_id IN {ids}",
+            [error, *batch_ids],
+        )
+
+
 def forget(backend: Backend, audience: tuple[str, str], operation: str, keys: pa.Table) -> None:
     """Members the network refused outright: an add that never landed is not held; a
     refused removal leaves the member as it was (and the next pass tries again)."""
@@ -322,9 +405,10 @@ def _resolve_staged(backend: Backend, audience: tuple[str, str], discard_unsent:
         )
     settled = "" if discard_unsent else f" AND b.status <> '{SENT}'"
     backend.execute(
-        f"UPDATE members SET status = CASE WHEN b.status = '{ACKNOWLEDGED}' THEN '{PRESENT}' "
-        f"ELSE '{ADDING}' END, synced_at = CASE WHEN b.status = '{ACKNOWLEDGED}' "
-        "THEN b.settled_at ELSE b.sent_at END, batch_id = NULL FROM batches b "
+        f"UPDATE members SET status = CASE WHEN b.status IN {_APPLIED} THEN '{PRESENT}' "
+        f"ELSE '{ADDING}' END, synced_at = CASE WHEN b.status IN {_APPLIED} "
+        "THEN b.settled_at ELSE b.sent_at END, "
+        f"batch_id = CASE WHEN b.status = '{PENDING}' THEN b.batch_id END FROM batches b "
         "WHERE members.batch_id = b.batch_id AND members.destination = ? "
         f"AND members.audience_id = ? AND members.status = '{STAGED}'{settled}",
         list(audience),
@@ -336,8 +420,9 @@ def _fold_journal(backend: Backend, audience: tuple[str, str], discard_unsent: b
     backend.execute(
         f"CREATE TEMP TABLE syncd_folding AS SELECT j.batch_id, j.destination, "
         f"j.audience_id, {', '.join(f'j.{c}' for c in MEMBER_SCHEMA.names)}, b.operation, "
-        f"b.status = '{ACKNOWLEDGED}' AS settled, b.status <> '{SENT}' AS done, "
-        f"CASE WHEN b.status = '{ACKNOWLEDGED}' THEN b.settled_at ELSE b.sent_at END "
+        f"b.status IN {_APPLIED} AS settled, b.status = '{PENDING}' AS pending, "
+        f"b.status <> '{SENT}' AS done, "
+        f"CASE WHEN b.status IN {_APPLIED} THEN b.settled_at ELSE b.sent_at END "
         "AS changed_at "
         "FROM batch_members j JOIN batches b ON b.batch_id = j.batch_id "
         "WHERE j.destination = ? AND j.audience_id = ?",
@@ -354,6 +439,10 @@ def _fold_journal(backend: Backend, audience: tuple[str, str], discard_unsent: b
         list(audience),
     )[0][0]
     _apply(backend, audience, counts, held > 0)
+    backend.execute(  # kept until the network says how they went (`revert_pending`)
+        f"INSERT INTO pending_removals SELECT batch_id, destination, audience_id, {_COLUMNS} "
+        "FROM syncd_folding WHERE operation = 'remove' AND pending"
+    )
     where = "destination = ? AND audience_id = ?"
     if not discard_unsent:
         where += " AND batch_id IN (SELECT batch_id FROM syncd_folding WHERE done)"
@@ -382,8 +471,8 @@ def _apply(backend: Backend, audience: tuple[str, str], counts: dict[str, int], 
     if counts.get("add:true", 0) or counts.get("add:false", 0):
         backend.execute(
             f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, "
-            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, NULL, NULL "
-            "FROM syncd_folding WHERE operation = 'add'"
+            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, "
+            "CASE WHEN pending THEN batch_id END, NULL FROM syncd_folding WHERE operation = 'add'"
         )
 
 

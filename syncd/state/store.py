@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,6 +315,23 @@ class StateStore:
         the next diff sends them again."""
         journal.settle(self._backend, batch_id, "failed", error=error)
 
+    def pending_requests(self, audience: AudienceRef) -> list[journal.Pending]:
+        """Requests of earlier passes the network had not finished processing; their
+        members count as held until it says (`settle_pending`)."""
+        return journal.pending(self._backend, _key(audience))
+
+    def mark_pending(self, batch_ids: Sequence[str]) -> None:
+        """Acknowledged batches whose requests are still processing at the end of a pass:
+        the next pass reads their statuses again (see `journal.mark_pending`)."""
+        journal.mark_pending(self._backend, batch_ids)
+
+    def settle_pending(
+        self, audience: AudienceRef, applied: Sequence[str], not_applied: Sequence[str], why: str
+    ) -> None:
+        """What became of pending batches: those `not_applied` are sent again next pass."""
+        journal.confirm_pending(self._backend, _key(audience), applied)
+        journal.revert_pending(self._backend, _key(audience), not_applied, why)
+
     def recover(self, audience: AudienceRef) -> Recovery:
         """Close the books of the audience's passes that died, then fold its journal, before
         anything compares the audience with its segment. The caller holds the audience's
@@ -507,6 +524,11 @@ def _create_or_upgrade(backend: Backend) -> None:
     if not backend.keyed_members:
         _drop_members_key(backend)
     backend.execute(journal.batch_members_ddl(backend.member_key_type, backend.hash_storage))
+    backend.execute(
+        journal.batch_members_ddl(
+            backend.member_key_type, backend.hash_storage, table="pending_removals"
+        )
+    )
     for statement in filter(str.strip, _SCHEMA.split(";")):
         backend.execute(statement)
     _migrate_member_keys(backend)

@@ -268,6 +268,8 @@ class DataManagerAudiences:
         response = self._send(
             "GET", "/v1/requestStatus:retrieve", what, params={"requestId": request_id}
         )
+        if response.status_code == 404:  # unknown, or kept no longer: never to be known
+            return [{"requestStatus": "NOT_FOUND"}]
         if not response.is_success:
             raise classify(response, what)
         statuses = response.json().get("requestStatusPerDestination") or []
@@ -376,6 +378,8 @@ class DataManagerAudiences:
 
 def _fold(statuses: list[str]) -> str:
     names = ["FAILED" if s == "FAILURE" else s for s in statuses]
+    if "NOT_FOUND" in names:
+        return "NOT_FOUND"
     if not names or any(s not in FINAL_STATUSES for s in names):
         return "PROCESSING"
     if all(s == "SUCCESS" for s in names):

@@ -164,6 +164,18 @@ class DataManagerEmulator(EmulatorServer):
         with self._lock:
             self._failing += times
 
+    def finish_processing(self) -> None:
+        """Every request accepted so far has its final status at its next poll: the hours
+        Google may take, passed between two passes."""
+        with self._lock:
+            for status in self._statuses.values():
+                status.polls_left = 0
+
+    def forget_requests(self) -> None:
+        """Forget every request accepted so far: ``requestStatus:retrieve`` answers 404."""
+        with self._lock:
+            self._statuses.clear()
+
     def members(self, list_id: str) -> set[Member]:
         """A copy of a user list's members; raises ``KeyError`` for an unknown list."""
         with self._lock:
