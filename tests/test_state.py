@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -327,3 +328,36 @@ def test_counting_without_the_lease_leaves_a_live_push_staged_members(
         assert state.held_count(AUDIENCE) == 1
         assert state.held_count(AUDIENCE) == 1  # still there: nothing was folded
         assert state.member_count(AUDIENCE) == 0  # the holder's fold drops what was not sent
+
+
+def test_a_lease_is_renewed_while_a_long_statement_holds_the_store(
+    make_store: Callable[[], StateStore],
+) -> None:
+    """The renewal runs on a connection of its own: behind a fold of ten million members
+    (here, a transaction held open on the store's connection) it would wait, and the lease
+    could run out while its pass still works."""
+    with make_store() as state:
+        assert state.hold_lease("audience", "me", 60)
+        in_transaction, release = threading.Event(), threading.Event()
+
+        def long_statement() -> None:
+            with state.backend.transaction():
+                state.backend.execute("UPDATE runs SET status = status")
+                in_transaction.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=long_statement)
+        holder.start()
+        try:
+            assert in_transaction.wait(10)
+            renewed: list[bool] = []
+            renewal = threading.Thread(
+                target=lambda: renewed.append(state.hold_lease("audience", "me", 60))
+            )
+            renewal.start()
+            renewal.join(10)
+            assert renewed == [True]  # done while the transaction is still open
+            assert state.lease_holder("audience") == "me"
+        finally:
+            release.set()
+            holder.join()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -81,6 +81,12 @@ class Backend(Protocol):
         backend may run beside the process's other statements."""
         ...
 
+    def execute_aside(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        """A short statement on a connection of its own, outside WRITES: a lease renewal
+        must not wait behind a fold of ten million members, or the lease runs out while
+        its pass still works and another process takes the audience."""
+        ...
+
     def registered(self, name: str, data: ArrowData) -> AbstractContextManager[None]: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -130,6 +136,8 @@ class DuckDBBackend:
         # DuckDB's default, stated: spill tables keep their rows in the order inserted, which
         # row numbers (fingerprints) and batches (the journal) are read back by.
         self._db.execute("SET preserve_insertion_order = true")
+        self._aside: duckdb.DuckDBPyConnection | None = None  # `execute_aside`'s
+        self._aside_lock = threading.Lock()
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:
@@ -150,6 +158,15 @@ class DuckDBBackend:
                 yield pa.Table.from_batches([batch])
         finally:
             cursor.close()
+
+    def execute_aside(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        """DuckDB runs it beside the other connection's transaction: only lease statements
+        come here, and no other statement touches the leases' rows."""
+        with self._aside_lock:
+            if self._aside is None:
+                self._aside = self._db.cursor()
+                self._aside.execute("SET enable_progress_bar = false")
+            return self._aside.execute(sql, list(parameters)).fetchall()
 
     def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
         """On a connection of its own, outside WRITES: DuckDB runs appends beside other
@@ -194,6 +211,9 @@ class DuckDBBackend:
             yield
 
     def close(self) -> None:
+        with self._aside_lock:
+            if self._aside is not None:
+                self._aside.close()
         self._db.close()
 
 
@@ -242,6 +262,8 @@ class PostgresBackend:
 
         self._sql = sql
         self._dsn, self._schema = dsn, schema
+        self._aside: Any = None  # `execute_aside`'s connection
+        self._aside_lock = threading.Lock()
         try:
             self._db = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as error:
@@ -285,6 +307,26 @@ class PostgresBackend:
 
     def append(self, sql: str, parameters: Sequence[object] = ()) -> None:
         self.execute(sql, parameters)  # one connection: a statement at a time
+
+    def execute_aside(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        """On a second connection, opened when first needed, in the same schema."""
+        with self._aside_lock:
+            if self._aside is None:
+                self._aside = self._connect()
+            cursor = self._aside.execute(_pyformat(sql), list(parameters))
+            return cursor.fetchall() if cursor.description else []
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        try:
+            connection = psycopg.connect(self._dsn, autocommit=True)
+            connection.execute(
+                self._sql.SQL("SET search_path TO {}").format(self._sql.Identifier(self._schema))
+            )
+        except psycopg.Error as error:
+            raise errors.postgres_unavailable(self._dsn, self._schema, error) from None
+        return connection
 
     @contextmanager
     def registered(self, name: str, data: ArrowData) -> Iterator[None]:
@@ -336,6 +378,9 @@ class PostgresBackend:
             raise errors.postgres_unavailable(self._dsn, self._schema, error) from None
 
     def close(self) -> None:
+        with self._aside_lock:
+            if self._aside is not None:
+                self._aside.close()
         self._db.close()
 
 

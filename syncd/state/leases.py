@@ -9,7 +9,9 @@ Taking a lease is one statement: an upsert that only overwrites a lease of the s
 or one that has expired, with the time read from the database. A read followed by a write
 let two processes both win (under PostgreSQL's default isolation, two processes taking the
 same 300 fresh leases both won 111 of them), and a client's own clock let a replica one
-hour ahead take leases in the middle of a pass.
+hour ahead take leases in the middle of a pass. Lease statements run on a connection of
+their own (`Backend.execute_aside`): a renewal that waited behind a long fold could let
+the lease run out while its pass still works.
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ _HOLD = (
 def hold(backend: Backend, name: str, holder: str, seconds: float) -> bool:
     """Take or renew the lease on `name` for `seconds`; False while another holder has it
     and it has not expired."""
-    return bool(backend.execute(_HOLD, [name, holder, float(seconds)]))
+    return bool(backend.execute_aside(_HOLD, [name, holder, float(seconds)]))
 
 
 def take_over(backend: Backend, name: str, dead: str, holder: str, seconds: float) -> bool:
     """Take the lease on `name` from `dead`, a holder known to have ended, unless someone
     else took it meanwhile."""
     return bool(
-        backend.execute(
+        backend.execute_aside(
             "UPDATE leases SET holder = ?, expires_at = now() + ? * INTERVAL '1 second' "
             "WHERE name = ? AND holder = ? RETURNING holder",
             [holder, float(seconds), name, dead],
@@ -46,7 +48,7 @@ def take_over(backend: Backend, name: str, dead: str, holder: str, seconds: floa
 
 def holder_of(backend: Backend, name: str) -> str | None:
     """Who holds the lease on `name` now, if anyone (for messages)."""
-    rows = backend.execute(
+    rows = backend.execute_aside(
         "SELECT holder FROM leases WHERE name = ? AND expires_at > now()", [name]
     )
     return str(rows[0][0]) if rows else None
@@ -56,7 +58,7 @@ def release(backend: Backend, holder: str, names: list[str] | None = None) -> No
     """Give up the leases of `holder` (`names` only, or all), so a peer need not wait for
     them to expire."""
     if names is None:
-        backend.execute("DELETE FROM leases WHERE holder = ?", [holder])
+        backend.execute_aside("DELETE FROM leases WHERE holder = ?", [holder])
         return
     for name in names:
-        backend.execute("DELETE FROM leases WHERE holder = ? AND name = ?", [holder, name])
+        backend.execute_aside("DELETE FROM leases WHERE holder = ? AND name = ?", [holder, name])
