@@ -123,4 +123,4 @@ def test_the_check_sees_imports_in_functions_and_names_the_loop() -> None:
     assert [describe(cycle, graph) for cycle in cycles(graph)] == [
         "a (line 3) -> b (line 5) -> c (line 40) -> a"
     ]
-    assert "syncd.pushdown.member_keys" in import_graph()["syncd.state.store"]
+    assert "syncd.pushdown.member_keys" in import_graph()["syncd.state.schema"]
