@@ -15,8 +15,7 @@ import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 
 from syncd.claims import Claims, Lease, lease_name, process_name
-from syncd.state import AudienceRef, StateStore
-from syncd.state import store as store_module
+from syncd.state import AudienceRef, StateStore, journal
 from syncd.state.backends import PostgresBackend
 
 LEASES = 300
@@ -69,7 +68,7 @@ def test_a_client_clock_ahead_does_not_take_a_live_lease(
     with StateStore(PostgresBackend(postgres_uri, f"clock_{uuid.uuid4().hex[:8]}")) as state:
         assert state.hold_lease("people->meta", "on-time", 300)
         ahead = datetime.now(UTC) + timedelta(hours=1)
-        monkeypatch.setattr(store_module, "_now", lambda: ahead)
+        monkeypatch.setattr(journal, "now", lambda: ahead)
         assert not state.hold_lease("people->meta", "an-hour-ahead", 300)
         assert state.lease_holder("people->meta") == "on-time"
 

@@ -19,21 +19,20 @@ DuckDB tables (`spill`, `diff`), so holding 10M members takes disk, not gigabyte
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.members import MEMBER_SCHEMA
-from syncd.state import diff, journal, leases, schema
+from syncd.state import diff, journal, leases, runs, schema
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
+from syncd.state.runs import Recovery
 from syncd.state.schema import StateFormatError
 from syncd.state.spill import Spill, SpillTable
 
@@ -69,14 +68,6 @@ class Diff:
     removes: pa.Table
     #: How many of the adds are held members sent again before their membership expires.
     refreshes: int = 0
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """What a previous process left unfinished, found when a new pass starts."""
-
-    interrupted_runs: int
-    batches_in_flight: int
 
 
 class StateStore:
@@ -287,21 +278,9 @@ class StateStore:
         Folding here, not only when the diff starts, matters: members staged for batches
         the dead pass never marked in flight would otherwise be matched by fingerprint
         first and dropped by the fold after, landing in neither side of the diff."""
-        where = "status = 'running' AND destination = ? AND audience_id = ?"
-        with self._backend.transaction():
-            batches = self._backend.execute(  # first: they are found by their runs
-                "UPDATE batches SET status = 'unacknowledged', settled_at = ? "
-                f"WHERE status = 'sent' AND run_id IN (SELECT run_id FROM runs WHERE {where}) "
-                "RETURNING batch_id",
-                [_now(), *_key(audience)],
-            )
-            runs = self._backend.execute(
-                f"UPDATE runs SET status = 'interrupted', finished_at = ? WHERE {where} "
-                "RETURNING run_id",
-                [_now(), *_key(audience)],
-            )
+        recovery = runs.close_dead(self._backend, _key(audience))
         self.fold(audience)
-        return Recovery(len(runs), len(batches))
+        return recovery
 
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or renew the lease on `name` for `seconds` (see `syncd.state.leases`)."""
@@ -321,21 +300,14 @@ class StateStore:
         leases.release(self._backend, holder, names)
 
     def start_run(self, name: str, audience: AudienceRef, holder: str) -> str:
-        run_id = uuid.uuid4().hex
-        self._backend.execute(
-            "INSERT INTO runs (run_id, audience, destination, audience_id, holder, started_at,"
-            " status) VALUES (?, ?, ?, ?, ?, ?, 'running')",
-            [run_id, name, audience.destination, audience.audience_id, holder, _now()],
-        )
-        return run_id
+        """A pass of `audience` (`name` in the config) begins: its run's id (`runs.start`)."""
+        return runs.start(self._backend, name, _key(audience), holder)
 
     def finish_run(
         self, run_id: str, status: str, summary: Mapping[str, object], error: str | None = None
     ) -> None:
-        self._backend.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE run_id = ?",
-            [_now(), status, json.dumps(summary, sort_keys=True), error, run_id],
-        )
+        """The run ended with `status` (`runs.finish`)."""
+        runs.finish(self._backend, run_id, status, summary, error)
 
     def record_quarantine(self, run_id: str, name: str, quarantine: pa.Table | SpillTable) -> None:
         """Keep where and why rows were refused (row number, kind, reason), not the values."""
@@ -367,19 +339,12 @@ class StateStore:
             )
 
     def runs(self) -> list[dict[str, object]]:
-        return self._records("SELECT * FROM runs ORDER BY started_at")
+        """Every run, oldest first (`runs.history`)."""
+        return runs.history(self._backend)
 
     def batches(self, run_id: str) -> list[dict[str, object]]:
-        return self._records(
-            "SELECT * FROM batches WHERE run_id = ? ORDER BY sent_at, batch_number", [run_id]
-        )
-
-    def _records(self, sql: str, parameters: list[object] | None = None) -> list[dict[str, object]]:
-        return self._backend.arrow(sql, parameters or []).to_pylist()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+        """The batches a run sent, in order (`runs.batches_of`)."""
+        return runs.batches_of(self._backend, run_id)
 
 
 def _key(audience: AudienceRef) -> tuple[str, str]:
