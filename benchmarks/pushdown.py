@@ -106,7 +106,7 @@ class Meter:
 
     def __init__(self) -> None:
         from syncd import pipeline
-        from syncd.destinations import capabilities_of
+        from syncd.destinations.registry import capabilities_of
         from syncd.sources.postgres import PostgresSource
 
         self.plan: dict[str, float] = defaultdict(float)

@@ -282,9 +282,9 @@ def run_pass(config_path: str, memory_limit: str) -> None:
     their phases overlap in time: each is timed on its own thread and reported per network.
     """
     from syncd.config import load_config
-    from syncd.destinations import capabilities_of
     from syncd.destinations.google.data_manager import DataManagerAudiences
     from syncd.destinations.meta.client import MetaCustomAudiences
+    from syncd.destinations.registry import capabilities_of
     from syncd.pacing import Pacer
     from syncd.pipeline import PassOptions, sync_all
     from syncd.push import Pusher

@@ -17,7 +17,7 @@ from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Audience
 from syncd.daemon import Daemon
 from syncd.demo.command import demo, sandbox
-from syncd.destinations import dialects
+from syncd.destinations.registry import dialects
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country, send_value
 from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all

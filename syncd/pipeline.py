@@ -33,17 +33,11 @@ import duckdb
 from syncd import metrics
 from syncd.claims import Claims, Lease, process_name
 from syncd.config.models import Audience, Consent, SyncdConfig
-from syncd.destinations import (
-    Capabilities,
-    Destination,
-    DestinationError,
-    ErrorClass,
-    capabilities_of,
-    open_destination,
-    pacer_of,
-)
+from syncd.destinations import Capabilities, Destination, DestinationError
 from syncd.destinations.base import QuotaExhausted, ReplaceNotAllowed
+from syncd.destinations.registry import capabilities_of, open_destination, pacer_of
 from syncd.destinations.retry import RetryPolicy
+from syncd.destinations.settings import DestinationSettings
 from syncd.pacing import NotSent
 from syncd.plan import (
     AudiencePlan,
@@ -316,7 +310,7 @@ def _segment_key(config: SyncdConfig, audience: Audience) -> tuple[str, str, obj
     rules, same consent defaults."""
     destination = config.destinations[audience.destination]
     network = capabilities_of(destination).network
-    return audience.segment, network, getattr(destination, "consent", None)
+    return audience.segment, network, destination.consent_defaults()
 
 
 def _read(
@@ -335,7 +329,7 @@ def _read(
         held = HeldBy(audience_ref(config, audience), refresh_before(config, audience))
         networks[key] = (
             capabilities_of(destination),
-            getattr(destination, "consent", None),
+            destination.consent_defaults(),
             held if alone else None,
         )
     try:
@@ -550,17 +544,12 @@ def _network_id(audience: Audience, destination: Destination, plan: AudiencePlan
     are only created when there is something to send to them."""
     if audience.audience_id is not None:
         return audience.audience_id
-    if not hasattr(destination, "ensure_audience"):
-        raise DestinationError(
-            ErrorClass.FAIL_AUDIENCE,
-            f"{audience.name}: this destination cannot create audiences; give audience_id",
-        )
-    return str(destination.ensure_audience(audience.audience_name or "", audience.description))
+    return destination.ensure_audience(audience.audience_name or "", audience.description)
 
 
 def _push(pusher: Pusher, result: AudienceResult) -> None:
     plan = pusher.plan
-    if plan.audience.mode == "replace" and hasattr(pusher.destination, "replace"):
+    if plan.audience.mode == "replace" and pusher.destination.capabilities.replaces:
         try:
             pusher.replace()
             return
@@ -572,11 +561,11 @@ def _push(pusher: Pusher, result: AudienceResult) -> None:
     pusher.incremental()
 
 
-def _status_watch(destination: Destination, config: object) -> StatusWatch | None:
+def _status_watch(destination: Destination, config: DestinationSettings) -> StatusWatch | None:
     """For a network that processes requests after acknowledging them (Google Data
     Manager's `settle`), a watch that reads their statuses while the push goes on; none when
     the config says not to wait for them (`settle_seconds: 0`)."""
-    if not getattr(config, "settle_seconds", 0.0) or not hasattr(destination, "settle"):
+    if not config.status_wait() or not destination.capabilities.processes_later:
         return None
     return StatusWatch(lambda request_ids: destination.settle(request_ids, timeout=0.0))
 
@@ -586,8 +575,6 @@ def _read_back(
 ) -> None:
     """What the audience looks like on the network now; it cannot fail a pass that was
     acknowledged."""
-    if not hasattr(destination, "describe"):
-        return
     try:
         with pusher.pacer.sending(pusher.stop.wait):  # it takes a place in the window
             result.audience_info = destination.describe(network_id)
@@ -595,7 +582,7 @@ def _read_back(
         result.notes.append(f"could not read the audience back: {error}")
 
 
-def _settle(pusher: Pusher, config: object, result: AudienceResult) -> None:
+def _settle(pusher: Pusher, config: DestinationSettings, result: AudienceResult) -> None:
     """How the network took the requests, however the push ended: Google processes them
     after acknowledging them, and what it says is applied to the journal before it is
     folded (`Pusher.settle_statuses`). A push that completed waits `settle_seconds` for the
@@ -604,7 +591,7 @@ def _settle(pusher: Pusher, config: object, result: AudienceResult) -> None:
     watch = pusher.statuses
     if watch is None:
         return
-    wait = getattr(config, "settle_seconds", 0.0) if result.status == "ok" else 0.0
+    wait = config.status_wait() if result.status == "ok" else 0.0
     statuses = watch.results(timeout=wait)
     watch.close()
     if watch.error is not None:

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.config.models import Audience, Consent, Segment, SegmentConsent, SyncdConfig
-from syncd.destinations import Capabilities, capabilities_of
+from syncd.destinations import Capabilities
+from syncd.destinations.registry import capabilities_of
 from syncd.fingerprints import DIGEST, Fingerprints
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.guardrails import Check, Verdict, check_plan
@@ -618,7 +619,7 @@ def rules_before(state: StateStore, ref: AudienceRef) -> int | None:
 
 def refresh_before(config: SyncdConfig, audience: Audience) -> dt.datetime | None:
     """Members last sent before this are sent again (the destination's refresh_after_days)."""
-    refresh_days = getattr(config.destinations[audience.destination], "refresh_after_days", None)
+    refresh_days = config.destinations[audience.destination].refresh_days()
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=refresh_days) if refresh_days else None
 
 

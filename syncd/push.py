@@ -144,7 +144,7 @@ class Pusher:
         segment = self.plan.segment
         batch_id = self.state.begin_replace(self.run_id, self.plan.ref, segment.members)
         try:
-            results = self.destination.replace(  # type: ignore[attr-defined]
+            results = self.destination.replace(
                 self.network_id, segment.batches(self.plan.batch_size), segment.members.rows
             )
         except DestinationError as error:

@@ -13,18 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 
-from syncd.config.models import GoogleDataManagerDestination
 from syncd.destinations import DestinationError
 from syncd.destinations.base import MemberErrors
-from syncd.destinations.google_data_manager import DataManagerAudiences
+from syncd.destinations.registry import capabilities_of, open_destination
 from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.destinations.settings import DestinationSettings
 from syncd.plan import AudiencePlan
 
 log = logging.getLogger("syncd")
 
 
 def validate_plan(
-    destination_config: object,
+    destination_config: DestinationSettings,
     plan: AudiencePlan,
     *,
     retry_policy: RetryPolicy,
@@ -33,9 +33,9 @@ def validate_plan(
     """Send the plan's batches with validate-only; return the requests sent and a one-line
     verdict. Raises DestinationError when the network refuses a request, naming the batch
     (and, for refused members, how many and why: never the values)."""
-    if not isinstance(destination_config, GoogleDataManagerDestination):
+    if not capabilities_of(destination_config).validates_only:
         return 0, "not validated: this network has no validate-only mode (nothing sent)"
-    destination = DataManagerAudiences(destination_config, validate_only=True)
+    destination = open_destination(destination_config, validate_only=True)
     try:
         audience = plan.audience
         list_id = audience.audience_id or destination.find_audience(audience.audience_name or "")

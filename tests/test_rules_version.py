@@ -13,7 +13,8 @@ import dataclasses
 import pytest
 from conftest import GOOGLE_LIST, Workspace, sha
 
-from syncd.destinations import google_data_manager
+from syncd.destinations import registry
+from syncd.destinations.google import DATA_MANAGER
 from syncd.identity import versions
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 
@@ -21,9 +22,12 @@ TAGGED = "Zoë.Adams+shop@Gmail.com"
 PLAIN = "bob@example.com"
 #: Version 1's Google rules, as far as this address goes: gmail's dots dropped, its tag kept.
 GOOGLE_V1 = dataclasses.replace(
-    google_data_manager.CAPABILITIES,
-    dialect=dataclasses.replace(
-        google_data_manager.CAPABILITIES.dialect, gmail_plus_tag_removed=False
+    DATA_MANAGER,
+    capabilities=dataclasses.replace(
+        DATA_MANAGER.capabilities,
+        dialect=dataclasses.replace(
+            DATA_MANAGER.capabilities.dialect, gmail_plus_tag_removed=False
+        ),
     ),
 )
 
@@ -46,7 +50,7 @@ def test_a_rules_change_re_keys_tagged_gmail_members_once_and_says_why(
     )
     with monkeypatch.context() as old:
         old.setattr(versions, "RULES_VERSION", 1)
-        old.setattr(google_data_manager, "CAPABILITIES", GOOGLE_V1)
+        old.setitem(registry._BY_KIND, DATA_MANAGER.kind, GOOGLE_V1)
         first = google_result(workspace.sync())
     assert rules_check(first) == f"{versions.CHECK_NAME}: ok (rules v1)"
     held = workspace.sandbox.google.members(GOOGLE_LIST)

@@ -7,7 +7,7 @@ that policy lives in one place (`syncd.destinations.retry`) for every network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -35,6 +35,14 @@ class Capabilities:
     needs_consent: bool = False
     #: How fast and how wide requests may go (`syncd.pacing`).
     pace: Pace = field(default_factory=Pace)
+    #: What the network offers beyond adds and removes (`Destination`'s optional operations):
+    #: replacing a whole audience in one session (Meta's usersreplace),
+    replaces: bool = False
+    #: applying requests after acknowledging them, with a status to read later (Data
+    #: Manager's requestStatus),
+    processes_later: bool = False
+    #: and checking requests without applying them (Data Manager's validateOnly).
+    validates_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class Destination(Protocol):
+    """Every operation a network client may offer. Those its `capabilities` do not claim
+    (`replaces`, `processes_later`) are never called; `Client` answers them with an error."""
+
     capabilities: Capabilities
 
     def add(self, audience_id: str, members: pa.Table) -> PushResult:
@@ -93,7 +104,46 @@ class Destination(Protocol):
         """Remove up to `max_members_per_request` members in one request."""
         ...
 
+    def find_audience(self, name: str) -> str | None:
+        """The id of the audience called exactly `name`, or None. Reads only."""
+        ...
+
+    def ensure_audience(self, name: str, description: str) -> str:
+        """The id of the audience called exactly `name`, created when there is none."""
+        ...
+
+    def describe(self, audience_id: str) -> dict[str, object]:
+        """What the network says of the audience now (size, status), for the run record."""
+        ...
+
+    def replace(
+        self, audience_id: str, batches: Iterable[pa.Table], total: int
+    ) -> list[PushResult]:
+        """Make the audience exactly `batches` (`Capabilities.replaces`)."""
+        ...
+
+    def settle(self, request_ids: Sequence[str], timeout: float) -> dict[str, str]:
+        """Each request's status (`Capabilities.processes_later`; see `syncd.statuses`)."""
+        ...
+
     def close(self) -> None: ...
+
+
+class Client:
+    """What a network client inherits for the optional operations its capabilities do not
+    claim: the pipeline never calls them, and a caller that does learns why at once."""
+
+    capabilities: Capabilities
+
+    def replace(
+        self, audience_id: str, batches: Iterable[pa.Table], total: int
+    ) -> list[PushResult]:
+        raise NotImplementedError(f"{self.capabilities.network} cannot replace an audience")
+
+    def settle(self, request_ids: Sequence[str], timeout: float) -> dict[str, str]:
+        raise NotImplementedError(
+            f"{self.capabilities.network} applies requests when it takes them"
+        )
 
 
 # -- refusals of single rows, and quotas that outlast a run ---------------------------------

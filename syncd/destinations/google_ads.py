@@ -18,24 +18,23 @@ Errors are classified on ``error_code`` in ``syncd.destinations.google.ads_error
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 import pyarrow as pa
 
-from syncd.config.models import GoogleAdsConnection, GoogleAdsDestination
 from syncd.destinations.base import (
+    Client,
     DestinationError,
     ErrorClass,
     MemberErrors,
     PushResult,
 )
 from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
-from syncd.destinations.google.capabilities import CAPABILITIES as CUSTOMER_MATCH
+from syncd.destinations.google.capabilities import ADS_CAPABILITIES as CAPABILITIES
 from syncd.destinations.google.dm_members import consented_rows
-from syncd.pacing import Pace
+from syncd.destinations.google.settings import GoogleAdsConnection, GoogleAdsDestination
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
@@ -52,7 +51,6 @@ ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
 API_VERSION = "v25"
 #: One OfflineUserDataJob per list at a time: a second one on the same list fails with
 #: CONCURRENT_MODIFICATION (https://developers.google.com/google-ads/api/docs/remarketing/audience-segments/customer-match/get-started).
-CAPABILITIES = dataclasses.replace(CUSTOMER_MATCH, pace=Pace(max_in_flight=1))
 #: Identifiers per AddOfflineUserDataJobOperations request (the API allows 100,000).
 MAX_IDENTIFIERS_PER_REQUEST = 10_000
 #: A list's membership_life_span in days: "must be between 0 and 540 inclusive" (the UserList
@@ -101,7 +99,7 @@ def _credentials(config: GoogleAdsConnection) -> Any:
     return credentials
 
 
-class GoogleAdsAudiences:
+class GoogleAdsAudiences(Client):
     """The legacy Customer Match destination. ``poll_interval`` is the first wait between
     job status polls (doubling up to ``max_poll_interval``); ``sleep`` is injectable."""
 
@@ -152,7 +150,7 @@ class GoogleAdsAudiences:
                 f"membership_life_span is {MIN_LIFE_SPAN_DAYS}-{MAX_LIFE_SPAN_DAYS} days, "
                 f"not {membership_life_span}"
             )
-        found = self._find_list(name)
+        found = self.find_audience(name)
         if found is not None:
             return found
         client = self._client
@@ -173,13 +171,14 @@ class GoogleAdsAudiences:
             if failure is not None and ("user_list_error", "NAME_ALREADY_USED") in error_codes(
                 failure
             ):
-                found = self._find_list(name)  # made by someone else since we looked
+                found = self.find_audience(name)  # made by someone else since we looked
                 if found is not None:
                     return found
             raise self._classify(error, what) from None
         return str(response.results[0].resource_name).rsplit("/", 1)[1]
 
-    def _find_list(self, name: str) -> str | None:
+    def find_audience(self, name: str) -> str | None:
+        """The id of the list called exactly ``name``, or None. Reads only."""
         escaped = name.replace("\\", "\\\\").replace("'", "\\'")
         rows = self._search(
             "SELECT user_list.id, user_list.name FROM user_list "

@@ -32,7 +32,8 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from syncd.config.models import Audience, Consent, PostgresState, Segment, SyncdConfig
-from syncd.destinations import Capabilities, capabilities_of
+from syncd.destinations import Capabilities
+from syncd.destinations.registry import capabilities_of
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA
 from syncd.plan import (
@@ -179,7 +180,7 @@ def _queries(config: SyncdConfig, audience: Audience, ref: AudienceRef) -> Pushd
         _state_table(config, ref),
         Dialect.POSTGRES,
         trust_e164_phones=segment.trust_e164_phones,
-        consent=_consent(segment, getattr(destination, "consent", None), capabilities),
+        consent=_consent(segment, destination.consent_defaults(), capabilities),
         refresh_before=refresh_before(config, audience),
     )
 

@@ -43,12 +43,12 @@ from syncd.config.models import (
 )
 from syncd.destinations.base import DestinationError, ErrorClass
 from syncd.destinations.retry import RetryPolicy, call_with_retries
-from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
+from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, SpendNotConfigured, cpc, cpm
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-__all__ = ["CPM_STRATEGIES", "NoReporting", "billing_model", "pull_google"]
+__all__ = ["CPM_STRATEGIES", "SpendNotConfigured", "billing_model", "pull_google"]
 
 #: Bidding strategies that buy impressions (CPM) or video views (CPV): not paid per click.
 CPM_STRATEGIES = frozenset({"TARGET_CPM", "MANUAL_CPM", "FIXED_CPM", "TARGET_CPV", "MANUAL_CPV"})
@@ -79,10 +79,6 @@ _VIEWS = {
 _MICROS = 1_000_000
 
 
-class NoReporting(Exception):
-    """The destination has no Google Ads API connection to pull spend through."""
-
-
 def billing_model(bidding_strategy_type: str) -> str:
     """CPM for strategies that buy impressions or views, CPC for the rest."""
     return CPM if bidding_strategy_type in CPM_STRATEGIES else CPC
@@ -99,7 +95,7 @@ def pull_google(
     sleep: Callable[[float], object] = time.sleep,
 ) -> Pulled:
     """Spend rows (SPEND_SCHEMA) of the managed ``audiences`` from ``since`` to ``until``.
-    Raises ``NoReporting`` for a Data Manager destination without ``reporting``, and
+    Raises ``SpendNotConfigured`` for a Data Manager destination without ``reporting``, and
     ``DestinationError`` when Google refuses."""
     connection, customer_id = _connection(destination)
     from syncd.destinations.google_ads import build_client
@@ -136,7 +132,7 @@ def _connection(
         return destination, destination.customer_id
     reporting = destination.reporting
     if reporting is None:
-        raise NoReporting(
+        raise SpendNotConfigured(
             "no `reporting` block (a Google Ads API connection), so its spend is not pulled; "
             "the Data Manager API uploads lists but has no reports"
         )

@@ -29,8 +29,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from syncd.config.models import Audience, MetaDestination
-from syncd.destinations import pace_of
+from syncd.config.models import Audience
+from syncd.destinations.meta.schema import CAPABILITIES
+from syncd.destinations.meta.settings import MetaDestination
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.pacing import Pacer, shared_pacer
 from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
@@ -88,7 +89,8 @@ def pull_meta(
     for the ad account's reports) must keep time as ``sleep`` does."""
     from syncd.destinations.meta.client import MetaCustomAudiences
 
-    pacer = pacer or shared_pacer((*destination.quota_owner, "reports"), pace_of(destination))
+    pace = destination.paced(CAPABILITIES.pace)
+    pacer = pacer or shared_pacer((*destination.quota_owner, "reports"), pace)
     client = MetaCustomAudiences(destination, sleep=sleep, pacer=pacer)
     subject = f"Meta ad account {destination.ad_account_id}"
     notes: list[str] = []

@@ -17,20 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from syncd import metrics
-from syncd.config.models import (
-    Audience,
-    GoogleAdsDestination,
-    GoogleDataManagerDestination,
-    MetaDestination,
-    SyncdConfig,
-)
+from syncd.config.models import Audience, SyncdConfig
 from syncd.destinations.base import DestinationError
+from syncd.destinations.registry import network_of
 from syncd.destinations.retry import RetryPolicy
-from syncd.spend.table import Pulled
+from syncd.destinations.settings import DestinationSettings
+from syncd.spend.table import Pulled, SpendNotConfigured
 
 log = logging.getLogger(__name__)
-
-AnyDestination = MetaDestination | GoogleDataManagerDestination | GoogleAdsDestination
 
 
 @dataclass
@@ -115,7 +109,7 @@ def pull_spend(
         for name, destination, audiences in targets:
             if not audiences:
                 continue
-            network = "meta" if isinstance(destination, MetaDestination) else "google"
+            network = network_of(destination).name
             last = until or today
             first = since or _window_start(
                 config, store.pulled_until(network, destination.account), last
@@ -132,7 +126,7 @@ def pull_spend(
 def _pull_into_store(
     config: SyncdConfig,
     pull: DestinationPull,
-    destination: AnyDestination,
+    destination: DestinationSettings,
     audiences: Sequence[Audience],
     policy: RetryPolicy,
     sleep: Callable[[float], object],
@@ -200,37 +194,26 @@ class _Skipped(Exception):
 
 
 def _pull_one(
-    destination: AnyDestination,
+    destination: DestinationSettings,
     audiences: Sequence[Audience],
     since: dt.date,
     until: dt.date,
     policy: RetryPolicy,
     sleep: Callable[[float], object],
 ) -> Pulled:
-    pulled_at = dt.datetime.now(dt.UTC)
-    if isinstance(destination, MetaDestination):
-        from syncd.spend.meta import pull_meta
-
-        return pull_meta(
-            destination,
-            audiences,
-            since,
-            until,
-            pulled_at=pulled_at,
-            retry_policy=policy,
-            sleep=sleep,
-        )
-    from syncd.spend.google import NoReporting, pull_google
-
+    network = network_of(destination)
+    pull = network.pull_spend()
+    if pull is None:
+        raise _Skipped(f"syncd cannot read {network.name}'s spend yet")
     try:
-        return pull_google(
+        return pull(
             destination,
             audiences,
             since,
             until,
-            pulled_at=pulled_at,
+            pulled_at=dt.datetime.now(dt.UTC),
             retry_policy=policy,
             sleep=sleep,
         )
-    except NoReporting as missing:
+    except SpendNotConfigured as missing:
         raise _Skipped(str(missing)) from None

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.config.models import SyncdConfig
+from syncd.destinations.registry import network_of
 from syncd.spend.segments import SegmentSpend, money
 from syncd.state.backends import Backend
 
@@ -123,8 +124,8 @@ def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendRep
     with open_state(config.state) as state:
         infos = latest_audience_info(state.backend)
         for audience in config.audiences:
-            network = config.destinations[audience.destination].kind
-            key = (audience.segment, "meta" if network == "meta" else "google")
+            network = network_of(config.destinations[audience.destination]).name
+            key = (audience.segment, network)
             held = state.held_count(audience_ref(config, audience))  # no fold: no lease
             sizes[key] = sizes.get(key, 0) + held
             estimate = matched_members(infos.get(audience.name), network)

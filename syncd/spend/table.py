@@ -64,6 +64,11 @@ def cpm(cost: float, impressions: int) -> float | None:
     return cost * 1000 / impressions if impressions else None
 
 
+class SpendNotConfigured(Exception):
+    """The destination's settings give syncd no way to read its spend (a Data Manager
+    destination without a `reporting` connection): the pull is skipped, and says why."""
+
+
 @dataclass(frozen=True)
 class Pulled:
     """What one destination's pull brought back: rows for the audiences it covers."""

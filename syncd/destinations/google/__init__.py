@@ -2,3 +2,43 @@
 is built from -- OAuth (``auth``), members and consent (``dm_members``), the error policy
 (``dm_errors``) -- plus the Google Ads API's error policy (``ads_errors``) for the legacy
 path in ``syncd.destinations.google_ads``."""
+
+from __future__ import annotations
+
+from syncd.destinations.base import Destination
+from syncd.destinations.google.capabilities import ADS_CAPABILITIES, CAPABILITIES
+from syncd.destinations.google.settings import GoogleAdsDestination, GoogleDataManagerDestination
+from syncd.destinations.network import Network, Opening
+
+__all__ = ["DATA_MANAGER", "GOOGLE_ADS"]
+
+
+def _open_data_manager(settings: GoogleDataManagerDestination, opening: Opening) -> Destination:
+    from syncd.destinations.google.data_manager import DataManagerAudiences
+
+    return DataManagerAudiences(settings, validate_only=opening.validate_only, pacer=opening.pacer)
+
+
+def _open_google_ads(settings: GoogleAdsDestination, opening: Opening) -> Destination:
+    from syncd.destinations.google_ads import GoogleAdsAudiences
+
+    return GoogleAdsAudiences(settings, sleep=opening.sleep)
+
+
+#: Both read spend through the Google Ads API (a Data Manager destination's `reporting`).
+_SPEND = "syncd.spend.google:pull_google"
+
+DATA_MANAGER = Network(
+    kind="google_data_manager",
+    settings=GoogleDataManagerDestination,
+    capabilities=CAPABILITIES,
+    open=_open_data_manager,
+    spend_puller=_SPEND,
+)
+GOOGLE_ADS = Network(
+    kind="google_ads",
+    settings=GoogleAdsDestination,
+    capabilities=ADS_CAPABILITIES,
+    open=_open_google_ads,
+    spend_puller=_SPEND,
+)

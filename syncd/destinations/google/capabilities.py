@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from syncd.destinations.base import Capabilities
 from syncd.identity import GOOGLE, IdentifierKind
 from syncd.pacing import Pace
@@ -27,4 +29,11 @@ CAPABILITIES = Capabilities(
     # (https://developers.google.com/data-manager/api/devguides/limits); no published cap
     # on requests in flight, so the window stays within what the quota can use.
     pace=Pace(requests_per_minute=300, max_in_flight=8),
+    processes_later=True,
+    validates_only=True,
+)
+#: The Google Ads API path: one offline user data job per list at a time, applied when the
+#: job is done (`GoogleAdsAudiences` waits for it).
+ADS_CAPABILITIES = dataclasses.replace(
+    CAPABILITIES, pace=Pace(max_in_flight=1), processes_later=False, validates_only=False
 )

@@ -23,13 +23,13 @@ from urllib.parse import quote
 import httpx
 import pyarrow as pa
 
-from syncd.config.models import GoogleDataManagerDestination as GoogleConfig
-from syncd.destinations import pacer_of
-from syncd.destinations.base import DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.google.auth import BearerAuth, GoogleCredentialsAuth
 from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
 from syncd.destinations.google.dm_members import consent_status, members_json, prepare
+from syncd.destinations.google.settings import GoogleDataManagerDestination as GoogleConfig
+from syncd.pacing import Pacer, shared_pacer
 from syncd.statuses import FINAL
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
@@ -50,7 +50,7 @@ class UserListRef:
     login_account_id: str | None = None
 
 
-class DataManagerAudiences:
+class DataManagerAudiences(Client):
     """The Data Manager destination. ``validate_only`` sends every ingest and removal with
     ``validateOnly``: Google checks it whole and applies nothing (``syncd plan --validate``)."""
 
@@ -62,6 +62,7 @@ class DataManagerAudiences:
         transport: httpx.BaseTransport | None = None,
         *,
         validate_only: bool = False,
+        pacer: Pacer | None = None,
     ) -> None:
         self._config = config
         self.validate_only = validate_only
@@ -74,7 +75,7 @@ class DataManagerAudiences:
         #: Upload match-rate range per list, from the last settled ingest (for ``describe``).
         self._match_rate_ranges: dict[str, str] = {}
         #: The project's pacer: status reads count against its quota as the pushes do.
-        self._pacer = pacer_of(config)
+        self._pacer = pacer or shared_pacer(config.quota_owner, config.paced(CAPABILITIES.pace))
 
     # -- the destination protocol --------------------------------------------------------------
 

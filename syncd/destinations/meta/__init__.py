@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from syncd.destinations.base import Destination
 from syncd.destinations.meta.errors import ReplaceNotAllowed
 from syncd.destinations.meta.schema import CAPABILITIES, SCHEMA_KEYS
+from syncd.destinations.meta.settings import MetaDestination
 from syncd.destinations.meta.version import GRAPH_API_VERSION
+from syncd.destinations.network import Network, Opening
 
 if TYPE_CHECKING:
     from syncd.destinations.meta.client import MetaCustomAudiences
@@ -20,8 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CAPABILITIES",
     "GRAPH_API_VERSION",
+    "META",
     "SCHEMA_KEYS",
     "MetaCustomAudiences",
+    "MetaDestination",
     "ReplaceNotAllowed",
 ]
 
@@ -32,3 +37,18 @@ def __getattr__(name: str) -> Any:
 
         return MetaCustomAudiences
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _open(settings: MetaDestination, opening: Opening) -> Destination:
+    from syncd.destinations.meta.client import MetaCustomAudiences
+
+    return MetaCustomAudiences(settings, sleep=opening.sleep, pacer=opening.pacer)
+
+
+META = Network(
+    kind="meta",
+    settings=MetaDestination,
+    capabilities=CAPABILITIES,
+    open=_open,
+    spend_puller="syncd.spend.meta:pull_meta",
+)

@@ -27,16 +27,15 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from syncd.config.models import MetaDestination as MetaConfig
-from syncd.destinations import pacer_of
-from syncd.destinations.base import DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
 from syncd.destinations.meta.form import FormSession
 from syncd.destinations.meta.schema import CAPABILITIES, form_payload
+from syncd.destinations.meta.settings import MetaDestination as MetaConfig
 from syncd.destinations.meta.throttle import parse_usage
 from syncd.destinations.meta.version import GRAPH_API_VERSION
 from syncd.destinations.retry import RetryPolicy, call_with_retries
-from syncd.pacing import Pacer
+from syncd.pacing import Pacer, shared_pacer
 
 __all__ = ["MetaCustomAudiences"]
 
@@ -83,12 +82,12 @@ class _ObservedApi(FacebookAdsApi):
             self.pacer.reported(usage.percent, usage.regain_seconds)
 
 
-class MetaCustomAudiences:
+class MetaCustomAudiences(Client):
     """Customer-list custom audiences of one ad account.
 
     ``sleep`` is what every wait uses (the ad account's pauses, and retries inside
     ``replace``); ``pacer`` is the ad account's, shared by every client of it (by default
-    the process's, ``pacer_of``);
+    the process's, ``syncd.pacing.shared_pacer``);
     ``retry_policy`` is the policy for the batches of a replace session, which must be
     retried inside the session rather than by starting a new one.
     """
@@ -108,7 +107,7 @@ class MetaCustomAudiences:
         )
         session.GRAPH = config.endpoint.rstrip("/")
         session.requests = FormSession.like(session.requests)
-        self.pacer = pacer or pacer_of(config)
+        self.pacer = pacer or shared_pacer(config.quota_owner, config.paced(CAPABILITIES.pace))
         version = config.api_version or GRAPH_API_VERSION
         self._api = _ObservedApi(session, version, self.pacer, sleep)
         self._account_id = config.ad_account_id

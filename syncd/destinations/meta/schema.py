@@ -51,6 +51,7 @@ CAPABILITIES = Capabilities(
     # case is to its limit in x-business-use-case-usage, and the window halves when it
     # throttles (https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
     pace=Pace(max_in_flight=8),
+    replaces=True,
 )
 
 

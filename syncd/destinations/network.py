@@ -1,0 +1,76 @@
+"""One network as the registry knows it: everything the rest of syncd asks of a network,
+in one record its folder exports, so that adding a network is a folder and a line in
+`syncd.destinations.registry`, not a branch in every module that meets a destination."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from syncd.destinations.base import Capabilities, Destination
+from syncd.pacing import Pacer
+
+if TYPE_CHECKING:
+    from syncd.destinations.retry import RetryPolicy
+    from syncd.destinations.settings import DestinationSettings
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a pass hands the destination it opens: how its waits sleep (a stopping
+    daemon's `Event.wait` cuts them short), the quota owner's pacer, and whether requests
+    are only validated."""
+
+    pacer: Pacer
+    sleep: Callable[[float], object] = time.sleep
+    validate_only: bool = False
+
+
+class SpendPuller(Protocol):
+    """Spend rows (`syncd.spend.table.SPEND_SCHEMA`) of the managed audiences over a window
+    of days; raises `syncd.spend.table.SpendNotConfigured` when the destination's settings
+    give no way to read it."""
+
+    def __call__(
+        self,
+        destination: Any,
+        audiences: Sequence[Any],
+        since: dt.date,
+        until: dt.date,
+        *,
+        pulled_at: dt.datetime,
+        retry_policy: RetryPolicy,
+        sleep: Callable[[float], object],
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network: its config `kind`, its settings model, its capabilities (which carry its
+    identity dialect and pace), how to open a client, and how to pull its spend."""
+
+    kind: str
+    settings: type[DestinationSettings]
+    capabilities: Capabilities
+    open: Callable[[Any, Opening], Destination]
+    #: "module:function" of its `SpendPuller`, loaded when a pull needs it: the spend code
+    #: reads the config, which this registry builds, so it is named rather than imported.
+    spend_puller: str | None = None
+
+    def pull_spend(self) -> SpendPuller | None:
+        """The network's spend puller, or None when syncd cannot read its spend."""
+        if self.spend_puller is None:
+            return None
+        module, _, function = self.spend_puller.partition(":")
+        puller: SpendPuller = getattr(importlib.import_module(module), function)
+        return puller
+
+    @property
+    def name(self) -> str:
+        """Its name in results, metrics and spend rows (two kinds may share one: both
+        Google paths are "google")."""
+        return self.capabilities.network
