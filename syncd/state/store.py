@@ -1,4 +1,5 @@
-"""What each network audience holds, as far as syncd knows, and the journal of its runs.
+"""The state a pass talks to: what each network audience holds, as far as syncd knows, and
+the journal that keeps it exact across crashes, behind one object.
 
 The state is the memory that makes syncs incremental: the diff between it and the segment
 is exactly what must be sent. It holds only what is sent to a network (hashes, and the few
@@ -10,11 +11,16 @@ the batch; when the network acknowledges it, they become `present` (or are forgo
 one transaction. A crash between the two leaves them in flight, and in-flight members are
 treated as possibly either way: the next diff re-adds those still in the segment and
 removes those that left it. Both operations are idempotent on the networks, so nothing is
-lost and an acknowledged batch is never sent again. (The journal itself, and how it reaches
-`members` in bulk, is `syncd.state.journal`.)
+lost and an acknowledged batch is never sent again.
 
 It scales with the segment, not with memory: a pass diffs and journals through a spill of
-DuckDB tables (`spill`, `diff`), so holding 10M members takes disk, not gigabytes of RAM.
+DuckDB tables, so holding 10M members takes disk, not gigabytes of RAM.
+
+`StateStore` is a facade: a pass, the claims and the CLI call its methods, and each part
+lives in a module of its own, on a `Backend`: the tables and their upgrades in `schema`,
+the batch journal and how it reaches `members` in `journal`, the diff in `diff` (through a
+`spill`), leases in `leases`, runs and recovery of dead ones in `runs`, refused rows and
+members in `quarantine`.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import pyarrow as pa
 
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.members import MEMBER_SCHEMA
-from syncd.state import diff, journal, leases, runs, schema
+from syncd.state import diff, journal, leases, quarantine, runs, schema
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
@@ -71,7 +77,8 @@ class Diff:
 
 
 class StateStore:
-    """syncd's memory, on a backend (a DuckDB file by default, or a PostgreSQL schema)."""
+    """syncd's memory, on a backend (a DuckDB file by default, or a PostgreSQL schema): the
+    one object a pass talks to, each method handing its work to the module that owns it."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -309,34 +316,15 @@ class StateStore:
         """The run ended with `status` (`runs.finish`)."""
         runs.finish(self._backend, run_id, status, summary, error)
 
-    def record_quarantine(self, run_id: str, name: str, quarantine: pa.Table | SpillTable) -> None:
+    def record_quarantine(self, run_id: str, name: str, refused: pa.Table | SpillTable) -> None:
         """Keep where and why rows were refused (row number, kind, reason), not the values."""
-        insert = "INSERT INTO quarantine SELECT ?, ?, row_number, kind, reason, NULL FROM "
-        if isinstance(quarantine, pa.Table):
-            with self._backend.registered("refused", quarantine):
-                self._backend.execute(insert + "refused", [run_id, name])
-        elif quarantine.spill.local:
-            self._backend.execute(insert + quarantine.name, [run_id, name])
-        elif quarantine.rows:
-            select = f"SELECT row_number, kind, reason FROM {quarantine.name}"
-            with self._backend.registered("refused", quarantine.spill.reader(select)):
-                self._backend.execute(insert + "refused", [run_id, name])
+        quarantine.record_rows(self._backend, run_id, name, refused)
 
     def quarantine_members(
         self, run_id: str, name: str, operation: str, members: pa.Table, reasons: list[str]
     ) -> None:
         """Members a network refused, by member key (a hash) and the network's reason."""
-        refused = pa.table(
-            {
-                "member_key": members["member_key"],
-                "reason": pa.array(reasons, pa.string()),
-            }
-        )
-        with self._backend.registered("refused", refused):
-            self._backend.execute(
-                "INSERT INTO quarantine SELECT ?, ?, NULL, ?, reason, member_key FROM refused",
-                [run_id, name, f"network:{operation}"],
-            )
+        quarantine.record_members(self._backend, run_id, name, operation, members, reasons)
 
     def runs(self) -> list[dict[str, object]]:
         """Every run, oldest first (`runs.history`)."""
