@@ -13,14 +13,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Imports tolerated although they close a cycle, with the change that removes them: a
-#: destination's client reads its pace from `syncd.destinations`, the package that opens the
-#: clients, until the destination registry of issue 23 gives each network its own record.
-KNOWN_CYCLE_EDGES = {
-    ("syncd.destinations.google.data_manager", "syncd.destinations"),
-    ("syncd.destinations.meta.client", "syncd.destinations"),
-}
-
 Graph = dict[str, dict[str, int]]
 
 
@@ -64,8 +56,7 @@ def import_graph() -> Graph:
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for target in imported_modules(node, name, modules):
-                    if (name, target) not in KNOWN_CYCLE_EDGES:
-                        edges.setdefault(target, node.lineno)
+                    edges.setdefault(target, node.lineno)
     return graph
 
 

@@ -13,6 +13,7 @@ from syncd.destinations.base import Capabilities, Destination
 from syncd.destinations.google import DATA_MANAGER, GOOGLE_ADS
 from syncd.destinations.meta import META
 from syncd.destinations.network import Network, Opening
+from syncd.destinations.tiktok import TIKTOK
 from syncd.identity import Dialect
 from syncd.pacing import Pace, Pacer, shared_pacer
 
@@ -29,7 +30,7 @@ __all__ = [
     "pacer_of",
 ]
 
-NETWORKS: tuple[Network, ...] = (META, DATA_MANAGER, GOOGLE_ADS)
+NETWORKS: tuple[Network, ...] = (META, DATA_MANAGER, GOOGLE_ADS, TIKTOK)
 
 _BY_KIND = {network.kind: network for network in NETWORKS}
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from syncd.destinations.base import Destination
+from syncd.destinations.network import Network, Opening
 from syncd.destinations.tiktok.capabilities import CAPABILITIES, DIALECT
 from syncd.destinations.tiktok.settings import TikTokDestination
 
 if TYPE_CHECKING:
     from syncd.destinations.tiktok.client import TikTokAudiences
 
-__all__ = ["CAPABILITIES", "DIALECT", "TikTokAudiences", "TikTokDestination"]
+__all__ = ["CAPABILITIES", "DIALECT", "TIKTOK", "TikTokAudiences", "TikTokDestination"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,3 +27,13 @@ def __getattr__(name: str) -> Any:
 
         return TikTokAudiences
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _open(settings: TikTokDestination, opening: Opening) -> Destination:
+    from syncd.destinations.tiktok.client import TikTokAudiences
+
+    return TikTokAudiences(settings)
+
+
+#: No spend puller yet: TikTok's reporting API is not emulated (docs/tiktok.md).
+TIKTOK = Network(kind="tiktok", settings=TikTokDestination, capabilities=CAPABILITIES, open=_open)

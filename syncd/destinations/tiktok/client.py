@@ -20,7 +20,7 @@ from typing import Any, Self
 import httpx
 import pyarrow as pa
 
-from syncd.destinations.base import DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.tiktok.capabilities import CAPABILITIES
 from syncd.destinations.tiktok.errors import data_of
 from syncd.destinations.tiktok.mapping import mapping_body
@@ -40,7 +40,7 @@ STREAMING_TYPE = "Partner"
 _PAGE_SIZE = 100
 
 
-class TikTokAudiences:
+class TikTokAudiences(Client):
     """Streaming audiences of one advertiser. ``transport`` replaces httpx's own (tests)."""
 
     capabilities = CAPABILITIES

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from syncd.config.models import DestinationSettings
+from syncd.destinations.settings import DestinationSettings
 from syncd.pacing import Pace
 
 __all__ = ["DEFAULT_ENDPOINT", "TikTokDestination"]
