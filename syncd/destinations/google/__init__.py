@@ -16,7 +16,7 @@ __all__ = ["DATA_MANAGER", "GOOGLE_ADS"]
 def _open_data_manager(settings: GoogleDataManagerDestination, opening: Opening) -> Destination:
     from syncd.destinations.google.data_manager import DataManagerAudiences
 
-    return DataManagerAudiences(settings, validate_only=opening.validate_only, pacer=opening.pacer)
+    return DataManagerAudiences(settings, validate_only=opening.validate_only)
 
 
 def _open_google_ads(settings: GoogleAdsDestination, opening: Opening) -> Destination:

@@ -29,7 +29,7 @@ from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
 from syncd.destinations.google.dm_members import consent_status, members_json, prepare
 from syncd.destinations.google.settings import GoogleDataManagerDestination as GoogleConfig
-from syncd.pacing import Pacer, shared_pacer
+from syncd.pacing import shared_pacer
 from syncd.statuses import FINAL
 
 __all__ = ["CAPABILITIES", "MAX_DESTINATIONS", "DataManagerAudiences", "UserListRef"]
@@ -62,7 +62,6 @@ class DataManagerAudiences(Client):
         transport: httpx.BaseTransport | None = None,
         *,
         validate_only: bool = False,
-        pacer: Pacer | None = None,
     ) -> None:
         self._config = config
         self.validate_only = validate_only
@@ -74,8 +73,11 @@ class DataManagerAudiences(Client):
         )
         #: Upload match-rate range per list, from the last settled ingest (for ``describe``).
         self._match_rate_ranges: dict[str, str] = {}
-        #: The project's pacer: status reads count against its quota as the pushes do.
-        self._pacer = pacer or shared_pacer(config.quota_owner, config.paced(CAPABILITIES.pace))
+        #: Status reads are paced on their own: they spend the project's IngestionService
+        #: read budget, not the write budget of the ingests (`pacer_of`), and it is as large
+        #: (https://developers.google.com/data-manager/api/devguides/limits).
+        reads = (*config.quota_owner, "IngestionRead")
+        self._pacer = shared_pacer(reads, config.paced(CAPABILITIES.pace))
 
     # -- the destination protocol --------------------------------------------------------------
 
