@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, Self
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -130,10 +130,19 @@ class Destination(Protocol):
 
 
 class Client:
-    """What a network client inherits for the optional operations its capabilities do not
-    claim: the pipeline never calls them, and a caller that does learns why at once."""
+    """What a network client inherits: the optional operations its capabilities do not
+    claim (the pipeline never calls them, and a caller that does learns why at once), and
+    closing as a context manager."""
 
     capabilities: Capabilities
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def replace(
         self, audience_id: str, batches: Iterable[pa.Table], total: int

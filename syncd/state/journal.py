@@ -316,12 +316,18 @@ def mark_pending(backend: Backend, batch_ids: Sequence[str]) -> None:
         )
 
 
+def _of_batches(batch_ids: Sequence[str]) -> tuple[str, str]:
+    """The SQL list of `batch_ids`' placeholders, and the condition on an audience's rows
+    of those batches (parameters: the audience, then the ids)."""
+    ids = f"({', '.join('?' * len(batch_ids))})"
+    return ids, f"destination = ? AND audience_id = ? AND batch_id IN {ids}"
+
+
 def confirm_pending(backend: Backend, audience: tuple[str, str], batch_ids: Sequence[str]) -> None:
     """The network applied these pending batches: what they carried is no longer needed."""
     if not batch_ids:
         return
-    ids = f"({', '.join('?' * len(batch_ids))})"
-    where = f"destination = ? AND audience_id = ? AND batch_id IN {ids}"
+    ids, where = _of_batches(batch_ids)
     with backend.transaction():
         backend.execute(
             f"UPDATE members SET batch_id = NULL WHERE {where}", [*audience, *batch_ids]
@@ -340,8 +346,7 @@ def revert_pending(
     changed since is left as that batch made it: the newest batch decides."""
     if not batch_ids:
         return
-    ids = f"({', '.join('?' * len(batch_ids))})"
-    where = f"destination = ? AND audience_id = ? AND batch_id IN {ids}"
+    ids, where = _of_batches(batch_ids)
     with backend.transaction():
         backend.execute(
             f"UPDATE members SET status = '{ADDING}', batch_id = NULL WHERE {where}",

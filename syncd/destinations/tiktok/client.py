@@ -15,7 +15,7 @@ classes ``errors`` gives every refusal.
 from __future__ import annotations
 
 import json
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -69,12 +69,6 @@ class TikTokAudiences(Client):
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- audiences -----------------------------------------------------------------------------
 
