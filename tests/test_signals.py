@@ -4,23 +4,14 @@ run: each stays with what it concerns, never taking the whole process down."""
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import duckdb
-import httpx
 import pytest
-from conftest import TOKEN, Workspace
+from conftest import Workspace
+from support.daemon import RunningDaemon
 
 from syncd.state import StateStore
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_sighup_while_the_daemon_starts_reloads_instead_of_killing_it(
@@ -29,42 +20,24 @@ def test_a_sighup_while_the_daemon_starts_reloads_instead_of_killing_it(
     workspace.write_people([("a@example.com", None, "US", None, None, None)])
     data = workspace.config_data()
     data["schedule"] = {"every": "1h", "jitter_seconds": 0}
-    config = workspace.write_config(data)
-    port = free_port()
-    log = workspace.root / "daemon.log"
-    listen = f"127.0.0.1:{port}"
-    with log.open("wb") as stderr:
-        daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "syncd",
-                "--log-level",
-                "info",
-                "run",
-                "--listen",
-                listen,
-                config,
-            ],
-            env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    workspace.write_config(data)
+    daemon = RunningDaemon(workspace, "daemon", wait=False)
+    log = daemon.log_path
     try:
         time.sleep(0.05)  # well inside the imports, before the daemon's own handlers
-        daemon.send_signal(signal.SIGHUP)
+        daemon.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
         while "config reloaded" not in log.read_text():
-            assert daemon.poll() is None, f"syncd died of SIGHUP: {daemon.returncode}"
+            code = daemon.process.poll()
+            assert code is None, f"syncd died of SIGHUP: {code}"
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=30) == 0
+        assert daemon.get("/healthz").status_code == 200
+        assert daemon.stop() == 0
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
 
 
 def test_a_run_record_the_state_cannot_take_fails_its_audience_alone(

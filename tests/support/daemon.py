@@ -39,7 +39,16 @@ class RunningDaemon:
     """A daemon on a free port, ready once /healthz answers; its stderr is kept in a file so a
     test can read the JSON logs after the process has gone."""
 
-    def __init__(self, workspace: Workspace, name: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str,
+        env: dict[str, str] | None = None,
+        *,
+        wait: bool = True,
+    ) -> None:
+        """`wait=False` returns as soon as the process is started (a test that signals it
+        during its start-up)."""
         self.port = free_port()
         self.log_path = workspace.root / f"{name}.log"
         config = str(workspace.root / "syncd.yaml")
@@ -60,7 +69,8 @@ class RunningDaemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
-        wait_for(self.answers, "the health endpoint", timeout=20)
+        if wait:
+            wait_for(self.answers, "the health endpoint", timeout=20)
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
