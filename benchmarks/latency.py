@@ -76,8 +76,8 @@ from sync import (  # noqa: E402
     META_AUDIENCE,
     TOKEN,
     build_warehouse,
-    config_data,
     serve_in_process,
+    shop_config,
     stop_served,
 )
 
@@ -290,16 +290,7 @@ def write_config(root: Path, urls: dict[str, str], per_minute: int) -> Path:
     project has that quota would set it)."""
     import yaml
 
-    data = config_data(
-        {"meta": urls.get("meta", ""), "google": urls.get("google", "")},
-        warehouse={"kind": "duckdb", "path": "shop.duckdb"},
-        segment={
-            "sql": "SELECT email, country FROM people",
-            "identifiers": {"email": "email"},
-            "country_column": "country",
-        },
-        state={"path": "state.duckdb"},
-    )
+    data = shop_config({"meta": urls.get("meta", ""), "google": urls.get("google", "")})
     data["destinations"] = {k: v for k, v in data["destinations"].items() if k in urls}
     if "google" in data["destinations"]:
         data["destinations"]["google"]["requests_per_minute"] = per_minute

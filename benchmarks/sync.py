@@ -122,10 +122,9 @@ def config_data(
     }
 
 
-def write_config(root: Path, urls: dict[str, str]) -> Path:
-    import yaml
-
-    config = config_data(
+def shop_config(urls: dict[str, str]) -> dict[str, Any]:
+    """The benchmarks' config: the shop's emails to every audience, on a DuckDB state."""
+    return config_data(
         urls,
         warehouse={"kind": "duckdb", "path": "shop.duckdb"},
         segment={
@@ -135,6 +134,12 @@ def write_config(root: Path, urls: dict[str, str]) -> Path:
         },
         state={"path": "state.duckdb"},
     )
+
+
+def write_config(root: Path, urls: dict[str, str]) -> Path:
+    import yaml
+
+    config = shop_config(urls)
     for destination in config["destinations"].values():
         destination.update(SEQUENTIAL)
     path = root / "syncd.yaml"
