@@ -189,9 +189,9 @@ class Pusher:
             elif status in FINAL or now - pending.sent_at > PENDING_FOR:
                 reason = f"the network reported a request {status} {hours:.0f} h after it was sent"
                 not_applied.setdefault(reason, []).append(pending)
-        self.state.settle_pending(self.plan.ref, applied, [], "")
+        self.state.confirm_pending(self.plan.ref, applied)
         for reason, batches in not_applied.items():
-            self.state.settle_pending(self.plan.ref, [], [b.batch_id for b in batches], reason)
+            self.state.revert_pending(self.plan.ref, [b.batch_id for b in batches], reason)
             members = sum(batch.members for batch in batches)
             self._not_applied(f"{self.plan.audience.name}: {reason}", members)
         reverted = sum(len(batches) for batches in not_applied.values())

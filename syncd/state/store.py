@@ -261,7 +261,7 @@ class StateStore:
 
     def pending_requests(self, audience: AudienceRef) -> list[journal.Pending]:
         """Requests of earlier passes the network had not finished processing; their
-        members count as held until it says (`settle_pending`)."""
+        members count as held until it says (`confirm_pending`, `revert_pending`)."""
         return journal.pending(self._backend, _key(audience))
 
     def mark_pending(self, batch_ids: Sequence[str]) -> None:
@@ -269,12 +269,13 @@ class StateStore:
         the next pass reads their statuses again (see `journal.mark_pending`)."""
         journal.mark_pending(self._backend, batch_ids)
 
-    def settle_pending(
-        self, audience: AudienceRef, applied: Sequence[str], not_applied: Sequence[str], why: str
-    ) -> None:
-        """What became of pending batches: those `not_applied` are sent again next pass."""
-        journal.confirm_pending(self._backend, _key(audience), applied)
-        journal.revert_pending(self._backend, _key(audience), not_applied, why)
+    def confirm_pending(self, audience: AudienceRef, batch_ids: Sequence[str]) -> None:
+        """Pending batches the network applied."""
+        journal.confirm_pending(self._backend, _key(audience), batch_ids)
+
+    def revert_pending(self, audience: AudienceRef, batch_ids: Sequence[str], why: str) -> None:
+        """Pending batches the network did not apply: sent again next pass."""
+        journal.revert_pending(self._backend, _key(audience), batch_ids, why)
 
     def recover(self, audience: AudienceRef) -> Recovery:
         """Close the books of the audience's passes that died, then fold its journal, before
