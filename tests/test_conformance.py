@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from conftest import TOKEN, Workspace
 
+from syncd.destinations.google.sandbox.ads import GoogleAdsEmulator
 from syncd.destinations.registry import NETWORKS as REGISTERED
+from syncd.destinations.tiktok.sandbox.emulator import TikTokEmulator
 from syncd.pipeline import AudienceResult
 from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator
-from syncd.sandbox.google_ads import GoogleAdsEmulator
-from syncd.sandbox.tiktok.emulator import TikTokEmulator
 
 EMAILS = [f"Shopper.{i}@Example.com" for i in range(6)]
 ADVERTISER = "7000000000000000001"

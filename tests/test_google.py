@@ -26,12 +26,12 @@ from syncd.destinations.base import (
     QuotaExhausted,
     split_by_index,
 )
+from syncd.destinations.google.sandbox.ads import GoogleAdsEmulator
 from syncd.destinations.google_ads import API_VERSION, GoogleAdsAudiences
 from syncd.destinations.google_data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_SCHEMA
 from syncd.sandbox import DataManagerEmulator
-from syncd.sandbox.google_ads import GoogleAdsEmulator
 
 TOKEN = "ya29.test-token-41d2"
 CID = "1234567890"

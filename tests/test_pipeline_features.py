@@ -11,7 +11,7 @@ from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
 from support.people import PEOPLE, emails, google_members, meta_members, rows
 
 from syncd import push as push_module
-from syncd.sandbox.google_data_manager.quota import Quota
+from syncd.destinations.google.sandbox.data_manager.quota import Quota
 from syncd.state import StateStore
 
 BAD_KEY = "00000000-0000-0000-0000-00000000000b"  # a member key with a corrupt hash

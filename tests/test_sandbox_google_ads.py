@@ -24,7 +24,7 @@ from google.ads.googleads.errors import GoogleAdsException
 from google.api_core.future import polling
 from google.oauth2.credentials import Credentials
 
-from syncd.sandbox.google_ads import CPM_BIDDING, GoogleAdsEmulator, Member
+from syncd.destinations.google.sandbox.ads import CPM_BIDDING, GoogleAdsEmulator, Member
 from syncd.sandbox.latency import Latency
 
 CID = "1234567890"

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from support.clock import FakeClock
 
+from syncd.destinations.tiktok.sandbox import PREFIX, TikTokEmulator
 from syncd.sandbox.server import Fault, RequestRecord
-from syncd.sandbox.tiktok import PREFIX, TikTokEmulator
 
 TOKEN = "tt-sandbox-token-51c2"
 ADV = "7000000000000000001"

@@ -37,10 +37,10 @@ from syncd.config.models import (
     GoogleAdsDestination,
     GoogleDataManagerDestination,
 )
+from syncd.destinations.google.sandbox.ads import CPM_BIDDING, GoogleAdsEmulator
 from syncd.destinations.retry import RetryPolicy
 from syncd.plan import audience_ref
 from syncd.sandbox import MetaGraphEmulator
-from syncd.sandbox.google_ads import CPM_BIDDING, GoogleAdsEmulator
 from syncd.spend import open_spend_store
 from syncd.spend.pull import pull_spend
 from syncd.spend.report import build_report

@@ -20,11 +20,11 @@ from support.clock import FakeClock
 from syncd.destinations.base import DestinationError, ErrorClass, MemberErrors
 from syncd.destinations.tiktok import CAPABILITIES, DIALECT, TikTokAudiences, TikTokDestination
 from syncd.destinations.tiktok.errors import CODES, RATE_LIMIT_WAIT
+from syncd.destinations.tiktok.sandbox import PREFIX, TikTokEmulator
 from syncd.identity import GOOGLE, IdentifierKind, normalize_column, send_value
 from syncd.members import SENT_SCHEMA, SegmentShape, build_members
 from syncd.pacing import Pace
 from syncd.sandbox.server import Fault
-from syncd.sandbox.tiktok import PREFIX, TikTokEmulator
 
 TOKEN = "tt-test-token-7f3a"
 ADV = "7000000000000000001"

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
-from syncd.sandbox.google_data_manager import DataManagerEmulator
-from syncd.sandbox.meta import MetaGraphEmulator
+from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
+from syncd.destinations.meta.sandbox import MetaGraphEmulator
 from syncd.sandbox.server import EmulatorServer, RequestRecord
 
 __all__ = ["DataManagerEmulator", "EmulatorServer", "MetaGraphEmulator", "RequestRecord", "Sandbox"]
