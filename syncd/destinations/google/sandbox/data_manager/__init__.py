@@ -9,7 +9,9 @@ with Google's error model: a status object whose ``details`` hold an ``ErrorInfo
 specific ``ErrorReason``. The API is fast-fail: one bad member fails the whole request, and
 nothing is applied.
 
-Modules: ``emulator`` (the server and its rules), ``members`` (parsing audience members),
+Modules: ``emulator`` (the server and its rules), ``controls`` (its helpers for tests and
+the demo), ``credentials`` (the Bearer check and the OAuth token endpoint), ``members``
+(parsing audience members), ``request_status`` (what ``requestStatus:retrieve`` answers),
 ``user_lists`` (the v1.5 ``userLists`` resource), ``quota`` (per-minute and daily budgets),
 ``errors`` (the error model).
 """

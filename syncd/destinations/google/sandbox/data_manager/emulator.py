@@ -27,14 +27,13 @@ Rules beyond the request shape:
 from __future__ import annotations
 
 import itertools
-import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from syncd.destinations.google.sandbox.data_manager import user_lists
+from syncd.destinations.google.sandbox.data_manager.controls import EmulatorControls
+from syncd.destinations.google.sandbox.data_manager.credentials import check_bearer, token_response
 from syncd.destinations.google.sandbox.data_manager.errors import (
     ApiError,
     check_enum,
@@ -46,12 +45,18 @@ from syncd.destinations.google.sandbox.data_manager.errors import (
 from syncd.destinations.google.sandbox.data_manager.members import (
     KEY_TYPES,
     Decoder,
-    Member,
     Parsed,
     check_consent,
+    denied_consent,
     parse_members,
 )
 from syncd.destinations.google.sandbox.data_manager.quota import Quota
+from syncd.destinations.google.sandbox.data_manager.request_status import (
+    DENIED,
+    INTERNAL,
+    RequestStatuses,
+    destination_status,
+)
 from syncd.destinations.google.sandbox.data_manager.schema import check_names
 from syncd.destinations.google.sandbox.data_manager.user_lists import UserList
 from syncd.sandbox.server import EmulatorServer, Request, Response, json_response
@@ -65,28 +70,9 @@ _ACCOUNT_TYPES = frozenset(
     {"GOOGLE_ADS", "DISPLAY_VIDEO_PARTNER", "DISPLAY_VIDEO_ADVERTISER", "DATA_PARTNER"}
 )
 _LISTS_PREFIX = "/v1/accountTypes/"
-#: ``ProcessingErrorReason`` values (google.ads.datamanager_v1.types.processing_errors).
-_DENIED = "PROCESSING_ERROR_REASON_DENIED_CONSENT"
-_INTERNAL = "PROCESSING_ERROR_REASON_INTERNAL_ERROR"
-_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-_MATCH_RANGES = ((20, "LESS_THAN_20"), (30, "20_TO_30"), (40, "31_TO_40"), (50, "41_TO_50"))
-_MATCH_RANGES += ((60, "51_TO_60"), (70, "61_TO_70"), (80, "71_TO_80"), (90, "81_TO_90"))
 
 
-def _match_rate_range(percentage: int) -> str:
-    for upper, name in _MATCH_RANGES:
-        if percentage <= upper:
-            return f"MATCH_RATE_RANGE_{name}"
-    return "MATCH_RATE_RANGE_91_TO_100"
-
-
-@dataclass(slots=True)
-class _Status:
-    per_destination: list[dict[str, Any]]
-    polls_left: int
-
-
-class DataManagerEmulator(EmulatorServer):
+class DataManagerEmulator(EmulatorControls, EmulatorServer):
     """The Data Manager API on 127.0.0.1 (see the module docstring for its rules).
 
     ``user_lists`` are list ids that exist already, as if made in Google Ads (any account
@@ -124,7 +110,7 @@ class DataManagerEmulator(EmulatorServer):
         self._lists: dict[str, UserList] = {}
         for list_id in user_lists:
             self.add_user_list(str(list_id))
-        self._statuses: dict[str, _Status] = {}
+        self._statuses = RequestStatuses()
         self._ids = itertools.count(9_200_000_001)
         self.processing_polls = processing_polls
         self.quota = Quota(requests_per_minute, requests_per_day, clock)
@@ -132,68 +118,6 @@ class DataManagerEmulator(EmulatorServer):
         self.eu_political_ads_declared = eu_political_ads_declared
         self.match_rate_percentage = match_rate_percentage
         self._failing = 0
-
-    # -- test helpers ----------------------------------------------------------------------
-
-    def add_user_list(
-        self,
-        list_id: str,
-        *,
-        name: str | None = None,
-        account_id: str | None = None,
-        upload_key_types: Iterable[str] = (),
-    ) -> None:
-        """Create an (empty) user list, as if it had been made in Google Ads."""
-        with self._lock:
-            self._lists.setdefault(
-                str(list_id),
-                UserList(
-                    str(list_id),
-                    name or f"User list {list_id}",
-                    account=account_id,
-                    upload_key_types=tuple(upload_key_types),
-                ),
-            )
-
-    def fail_processing(self, times: int = 1) -> None:
-        """Make the next ``times`` ingests or removals fail after acceptance: each is answered
-        200 with a request id and applied nowhere, and ``requestStatus:retrieve`` reports it
-        ``FAILED`` for every destination, its members counted under
-        ``PROCESSING_ERROR_REASON_INTERNAL_ERROR`` -- the asynchronous failure a client sees
-        only by polling. Validate-only requests and refused requests do not count."""
-        with self._lock:
-            self._failing += times
-
-    def finish_processing(self) -> None:
-        """Every request accepted so far has its final status at its next poll: the hours
-        Google may take, passed between two passes."""
-        with self._lock:
-            for status in self._statuses.values():
-                status.polls_left = 0
-
-    def forget_requests(self) -> None:
-        """Forget every request accepted so far: ``requestStatus:retrieve`` answers 404."""
-        with self._lock:
-            self._statuses.clear()
-
-    def members(self, list_id: str) -> set[Member]:
-        """A copy of a user list's members; raises ``KeyError`` for an unknown list."""
-        with self._lock:
-            return set(self._lists[str(list_id)].members)
-
-    def user_lists(self, account_id: str | None = None) -> dict[str, str]:
-        """The lists an account sees (all without ``account_id``): id -> display name."""
-        with self._lock:
-            return {
-                i: u.display_name
-                for i, u in self._lists.items()
-                if account_id is None or u.account in (None, account_id)
-            }
-
-    def set_access_token(self, token: str | None) -> None:
-        """Accept only this token from now on (a rotation); ``/token`` hands it out."""
-        with self._lock:
-            self._access_token = token
 
     @property
     def token_uri(self) -> str:
@@ -216,7 +140,9 @@ class DataManagerEmulator(EmulatorServer):
     def handle(self, request: Request) -> Response:
         """Route one request; every failure becomes a Google-shaped error response."""
         if request.method == "POST" and request.path == "/token":
-            return self._oauth_token(request)
+            with self._lock:
+                token = self._access_token or "sandbox-access-token"
+            return token_response(request, self._refresh_token, token)
         routes = {
             ("POST", "/v1/audienceMembers:ingest"): "ingest",
             ("POST", "/v1/audienceMembers:remove"): "remove",
@@ -228,7 +154,9 @@ class DataManagerEmulator(EmulatorServer):
         if operation is None:
             return error_response(not_found("Method not found."))
         try:
-            self._check_token(request.bearer_token())
+            with self._lock:
+                expected = self._access_token
+            check_bearer(request.bearer_token(), expected)
             self.quota.spend(_budget(operation, request.method))
             if operation == "status":
                 return self._status(request.query.get("requestId"))
@@ -237,28 +165,6 @@ class DataManagerEmulator(EmulatorServer):
             return self._mutate(operation, _json(request))
         except ApiError as error:
             return error_response(error, operation)
-
-    def _check_token(self, token: str | None) -> None:
-        if token is None:
-            raise ApiError(
-                "Request is missing required authentication credential. Expected OAuth 2 "
-                "access token, login cookie or other valid authentication credential.",
-                reason="CREDENTIALS_MISSING",
-                status=401,
-                grpc_status="UNAUTHENTICATED",
-                domain="googleapis.com",
-            )
-        with self._lock:
-            expected = self._access_token
-        if expected is not None and not secrets.compare_digest(token.encode(), expected.encode()):
-            raise ApiError(
-                "Request had invalid authentication credentials. Expected OAuth 2 access "
-                "token, login cookie or other valid authentication credential.",
-                reason="ACCESS_TOKEN_TYPE_UNSUPPORTED",
-                status=401,
-                grpc_status="UNAUTHENTICATED",
-                domain="googleapis.com",
-            )
 
     def _check_account(self, account_id: str) -> None:
         if self._accounts is not None and account_id not in self._accounts:
@@ -280,28 +186,6 @@ class DataManagerEmulator(EmulatorServer):
                 grpc_status="FAILED_PRECONDITION",
             )
 
-    # -- OAuth -----------------------------------------------------------------------------
-
-    def _oauth_token(self, request: Request) -> Response:
-        """Exchange a refresh token, or a service account's signed JWT (not verified here),
-        for the access token the emulator currently accepts."""
-        form = request.form()
-        grant = form.get("grant_type")
-        if grant == "refresh_token":
-            given, expected = form.get("refresh_token", ""), self._refresh_token
-            valid = bool(given) and (
-                expected is None or secrets.compare_digest(given.encode(), expected.encode())
-            )
-        else:
-            valid = grant == _JWT_GRANT and form.get("assertion", "").count(".") == 2
-        if not valid:
-            body = {"error": "invalid_grant", "error_description": "Bad Request"}
-            return json_response(400, body, operation="oauth_token")
-        with self._lock:
-            token = self._access_token or "sandbox-access-token"
-        body = {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
-        return json_response(200, body, operation="oauth_token")
-
     # -- audience members ------------------------------------------------------------------
 
     def _mutate(self, operation: str, body: Any) -> Response:
@@ -320,7 +204,7 @@ class DataManagerEmulator(EmulatorServer):
         refused = {
             index
             for index, member in enumerate(parsed)
-            if operation == "ingest" and _denied(member.consent, consent)
+            if operation == "ingest" and denied_consent(member.consent, consent)
         }
         with self._lock:
             failing = self._failing > 0
@@ -332,10 +216,10 @@ class DataManagerEmulator(EmulatorServer):
                         target.discard(member.member)
                     elif index not in refused:
                         target.add(member.member)
-            failures = (len(parsed), _INTERNAL) if failing else (len(refused), _DENIED)
-            request_id = str(uuid.uuid4())
-            self._statuses[request_id] = _Status(
-                [self._destination_status(operation, d, parsed, *failures) for d in destinations],
+            failures = (len(parsed), INTERNAL) if failing else (len(refused), DENIED)
+            rate = self.match_rate_percentage
+            request_id = self._statuses.record(
+                [destination_status(operation, d, parsed, *failures, rate) for d in destinations],
                 self.processing_polls,
             )
         return json_response(200, {"requestId": request_id}, operation=operation, count=count)
@@ -410,57 +294,9 @@ class DataManagerEmulator(EmulatorServer):
                     field=f"destinations[{index}].product_destination_id",
                 )
 
-    def _destination_status(
-        self,
-        operation: str,
-        destination: dict[str, Any],
-        parsed: list[Parsed],
-        refused: int,
-        reason: str,
-    ) -> dict[str, Any]:
-        # int64 fields are strings in proto3 JSON, as the real API returns them.
-        records = str(len(parsed))
-        user_ids = parsed and parsed[0].data_type == "userIdData"
-        identifiers = str(sum(member.identifiers for member in parsed))
-        verb = "Ingestion" if operation == "ingest" else "Removal"
-        if user_ids:
-            detail = {"recordCount": records, "userIdCount": identifiers}
-            status = {f"userIdData{verb}Status": detail}
-        else:
-            detail = {"recordCount": records, "userIdentifierCount": identifiers}
-            if operation == "ingest":
-                detail["uploadMatchRateRange"] = _match_rate_range(self.match_rate_percentage)
-            status = {f"userData{verb}Status": detail}
-        key = (
-            "audienceMembersIngestionStatus"
-            if operation == "ingest"
-            else ("audienceMembersRemovalStatus")
-        )
-        result: dict[str, Any] = {"destination": destination, key: status}
-        if refused:
-            result["requestStatus"] = "FAILED" if refused == len(parsed) else "PARTIAL_SUCCESS"
-            result["errorInfo"] = {"errorCounts": [{"recordCount": str(refused), "reason": reason}]}
-        else:
-            result["requestStatus"] = "SUCCESS"
-        return result
-
     def _status(self, request_id: str | None) -> Response:
-        if not request_id:
-            raise ApiError(
-                "Required field is missing.", reason="REQUIRED_FIELD_MISSING", field="request_id"
-            )
         with self._lock:
-            status = self._statuses.get(request_id)
-            if status is None:
-                raise not_found("Resource not found: no request with this request_id.")
-            if status.polls_left > 0:
-                status.polls_left -= 1
-                per_destination = [
-                    {"destination": s["destination"], "requestStatus": "PROCESSING"}
-                    for s in status.per_destination
-                ]
-            else:
-                per_destination = status.per_destination
+            per_destination = self._statuses.retrieve(request_id)
         return json_response(
             200, {"requestStatusPerDestination": per_destination}, operation="status"
         )
@@ -560,14 +396,3 @@ def _check_terms(terms: Any) -> None:
             reason="TERMS_AND_CONDITIONS_NOT_SIGNED",
             field="terms_of_service.customer_match_terms_of_service_status",
         )
-
-
-def _denied(member: dict[str, str], request: dict[str, str]) -> bool:
-    """Customer Match uses a member only with both consents; the member's own ones win."""
-    for name in ("adUserData", "adPersonalization"):
-        value = member.get(name, "CONSENT_STATUS_UNSPECIFIED")
-        if value == "CONSENT_STATUS_UNSPECIFIED":
-            value = request.get(name, "CONSENT_STATUS_UNSPECIFIED")
-        if value == "CONSENT_DENIED":
-            return True
-    return False

@@ -45,6 +45,7 @@ __all__ = [
     "Member",
     "Parsed",
     "check_consent",
+    "denied_consent",
     "parse_members",
 ]
 
@@ -87,6 +88,17 @@ def check_consent(consent: Any, field: str) -> dict[str, str]:
         if name in consent:
             check_enum(consent[name], CONSENT_VALUES, f"{field}.{snake(name)}")
     return {k: v for k, v in consent.items() if k in ("adUserData", "adPersonalization")}
+
+
+def denied_consent(member: dict[str, str], request: dict[str, str]) -> bool:
+    """Customer Match uses a member only with both consents; the member's own ones win."""
+    for name in ("adUserData", "adPersonalization"):
+        value = member.get(name, "CONSENT_STATUS_UNSPECIFIED")
+        if value == "CONSENT_STATUS_UNSPECIFIED":
+            value = request.get(name, "CONSENT_STATUS_UNSPECIFIED")
+        if value == "CONSENT_DENIED":
+            return True
+    return False
 
 
 class Decoder:
