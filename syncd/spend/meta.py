@@ -34,9 +34,10 @@ from syncd.destinations.meta.schema import CAPABILITIES
 from syncd.destinations.meta.settings import MetaDestination
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.pacing import Pacer, shared_pacer
-from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled, cpc, cpm
+from syncd.spend.split import GroupDay, even_split_rows
+from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled
 
-__all__ = ["billing_model", "pull_meta", "split_evenly"]
+__all__ = ["billing_model", "pull_meta"]
 
 _AD_SET_FIELDS = ("id", "name", "campaign_id", "billing_event", "targeting")
 _INSIGHT_FIELDS = (
@@ -57,13 +58,6 @@ _PAGE = 500
 def billing_model(billing_event: str) -> str:
     """CPM for IMPRESSIONS, CPC for LINK_CLICKS and CLICKS, else the event's own name."""
     return _BILLING.get(billing_event, billing_event or "UNKNOWN")
-
-
-def split_evenly(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` whole numbers that differ by at most one and add up to it;
-    the larger ones come first."""
-    quotient, remainder = divmod(total, parts)
-    return [quotient + (1 if index < remainder else 0) for index in range(parts)]
 
 
 @dataclass(frozen=True)
@@ -166,43 +160,22 @@ def _table(
         if ad_set is None:
             unlisted.add(ad_set_id)
             continue
-        if not set(ad_set.audiences) & segments.keys():
-            continue  # targets no audience syncd manages (or none at all)
-        spend = float(row.get("spend") or 0)
-        impressions, clicks = int(row.get("impressions") or 0), int(row.get("clicks") or 0)
-        parts = len(ad_set.audiences)
-        split = zip(
-            ad_set.audiences,
-            split_evenly(impressions, parts),
-            split_evenly(clicks, parts),
-            strict=True,
+        group = GroupDay(
+            day=dt.date.fromisoformat(row["date_start"]),
+            network="meta",
+            account_id=account_id,
+            campaign_id=str(row.get("campaign_id", "")),
+            campaign_name=row.get("campaign_name"),
+            ad_set_id=ad_set_id,
+            ad_set_name=row.get("adset_name") or ad_set.name,
+            targeted=ad_set.audiences,
+            cost=float(row.get("spend") or 0),
+            impressions=int(row.get("impressions") or 0),
+            clicks=int(row.get("clicks") or 0),
+            currency=row.get("account_currency"),
+            billing_model=billing_model(ad_set.billing_event),
         )
-        for audience_id, audience_impressions, audience_clicks in split:
-            if audience_id not in segments:
-                continue  # its share is counted in 1/n, but not stored
-            records.append(
-                {
-                    "date": dt.date.fromisoformat(row["date_start"]),
-                    "network": "meta",
-                    "account_id": account_id,
-                    "campaign_id": str(row.get("campaign_id", "")),
-                    "campaign_name": row.get("campaign_name"),
-                    "ad_set_id": ad_set_id,
-                    "ad_set_name": row.get("adset_name") or ad_set.name,
-                    "audience_id": audience_id,
-                    "segment": segments[audience_id],
-                    "impressions": audience_impressions,
-                    "clicks": audience_clicks,
-                    "cost": spend / parts,
-                    "currency": row.get("account_currency"),
-                    "cpc": cpc(spend, clicks),
-                    "cpm": cpm(spend, impressions),
-                    "billing_model": billing_model(ad_set.billing_event),
-                    "share": 1 / parts,
-                    "allocation": "even_split",
-                    "pulled_at": pulled_at,
-                }
-            )
+        records.extend(even_split_rows(group, segments, pulled_at))
     if unlisted:
         notes.append(
             f"{len(unlisted)} ad set(s) in Insights are not listed (archived or deleted): "
