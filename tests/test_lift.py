@@ -63,17 +63,23 @@ def test_fixed_vectors_pin_the_bucket_border(key: str, hashed: int) -> None:
 
 
 def test_duckdb_sql_gives_the_same_groups() -> None:
+    # Both SQL forms: the digest's first 8 bytes as an unsigned integer, and (for engines
+    # without one) its first 16 hex digits against the threshold's.
     keys = [key for key, _ in VECTORS] + KEYS.slice(0, 2000).to_pylist()
     limit = threshold(0.3)
     connection = duckdb.connect()
     connection.register("people", pa.table({"row": range(len(keys)), "key": keys}))
     rows = connection.execute(
-        "SELECT ('0x' || left(sha256(? || chr(31) || key), 16))::UBIGINT < ?::UHUGEINT "
-        "FROM people ORDER BY row",
-        [SALT, limit],
+        "SELECT ('0x' || left(sha256($salt || chr(31) || key), 16))::UBIGINT < $limit::UHUGEINT,"
+        " left(sha256($salt || chr(31) || key), 16) < $hex FROM people ORDER BY row",
+        {"salt": SALT, "limit": limit, "hex": format(limit, "016x")},
     ).fetchall()
-    assert [held for (held,) in rows] == [is_held_out(SALT, key, 0.3) for key in keys]
-    assert [hashed < limit for _, hashed in VECTORS] == [held for (held,) in rows[:4]]
+    expected = [is_held_out(SALT, key, 0.3) for key in keys]
+    assert [as_integer for as_integer, _ in rows] == expected
+    assert [as_hex for _, as_hex in rows] == expected
+    assert [hashed < limit for _, hashed in VECTORS] == expected[:4]
+    # The float 0.1 is 0x1.999999999999ap-4, so 0.1 * 2**64 is 0x1999999999999a00.
+    assert format(threshold(0.1), "016x") == "1999999999999a00"
 
 
 def test_arrow_matches_per_value_also_on_slices_and_large_strings() -> None:

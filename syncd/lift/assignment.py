@@ -11,9 +11,11 @@ salt makes its holdout independent of every other's.
 SHA-256 rather than a faster hash because the same rule can then be written in warehouse SQL:
 DuckDB, PostgreSQL (`sha256`), BigQuery (`SHA256`) and Snowflake (`SHA2(..., 256)`) all have
 it. The comparison is done on integers, `h < threshold(fraction)`, so no engine's floating
-point decides a border case. In DuckDB, for example:
+point decides a border case; engines without an unsigned 64-bit type compare the digest's
+first 16 lowercase hex digits with the threshold's (`format(threshold, '016x')`; fraction 1,
+threshold 2**64, holds everyone), which orders the same way. In DuckDB, for example:
 
-    ('0x' || left(sha256(salt || chr(31) || key), 16))::UBIGINT < threshold
+    left(sha256(salt || chr(31) || key), 16) < '1999999999999a00'   -- fraction 0.1
 
 A salt is a 32-digit hex string (see `experiment_salt`) and never contains 0x1f, so
 salt, separator and key always split one way.
