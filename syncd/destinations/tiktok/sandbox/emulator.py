@@ -12,7 +12,8 @@ Paths served, under ``/open_api/v1.3`` (the trailing slash optional):
 * ``POST /dmp/custom_audience/update/`` rename; APPEND/REMOVE/REPLACE files (…?id=1739940572667906);
 * ``POST /dmp/custom_audience/delete/`` delete audiences (…?id=1739940539757569);
 * ``GET /dmp/custom_audience/get/`` details and history (…?id=1739940507792385);
-* ``GET /dmp/custom_audience/list/`` all audiences, paged (…?id=1739940506015746).
+* ``GET /dmp/custom_audience/list/`` all audiences, paged (…?id=1739940506015746);
+* ``GET /adgroup/get/`` and ``GET /report/integrated/get/``: spend reporting (``spend``).
 
 The streaming API is the one for incremental sync (member-level add and delete, no file and
 no minimum size per change); docs/tiktok.md says why. Every call checks, in this order: a
@@ -51,6 +52,8 @@ from syncd.destinations.tiktok.sandbox.payload import (
     parse_mapping,
     parse_segment_audience,
 )
+from syncd.destinations.tiktok.sandbox.query import bounded, paged
+from syncd.destinations.tiktok.sandbox.spend import Delivery, SpendEndpoints
 from syncd.destinations.tiktok.sandbox.state import Audience, Change, UploadedFile
 from syncd.destinations.tiktok.sandbox.usage import app_budget
 from syncd.sandbox.server import EmulatorServer, Fault, Request, Response, frontend_error
@@ -64,7 +67,7 @@ _FIRST_AUDIENCE_ID = 180_000_001
 _Handler = Callable[["TikTokEmulator", Request], Response]
 
 
-class TikTokEmulator(EmulatorControls, EmulatorServer):
+class TikTokEmulator(EmulatorControls, SpendEndpoints, EmulatorServer):
     """Emulates TikTok's audience endpoints for one developer app.
 
     With ``access_token`` given, requests must carry exactly that ``Access-Token``; without
@@ -102,6 +105,7 @@ class TikTokEmulator(EmulatorControls, EmulatorServer):
         self._failures: deque[Failure] = deque()
         self._audiences: dict[str, Audience] = {}
         self._files: dict[str, UploadedFile] = {}
+        self._deliveries: dict[str, Delivery] = {}  # advertiser -> ad groups and spend
         self._next_id = _FIRST_AUDIENCE_ID
         self.processing_seconds = processing_seconds
         self.max_mapping_rows = max_mapping_rows
@@ -329,7 +333,7 @@ class TikTokEmulator(EmulatorControls, EmulatorServer):
     def _get(self, request: Request) -> Response:
         query = request.query
         ids = id_list(query.get("custom_audience_ids"), "custom_audience_ids")
-        history = _bounded(query.get("history_size"), "history_size", 100, 1, 100)
+        history = bounded(query.get("history_size"), "history_size", 100, 1, 100)
         with self._lock:
             advertiser = self._advertiser(query.get("advertiser_id"))
             found = [self._owned(audience_id, [advertiser]) for audience_id in ids]
@@ -342,36 +346,22 @@ class TikTokEmulator(EmulatorControls, EmulatorServer):
     def _list(self, request: Request) -> Response:
         query = request.query
         wanted = id_list(query.get("custom_audience_ids"), "custom_audience_ids", required=False)
-        page = _bounded(query.get("page"), "page", 1, 1, 1_000_000)
-        size = _bounded(query.get("page_size"), "page_size", 10, 1, 100)
+        page = bounded(query.get("page"), "page", 1, 1, 1_000_000)
+        size = bounded(query.get("page_size"), "page_size", 10, 1, 100)
         with self._lock:
             advertiser = self._advertiser(query.get("advertiser_id"))
             mine = [a for a in self._audiences.values() if a.advertiser == advertiser]
             if wanted:
                 mine = [a for a in mine if a.id in set(wanted)]
             mine.sort(key=lambda a: int(a.id), reverse=True)  # newest first
+            listed, page_info = paged(mine, page, size)
             rows = []
-            for audience in mine[(page - 1) * size : page * size]:
+            for audience in listed:
                 details = audience.details()
                 details.pop("error_msg")
                 rows.append(details)
-        page_info = {
-            "page": page,
-            "page_size": size,
-            "total_number": len(mine),
-            "total_page": -(-len(mine) // size),
-        }
         data = {"list": rows, "page_info": page_info}
         return envelope(OK, "OK", data, operation="list", count=len(rows))
-
-
-def _bounded(raw: str | None, name: str, default: int, least: int, most: int) -> int:
-    """An integer query parameter within [least, most]."""
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not least <= int(raw) <= most:
-        raise TikTokError(INVALID_PARAMS, f"{name}: Must be an integer between {least} and {most}.")
-    return int(raw)
 
 
 _ROUTES: dict[tuple[str, str], tuple[str, _Handler]] = {
@@ -383,4 +373,6 @@ _ROUTES: dict[tuple[str, str], tuple[str, _Handler]] = {
     ("POST", "/dmp/custom_audience/delete/"): ("delete", TikTokEmulator._delete),
     ("GET", "/dmp/custom_audience/get/"): ("get", TikTokEmulator._get),
     ("GET", "/dmp/custom_audience/list/"): ("list", TikTokEmulator._list),
+    ("GET", "/adgroup/get/"): ("adgroup_get", TikTokEmulator._adgroup_get),
+    ("GET", "/report/integrated/get/"): ("report", TikTokEmulator._report_get),
 }
