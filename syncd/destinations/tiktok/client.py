@@ -151,6 +151,11 @@ class TikTokAudiences(Client):
 
     # -- requests ------------------------------------------------------------------------------
 
+    def read(self, path: str, params: dict[str, str], subject: str) -> dict[str, Any]:
+        """One GET under the API's base URL, its ``data`` returned, refusals classified as
+        every call of this client is: the spend puller reads ad groups and reports so."""
+        return self._call("GET", path, subject, params=params)
+
     def _map(self, audience_id: str, members: pa.Table, action: str) -> PushResult:
         if members.num_rows > CAPABILITIES.max_members_per_request:
             raise ValueError(
