@@ -18,6 +18,8 @@ itself:
   set's own. Excluded audiences carry no spend. Only audiences syncd manages get rows. An
   even split is the only rule the data supports without guessing: Meta does not break ad
   set delivery down by audience.
+- TikTok reports spend per ad group, which may target several custom audiences: split the
+  same way (`syncd.spend.split`), allocation "even_split".
 """
 
 from __future__ import annotations

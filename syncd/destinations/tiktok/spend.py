@@ -69,8 +69,7 @@ _AD_GROUP_FIELDS = (
     "campaign_id",
     "campaign_name",
     "billing_event",
-    "audience_ids",
-    "excluded_audience_ids",
+    "audience_ids",  # exclusions carry no spend: not asked for (docs/tiktok.md, section 10)
 )
 _METRICS = ("spend", "impressions", "clicks", "currency", "campaign_name", "adgroup_name")
 _BILLING = {"CPC": CPC, "CPM": CPM, "OCPM": CPM}
