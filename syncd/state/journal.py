@@ -18,15 +18,9 @@ is sent and one update when it is settled, however large the audience, and a com
 carries those of ten batches (`StagedBatches`). Members staged for a batch that was never
 sent mean nothing: they were planned, not sent.
 
-`fold` applies the journal to `members` in bulk: an acknowledged add makes its members
-`present`, an acknowledged removal forgets them, and a batch in flight leaves its members
-`adding` or `removing`, which the diff counts as possibly either way. A push folds when it
-is over, and a diff folds first, so a pass that died is folded by the next one. None of it
-needs an index on `members`, which is what keeps a 10M-member audience within a DuckDB file
-and a bounded memory.
-
-Batches given member by member (`begin_batch`, `acknowledge_batch`: small audiences, tests)
-are folded at once, so `members` always shows them, as it did before batches were staged.
+`syncd.state.folding` applies the journal to `members`; `syncd.state.replacement` journals a
+full replacement. Batches given member by member (`begin_batch`, `acknowledge_batch`: small
+audiences, tests) are folded at once by the store, so `members` always shows them.
 
 A member is in at most one unfolded batch of an audience: a push folds before it stages,
 one diff's adds and removes are distinct and disjoint, and `begin_batch` lets a batch
@@ -43,11 +37,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from syncd.members import HASHED_COLUMNS, IDENTIFIER_COLUMNS, MEMBER_SCHEMA
+from syncd.members import MEMBER_SCHEMA
 from syncd.state.backends import Backend
 from syncd.state.spill import Spill, SpillTable
 
-_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
+MEMBER_COLUMNS = ", ".join(MEMBER_SCHEMA.names)
 
 log = logging.getLogger("syncd")
 
@@ -56,32 +50,6 @@ MEMBER_STATUSES = (PRESENT, ADDING, REMOVING, STAGED)
 #: A batch's statuses: `pending` is acknowledged by a network that applies requests later
 #: (Data Manager) and had not said how it went when the pass ended.
 SENT, ACKNOWLEDGED, PENDING, FAILED = "sent", "acknowledged", "pending", "failed"
-_APPLIED = f"('{ACKNOWLEDGED}', '{PENDING}')"
-
-
-def identifiers_ddl(hash_storage: str) -> str:
-    """The identifier columns of `members` and `batch_members`, those holding hashes
-    stored as `hash_storage` says (`Backend.hash_storage`)."""
-    return ", ".join(
-        f"{name} VARCHAR{hash_storage if name in HASHED_COLUMNS else ''}"
-        for name in IDENTIFIER_COLUMNS
-    )
-
-
-def status_ddl(enum: bool) -> str:
-    """The type of `members.status`: an ENUM of its values where the backend has them
-    (`Backend.status_enum`), else text."""
-    return f"ENUM({', '.join(map(repr, MEMBER_STATUSES))})" if enum else "VARCHAR"
-
-
-def batch_members_ddl(member_key_type: str, hash_storage: str, table: str = "batch_members") -> str:
-    """`batch_members`: the members of batches other than adds of members not held; and
-    `pending_removals`, the same for removals folded while their batch was pending."""
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR NOT NULL, "
-        f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, "
-        f"member_key {member_key_type} NOT NULL, {identifiers_ddl(hash_storage)})"
-    )
 
 
 def batch_id(run_id: str, operation: str, number: int) -> str:
@@ -111,26 +79,28 @@ def stage(
     number = f"? || CAST(rowid // {int(size)} + 1 AS VARCHAR)"
     prefix = f"{run_id}:{operation}:"
     journal = (
-        f"SELECT {number} AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} "
+        f"SELECT {number} AS batch_id, ? AS destination, ? AS audience_id, {MEMBER_COLUMNS} "
         f"FROM {members.name} WHERE {rows}"
     )
     if operation != "add":
-        _insert(backend, spill, "batch_members", journal, [prefix, *audience])
+        insert_selected(backend, spill, "batch_members", journal, [prefix, *audience])
         return
     # A member joins the state with the fingerprint of its row (`syncd.fingerprints`),
     # which only a state sharing its database with the spill keeps.
     fingerprint = "fingerprint" if spill.local else "CAST(NULL AS VARCHAR)"
     staged = (
-        f"SELECT ? AS destination, ? AS audience_id, {_COLUMNS}, '{STAGED}' AS status, "
+        f"SELECT ? AS destination, ? AS audience_id, {MEMBER_COLUMNS}, '{STAGED}' AS status, "
         f"CAST(? AS TIMESTAMPTZ) AS synced_at, {number} AS batch_id, {fingerprint} "
         f"FROM {members.name} WHERE {rows} AND NOT ({held})"
     )
-    _insert(backend, spill, "members", staged, [*audience, now(), prefix])
+    insert_selected(backend, spill, "members", staged, [*audience, now(), prefix])
     if held != "false":
-        _insert(backend, spill, "batch_members", f"{journal} AND ({held})", [prefix, *audience])
+        insert_selected(
+            backend, spill, "batch_members", f"{journal} AND ({held})", [prefix, *audience]
+        )
 
 
-def _insert(
+def insert_selected(
     backend: Backend, spill: Spill, table: str, select: str, parameters: Sequence[object]
 ) -> None:
     """INSERT INTO `table` the rows of a SELECT over spill tables: in place when the spill
@@ -194,7 +164,7 @@ class StagedBatches:
             with self._backend.transaction():
                 self._write_acknowledged()
                 self._withdraw_marked()
-                _insert_batches(
+                insert_batches(
                     self._backend,
                     [
                         (marking, self._run_id, self._operation, n, size)
@@ -260,11 +230,10 @@ def begin_batch(
             list(audience),
         )
         backend.execute(
-            f"INSERT INTO batch_members SELECT ?, ?, ?, {_COLUMNS} FROM batch",
+            f"INSERT INTO batch_members SELECT ?, ?, ?, {MEMBER_COLUMNS} FROM batch",
             [identifier, *audience],
         )
-        _insert_batches(backend, [(identifier, run_id, operation, number, len(members))])
-    fold(backend, audience, discard_unsent=False)  # the journal decides; members shows it
+        insert_batches(backend, [(identifier, run_id, operation, number, len(members))])
     return identifier
 
 
@@ -353,7 +322,7 @@ def revert_pending(
             [*audience, *batch_ids],
         )
         backend.execute(
-            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, '{REMOVING}', "
+            f"INSERT INTO members SELECT destination, audience_id, {MEMBER_COLUMNS}, '{REMOVING}', "
             f"?, NULL, NULL FROM pending_removals p WHERE {where} AND NOT EXISTS "
             "(SELECT 1 FROM members m WHERE m.destination = p.destination "
             "AND m.audience_id = p.audience_id AND m.member_key = p.member_key)",
@@ -381,158 +350,7 @@ def forget(backend: Backend, audience: tuple[str, str], operation: str, keys: pa
             )
 
 
-def fold(backend: Backend, audience: tuple[str, str], *, discard_unsent: bool = True) -> None:
-    """Apply the audience's journal to `members` (see the module docstring). Settled
-    batches leave the journal; so does everything else with `discard_unsent`, which a push
-    asks for when it is over (members staged for batches never sent mean nothing)."""
-    where = "destination = ? AND audience_id = ?"
-    pending = backend.execute(f"SELECT count(*) FROM batch_members WHERE {where}", audience)
-    staged = backend.execute(
-        f"SELECT count(*) FROM members WHERE {where} AND status = '{STAGED}'", audience
-    )
-    if not pending[0][0] and not staged[0][0]:
-        return
-    with backend.transaction():
-        if staged[0][0]:
-            _resolve_staged(backend, audience, discard_unsent)
-        if pending[0][0]:
-            _fold_journal(backend, audience, discard_unsent)
-
-
-def _resolve_staged(backend: Backend, audience: tuple[str, str], discard_unsent: bool) -> None:
-    """Members staged in `members` take their batch's outcome; those of batches never sent
-    are dropped (with `discard_unsent`), those of batches in flight stay staged without."""
-    where = f"destination = ? AND audience_id = ? AND status = '{STAGED}'"
-    if discard_unsent:
-        backend.execute(
-            f"DELETE FROM members WHERE {where} AND batch_id NOT IN (SELECT batch_id FROM batches)",
-            list(audience),
-        )
-    settled = "" if discard_unsent else f" AND b.status <> '{SENT}'"
-    backend.execute(
-        f"UPDATE members SET status = CASE WHEN b.status IN {_APPLIED} THEN '{PRESENT}' "
-        f"ELSE '{ADDING}' END, synced_at = CASE WHEN b.status IN {_APPLIED} "
-        "THEN b.settled_at ELSE b.sent_at END, "
-        f"batch_id = CASE WHEN b.status = '{PENDING}' THEN b.batch_id END FROM batches b "
-        "WHERE members.batch_id = b.batch_id AND members.destination = ? "
-        f"AND members.audience_id = ? AND members.status = '{STAGED}'{settled}",
-        list(audience),
-    )
-
-
-def _fold_journal(backend: Backend, audience: tuple[str, str], discard_unsent: bool) -> None:
-    backend.execute("DROP TABLE IF EXISTS syncd_folding")
-    backend.execute(
-        f"CREATE TEMP TABLE syncd_folding AS SELECT j.batch_id, j.destination, "
-        f"j.audience_id, {', '.join(f'j.{c}' for c in MEMBER_SCHEMA.names)}, b.operation, "
-        f"b.status IN {_APPLIED} AS settled, b.status = '{PENDING}' AS pending, "
-        f"b.status <> '{SENT}' AS done, "
-        f"CASE WHEN b.status IN {_APPLIED} THEN b.settled_at ELSE b.sent_at END "
-        "AS changed_at "
-        "FROM batch_members j JOIN batches b ON b.batch_id = j.batch_id "
-        "WHERE j.destination = ? AND j.audience_id = ?",
-        list(audience),
-    )
-    counts = dict(
-        backend.execute(
-            "SELECT operation || ':' || CAST(settled AS VARCHAR), count(*) "
-            "FROM syncd_folding GROUP BY 1"
-        )
-    )
-    held = backend.execute(
-        "SELECT count(*) FROM members WHERE destination = ? AND audience_id = ?",
-        list(audience),
-    )[0][0]
-    _apply(backend, audience, counts, held > 0)
-    backend.execute(  # kept until the network says how they went (`revert_pending`)
-        f"INSERT INTO pending_removals SELECT batch_id, destination, audience_id, {_COLUMNS} "
-        "FROM syncd_folding WHERE operation = 'remove' AND pending"
-    )
-    where = "destination = ? AND audience_id = ?"
-    if not discard_unsent:
-        where += " AND batch_id IN (SELECT batch_id FROM syncd_folding WHERE done)"
-    backend.execute(f"DELETE FROM batch_members WHERE {where}", list(audience))
-    backend.execute("DROP TABLE syncd_folding")
-
-
-def _apply(backend: Backend, audience: tuple[str, str], counts: dict[str, int], held: bool) -> None:
-    """The journal's statuses onto `members`: adds (re)written, settled removals deleted,
-    removals in flight marked. Statements with nothing to do are skipped: on a first sync
-    the audience holds nothing and only the insert runs."""
-    where = "destination = ? AND audience_id = ? AND member_key IN "
-    in_flight_removals = counts.get("remove:false", 0)
-    if held and len(counts) > (1 if in_flight_removals else 0):
-        backend.execute(
-            f"DELETE FROM members WHERE {where}"
-            "(SELECT member_key FROM syncd_folding WHERE operation = 'add' OR settled)",
-            list(audience),
-        )
-    if held and in_flight_removals:
-        backend.execute(
-            f"UPDATE members SET status = '{REMOVING}' WHERE {where}"
-            "(SELECT member_key FROM syncd_folding WHERE operation = 'remove' AND NOT settled)",
-            list(audience),
-        )
-    if counts.get("add:true", 0) or counts.get("add:false", 0):
-        backend.execute(
-            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, "
-            f"CASE WHEN settled THEN '{PRESENT}' ELSE '{ADDING}' END, changed_at, "
-            "CASE WHEN pending THEN batch_id END, NULL FROM syncd_folding WHERE operation = 'add'"
-        )
-
-
-def begin_replace(
-    backend: Backend, spill: Spill, run_id: str, audience: tuple[str, str], segment: SpillTable
-) -> str:
-    """Journal a full replacement: every held member may go, every segment member may
-    arrive, until the network says the session ended."""
-    identifier = batch_id(run_id, "replace", 1)
-    _insert(
-        backend,
-        spill,
-        "batch_members",
-        f"SELECT ? AS batch_id, ? AS destination, ? AS audience_id, {_COLUMNS} FROM {segment.name}",
-        [identifier, *audience],
-    )
-    with backend.transaction():
-        backend.execute(
-            f"UPDATE members SET status = '{REMOVING}' WHERE destination = ? AND audience_id = ?",
-            list(audience),
-        )
-        backend.execute(
-            "DELETE FROM members WHERE destination = ? AND audience_id = ? AND member_key IN "
-            "(SELECT member_key FROM batch_members WHERE batch_id = ?)",
-            [*audience, identifier],
-        )
-        backend.execute(
-            f"INSERT INTO members SELECT destination, audience_id, {_COLUMNS}, '{ADDING}', ?, "
-            "NULL, NULL FROM batch_members WHERE batch_id = ?",
-            [now(), identifier],
-        )
-        backend.execute("DELETE FROM batch_members WHERE batch_id = ?", [identifier])
-        _insert_batches(backend, [(identifier, run_id, "replace", 1, segment.rows)])
-    return identifier
-
-
-def acknowledge_replace(
-    backend: Backend, identifier: str, audience: tuple[str, str], request_id: str | None
-) -> None:
-    """The replacement took: the audience holds exactly the segment."""
-    with backend.transaction():
-        backend.execute(
-            f"DELETE FROM members WHERE destination = ? AND audience_id = ? "
-            f"AND status = '{REMOVING}'",
-            list(audience),
-        )
-        backend.execute(
-            f"UPDATE members SET status = '{PRESENT}', synced_at = ? "
-            "WHERE destination = ? AND audience_id = ?",
-            [now(), *audience],
-        )
-        settle(backend, identifier, ACKNOWLEDGED, request_id)
-
-
-def _insert_batches(backend: Backend, rows: Sequence[tuple[str, str, str, int, int]]) -> None:
+def insert_batches(backend: Backend, rows: Sequence[tuple[str, str, str, int, int]]) -> None:
     """Batches in flight from now, in one statement: (id, run, operation, number, members)."""
     row = f"(?, ?, ?, ?, ?, '{SENT}', ?)"
     sent_at = now()

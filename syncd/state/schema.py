@@ -9,7 +9,7 @@ tables, and runs once per open, before a pass reads anything.
 from __future__ import annotations
 
 from syncd.fingerprints import SQL_TYPE
-from syncd.members import IDENTIFIER_COLUMNS, member_key_sql
+from syncd.members import HASHED_COLUMNS, IDENTIFIER_COLUMNS, member_key_sql
 from syncd.state import journal
 from syncd.state.backends import Backend, DuckDBBackend
 
@@ -83,6 +83,33 @@ class StateFormatError(RuntimeError):
     """The state was written by a newer syncd, in a format this one does not know."""
 
 
+def _identifiers_ddl(hash_storage: str) -> str:
+    """The identifier columns of `members` and `batch_members`, those holding hashes
+    stored as `hash_storage` says (`Backend.hash_storage`)."""
+    return ", ".join(
+        f"{name} VARCHAR{hash_storage if name in HASHED_COLUMNS else ''}"
+        for name in IDENTIFIER_COLUMNS
+    )
+
+
+def _status_ddl(enum: bool) -> str:
+    """The type of `members.status`: an ENUM of its values where the backend has them
+    (`Backend.status_enum`), else text."""
+    return f"ENUM({', '.join(map(repr, journal.MEMBER_STATUSES))})" if enum else "VARCHAR"
+
+
+def _batch_members_ddl(
+    member_key_type: str, hash_storage: str, table: str = "batch_members"
+) -> str:
+    """`batch_members`: the members of batches other than adds of members not held; and
+    `pending_removals`, the same for removals folded while their batch was pending."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR NOT NULL, "
+        f"destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, "
+        f"member_key {member_key_type} NOT NULL, {_identifiers_ddl(hash_storage)})"
+    )
+
+
 def create_or_upgrade(backend: Backend) -> None:
     """The state's tables, created where missing and brought up to this version's format
     (inside `Backend.setup`, so stores opened at once take turns). A state of a newer format
@@ -94,8 +121,8 @@ def create_or_upgrade(backend: Backend) -> None:
             key=_MEMBERS_KEY if backend.keyed_members else "",
             key_type=backend.member_key_type,
             fingerprint_type=backend.fingerprint_type,
-            identifiers=journal.identifiers_ddl(backend.hash_storage),
-            status_type=journal.status_ddl(backend.status_enum),
+            identifiers=_identifiers_ddl(backend.hash_storage),
+            status_type=_status_ddl(backend.status_enum),
         )
     )
     # Members staged for a batch carry its id (see `journal`), and members a fingerprint
@@ -106,11 +133,9 @@ def create_or_upgrade(backend: Backend) -> None:
     )
     if not backend.keyed_members:
         _drop_members_key(backend)
-    backend.execute(journal.batch_members_ddl(backend.member_key_type, backend.hash_storage))
+    backend.execute(_batch_members_ddl(backend.member_key_type, backend.hash_storage))
     backend.execute(
-        journal.batch_members_ddl(
-            backend.member_key_type, backend.hash_storage, table="pending_removals"
-        )
+        _batch_members_ddl(backend.member_key_type, backend.hash_storage, table="pending_removals")
     )
     for statement in filter(str.strip, _SCHEMA.split(";")):
         backend.execute(statement)
@@ -124,8 +149,8 @@ def _duckdb_members(key_type: str) -> str:
         key="",
         key_type=key_type,
         fingerprint_type=SQL_TYPE,
-        identifiers=journal.identifiers_ddl(DuckDBBackend.hash_storage),
-        status_type=journal.status_ddl(DuckDBBackend.status_enum),
+        identifiers=_identifiers_ddl(DuckDBBackend.hash_storage),
+        status_type=_status_ddl(DuckDBBackend.status_enum),
     )
 
 
@@ -172,7 +197,7 @@ def _rebuild_with_uuid_keys(backend: Backend, table: str) -> None:
     create = (
         _duckdb_members(key_type="UUID")
         if table == "members"
-        else journal.batch_members_ddl("UUID", DuckDBBackend.hash_storage)
+        else _batch_members_ddl("UUID", DuckDBBackend.hash_storage)
     )
     key = member_key_sql(IDENTIFIER_COLUMNS)
     _copy_into_new(backend, table, create, f"* REPLACE ({key} AS member_key)")

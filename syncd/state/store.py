@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.members import MEMBER_SCHEMA
-from syncd.state import diff, journal, leases, quarantine, runs, schema
+from syncd.state import diff, folding, journal, leases, quarantine, replacement, runs, schema
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
@@ -215,9 +215,11 @@ class StateStore:
         self, run_id: str, audience: AudienceRef, operation: str, number: int, members: pa.Table
     ) -> str:
         """Journal a batch about to be sent and mark its members in flight, atomically."""
-        return journal.begin_batch(
+        batch_id = journal.begin_batch(
             self._backend, run_id, _key(audience), operation, number, members
         )
+        folding.fold(self._backend, _key(audience), discard_unsent=False)  # members shows it
+        return batch_id
 
     def acknowledge_batch(
         self,
@@ -230,24 +232,26 @@ class StateStore:
         """The network took a batch begun with `begin_batch`: its members (those the network
         did not refuse, see `forget_in_flight`) are held (or gone) from now on."""
         journal.settle(self._backend, batch_id, journal.ACKNOWLEDGED, request_id)
-        journal.fold(self._backend, _key(audience), discard_unsent=False)
+        folding.fold(self._backend, _key(audience), discard_unsent=False)
 
     def fold(self, audience: AudienceRef) -> None:
         """Apply the audience's journal to its members (the end of a push, or of a pass that
         died). Not during a push: members of batches not sent yet would be dropped."""
-        journal.fold(self._backend, _key(audience))
+        folding.fold(self._backend, _key(audience))
 
     def begin_replace(self, run_id: str, audience: AudienceRef, segment: SpillTable) -> str:
         """Journal a full replacement: every held member may go, every segment member may
         arrive, until the network says the session ended."""
         self.fold(audience)
-        return journal.begin_replace(self._backend, segment.spill, run_id, _key(audience), segment)
+        return replacement.begin_replace(
+            self._backend, segment.spill, run_id, _key(audience), segment
+        )
 
     def acknowledge_replace(
         self, batch_id: str, audience: AudienceRef, request_id: str | None
     ) -> None:
         """The replacement took: the audience holds exactly the segment."""
-        journal.acknowledge_replace(self._backend, batch_id, _key(audience), request_id)
+        replacement.acknowledge_replace(self._backend, batch_id, _key(audience), request_id)
 
     def forget_in_flight(self, audience: AudienceRef, operation: str, members: pa.Table) -> None:
         """Members the network refused outright: an add that never landed is not held; a
