@@ -13,7 +13,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import NamedTuple
 
-from syncd.demo.shop import RECENT_DAYS, REFERENCE_DATE
+from syncd.demo.rows import RECENT_DAYS, REFERENCE_DATE
 
 
 class Segment(NamedTuple):
