@@ -12,12 +12,15 @@ import datetime as dt
 import itertools
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from syncd.destinations.google.sandbox.ads import jobs, search, user_lists
+from syncd.destinations.google.sandbox.ads.controls import EmulatorControls
+from syncd.destinations.google.sandbox.ads.errors import AdsError
 from syncd.destinations.google.sandbox.ads.protos import Protos, protos
 from syncd.destinations.google.sandbox.ads.server import GrpcServer, Handler
 from syncd.destinations.google.sandbox.ads.spend import generate_spend, scaled
@@ -49,7 +52,7 @@ def _customer_field(request: Any) -> str:
     return str(request.customer_id)
 
 
-class GoogleAdsEmulator(GrpcServer):
+class GoogleAdsEmulator(EmulatorControls, GrpcServer):
     """The Google Ads API over gRPC+TLS on 127.0.0.1, for ``GoogleAdsClient``.
 
     ``customers`` are the client accounts that exist (10-digit ids), ``test_customers`` the
@@ -90,6 +93,7 @@ class GoogleAdsEmulator(GrpcServer):
         self._trust = trust
         self._accounts: dict[str, Account] = {}
         self._ids = itertools.count(9_100_000_001)
+        self._failures: deque[tuple[str, AdsError]] = deque()
         for customer_id in customers:
             self.add_customer(customer_id, currency_code=currency_code)
         for customer_id in test_customers:

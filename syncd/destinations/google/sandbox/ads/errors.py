@@ -78,10 +78,13 @@ class ErrorDetail:
     code: str
     message: str
     location: Location = ()
+    #: Seconds to back off, for a quota error (``details.quota_error_details.retry_delay``).
+    retry_delay: float | None = None
 
     def at(self, *prefix: tuple[str, int | None]) -> ErrorDetail:
         """The same error, located under ``prefix`` (e.g. the operation it belongs to)."""
-        return ErrorDetail(self.kind, self.code, self.message, (*prefix, *self.location))
+        location = (*prefix, *self.location)
+        return ErrorDetail(self.kind, self.code, self.message, location, self.retry_delay)
 
 
 class AdsError(Exception):
@@ -124,6 +127,10 @@ def _failure(version: str, errors: Sequence[ErrorDetail], request_id: str) -> An
             element.field_name = name
             if index is not None:
                 element.index = index
+        if detail.retry_delay is not None:
+            delay = error.details.quota_error_details.retry_delay
+            delay.seconds = int(detail.retry_delay)
+            delay.nanos = round((detail.retry_delay % 1) * 1e9)
     return failure
 
 

@@ -225,6 +225,10 @@ class GrpcServer(LatencyControls):
         """The API version of the job behind a long-running operation name, if known."""
         return None
 
+    def _next_failure(self, path: str) -> AdsError | None:
+        """A refusal a test queued for this method path (runs under the lock)."""
+        return None
+
     def _get_operation(self, request: operations_pb2.GetOperationRequest) -> Any:
         raise NotImplementedError
 
@@ -295,6 +299,9 @@ class GrpcServer(LatencyControls):
                 time.sleep(self.delay.draw())
                 with self._lock:
                     self._check_headers(metadata, customer_of(request), version)
+                    refusal = self._next_failure(path)
+                    if refusal is not None:
+                        raise refusal
                     self._before_call()
                     result, count = run(request_id)
         except AdsError as error:
