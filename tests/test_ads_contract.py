@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from google.ads.googleads import client as ads_client
 
+from syncd.destinations.google.ads_connection import API_VERSION
 from syncd.destinations.google.ads_errors import RULES
-from syncd.destinations.google_ads import API_VERSION
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

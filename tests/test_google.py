@@ -26,9 +26,10 @@ from syncd.destinations.base import (
     QuotaExhausted,
     split_by_index,
 )
+from syncd.destinations.google.ads_client import GoogleAdsAudiences
+from syncd.destinations.google.ads_connection import API_VERSION
+from syncd.destinations.google.data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.google.sandbox.ads import GoogleAdsEmulator
-from syncd.destinations.google_ads import API_VERSION, GoogleAdsAudiences
-from syncd.destinations.google_data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_SCHEMA
 from syncd.sandbox import DataManagerEmulator

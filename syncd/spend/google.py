@@ -98,7 +98,7 @@ def pull_google(
     Raises ``SpendNotConfigured`` for a Data Manager destination without ``reporting``, and
     ``DestinationError`` when Google refuses."""
     connection, customer_id = _connection(destination)
-    from syncd.destinations.google_ads import build_client
+    from syncd.destinations.google.ads_connection import build_client
 
     client = build_client(connection)
     service = client.get_service("GoogleAdsService")

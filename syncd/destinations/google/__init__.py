@@ -1,7 +1,7 @@
 """Google: Customer Match through the Data Manager API (``data_manager``), and the pieces it
 is built from -- OAuth (``auth``), members and consent (``dm_members``), the error policy
 (``dm_errors``) -- plus the Google Ads API's error policy (``ads_errors``) for the legacy
-path in ``syncd.destinations.google_ads``."""
+path in ``ads_client``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _open_data_manager(settings: GoogleDataManagerDestination, opening: Opening)
 
 
 def _open_google_ads(settings: GoogleAdsDestination, opening: Opening) -> Destination:
-    from syncd.destinations.google_ads import GoogleAdsAudiences
+    from syncd.destinations.google.ads_client import GoogleAdsAudiences
 
     return GoogleAdsAudiences(settings, sleep=opening.sleep)
 

@@ -31,72 +31,25 @@ from syncd.destinations.base import (
     MemberErrors,
     PushResult,
 )
+from syncd.destinations.google.ads_connection import build_client
 from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
+from syncd.destinations.google.ads_members import (
+    fill_user_data,
+    refused_operations,
+    request_chunks,
+)
 from syncd.destinations.google.capabilities import ADS_CAPABILITIES as CAPABILITIES
 from syncd.destinations.google.dm_members import consented_rows
-from syncd.destinations.google.settings import GoogleAdsConnection, GoogleAdsDestination
+from syncd.destinations.google.settings import GoogleAdsDestination
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-__all__ = ["ADS_SCOPE", "API_VERSION", "CAPABILITIES", "GoogleAdsAudiences", "build_client"]
+__all__ = ["CAPABILITIES", "GoogleAdsAudiences"]
 
-ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
-#: The Google Ads API version syncd speaks, whatever the google-ads library defaults to. v25 is
-#: the first to report a Test-level Cloud project as CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION
-#: (older versions say ACTION_NOT_PERMITTED:
-#: https://developers.google.com/google-ads/api/docs/api-policy/developer-token), and the
-#: default of google-ads 31.2.0, the floor in pyproject.toml. Live until about a year after
-#: its release (https://developers.google.com/google-ads/api/docs/sunset-dates).
-API_VERSION = "v25"
-#: One OfflineUserDataJob per list at a time: a second one on the same list fails with
-#: CONCURRENT_MODIFICATION (https://developers.google.com/google-ads/api/docs/remarketing/audience-segments/customer-match/get-started).
-#: Identifiers per AddOfflineUserDataJobOperations request (the API allows 100,000).
-MAX_IDENTIFIERS_PER_REQUEST = 10_000
 #: A list's membership_life_span in days: "must be between 0 and 540 inclusive" (the UserList
 #: resource, google/ads/googleads/v25/resources/types/user_list.py in google-ads).
 MIN_LIFE_SPAN_DAYS, MAX_LIFE_SPAN_DAYS = 0, 540
-_TOKEN_URI = "https://oauth2.googleapis.com/token"
-
-
-def build_client(config: GoogleAdsConnection) -> GoogleAdsClient:
-    """A ``GoogleAdsClient`` built with its constructor: ``load_from_dict`` would refresh
-    OAuth credentials against Google at once, even for an emulator. ``config`` is a
-    google_ads destination or any other connection (a Data Manager destination's
-    ``reporting``)."""
-    from google.ads.googleads.client import GoogleAdsClient
-
-    token = config.developer_token
-    return GoogleAdsClient(
-        credentials=_credentials(config),
-        # Optional since the 2026-09-09 sunset: the library leaves the header out for None.
-        developer_token=token.get_secret_value() if token is not None else None,
-        endpoint=config.endpoint,
-        login_customer_id=config.login_customer_id,
-        version=API_VERSION,
-        use_proto_plus=True,
-    )
-
-
-def _credentials(config: GoogleAdsConnection) -> Any:
-    import google.auth
-    from google.oauth2.credentials import Credentials
-
-    if config.access_token is not None:
-        return Credentials(token=config.access_token.get_secret_value())  # type: ignore[no-untyped-call]
-    if config.refresh_token is not None and config.client_secret is not None:
-        return Credentials(  # type: ignore[no-untyped-call]
-            token=None,
-            refresh_token=config.refresh_token.get_secret_value(),
-            client_id=config.client_id,
-            client_secret=config.client_secret.get_secret_value(),
-            token_uri=_TOKEN_URI,
-            scopes=[ADS_SCOPE],
-        )
-    credentials, _ = google.auth.load_credentials_from_file(
-        str(config.credentials_file), scopes=[ADS_SCOPE]
-    )
-    return credentials
 
 
 class GoogleAdsAudiences(Client):
@@ -265,7 +218,7 @@ class GoogleAdsAudiences(Client):
             if not allowed[index]:
                 continue
             operation = scratch.operations.add()
-            if _fill(getattr(operation, kind), row, key_type):
+            if fill_user_data(getattr(operation, kind), row, key_type):
                 operations.append((index, operation))
             else:
                 unusable += 1
@@ -321,7 +274,7 @@ class GoogleAdsAudiences(Client):
         """Stage every operation; return the refused rows and why (value-free codes)."""
         refused: dict[int, str] = {}
         service = self._service("OfflineUserDataJobService")
-        for chunk in _chunks(operations):
+        for chunk in request_chunks(operations):
             request = self._client.get_type("AddOfflineUserDataJobOperationsRequest")
             request.resource_name = job_name
             request.enable_partial_failure = True
@@ -332,22 +285,10 @@ class GoogleAdsAudiences(Client):
                 response = service.add_offline_user_data_job_operations(request=request)
             except Exception as error:
                 raise self._classify(error, what) from None
-            for position, code in self._partial_failures(response):
+            for position, code in refused_operations(response, self._client):
                 if 0 <= position < len(chunk):
                     refused.setdefault(chunk[position][0], code)
         return refused
-
-    def _partial_failures(self, response: Any) -> Iterator[tuple[int, str]]:
-        status = response.partial_failure_error
-        if not status.code:
-            return
-        failure_type = type(self._client.get_type("GoogleAdsFailure"))
-        for detail in status.details:
-            failure = failure_type.deserialize(detail.value)
-            for error, (_, code) in zip(failure.errors, error_codes(failure), strict=True):
-                path = error.location.field_path_elements
-                if path and path[0].field_name == "operations":
-                    yield int(path[0].index), code
 
     def _run(self, job_name: str, audience_id: str, what: str) -> None:
         service = self._service("OfflineUserDataJobService")
@@ -365,7 +306,9 @@ class GoogleAdsAudiences(Client):
             self._wait_until_free(audience_id, what)
 
     def _wait_until_free(self, audience_id: str, what: str) -> None:
-        """Wait for the jobs someone else runs on the list (one at a time per list)."""
+        """Wait for the jobs someone else runs on the list: one OfflineUserDataJob per list at
+        a time, a second one on the same list fails with CONCURRENT_MODIFICATION
+        (https://developers.google.com/google-ads/api/docs/remarketing/audience-segments/customer-match/get-started)."""
         list_name = f"customers/{self.customer_id}/userLists/{audience_id}"
         query = (
             "SELECT offline_user_data_job.id, offline_user_data_job.status "
@@ -443,41 +386,6 @@ class GoogleAdsAudiences(Client):
 def _is_api_error(error: Exception) -> bool:
     import grpc
     from google.ads.googleads.errors import GoogleAdsException
+    from google.api_core.exceptions import GoogleAPICallError
 
-    return isinstance(error, GoogleAdsException | grpc.RpcError)
-
-
-def _fill(user_data: Any, row: dict[str, str | None], key_type: str) -> bool:
-    """Put a row's identifiers for a list of ``key_type`` into a raw ``UserData``."""
-    if key_type == "CRM_ID":
-        if row.get("external_id"):
-            user_data.user_identifiers.add().third_party_user_id = row["external_id"]
-    elif key_type == "MOBILE_ADVERTISING_ID":
-        if row.get("madid"):
-            user_data.user_identifiers.add().mobile_id = row["madid"]
-    else:
-        if row.get("email"):
-            user_data.user_identifiers.add().hashed_email = row["email"]
-        if row.get("phone"):
-            user_data.user_identifiers.add().hashed_phone_number = row["phone"]
-        address = [row.get(k) for k in ("first_name", "last_name", "country", "zip")]
-        if all(address):
-            info = user_data.user_identifiers.add().address_info
-            info.hashed_first_name, info.hashed_last_name = address[0], address[1]
-            info.country_code, info.postal_code = address[2], address[3]
-    return len(user_data.user_identifiers) > 0
-
-
-def _chunks(operations: list[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
-    """Operations in requests of at most MAX_IDENTIFIERS_PER_REQUEST identifiers."""
-    chunk: list[tuple[int, Any]] = []
-    identifiers = 0
-    for item in operations:
-        count = len(item[1].create.user_identifiers) + len(item[1].remove.user_identifiers)
-        if chunk and identifiers + count > MAX_IDENTIFIERS_PER_REQUEST:
-            yield chunk
-            chunk, identifiers = [], 0
-        chunk.append(item)
-        identifiers += count
-    if chunk:
-        yield chunk
+    return isinstance(error, GoogleAdsException | grpc.RpcError | GoogleAPICallError)
