@@ -4,9 +4,11 @@ A ``GoogleAdsException`` holds a ``GoogleAdsFailure`` whose errors each carry on
 ``ErrorCode`` oneof (``database_error: CONCURRENT_MODIFICATION``); the gRPC status says little
 (Google returns INVALID_ARGUMENT for most refusals). ``RULES`` maps (kind, code) -- or (kind,
 "*") for a whole kind -- to a class and a message with the fix. Errors the client library does
-not wrap (RESOURCE_EXHAUSTED and INTERNAL come through as plain ``grpc.RpcError``) still carry
-the failure in their trailing metadata; it is read from there, and the gRPC status decides
-only when there is no failure at all (a connection that dropped).
+not wrap (RESOURCE_EXHAUSTED, INTERNAL, and any call without a failure) reach syncd as the
+``google.api_core`` exception the generated client makes of the plain ``grpc.RpcError``
+(``ResourceExhausted``, ``InternalServerError``), holding that call as ``response``; they
+still carry the failure in its trailing metadata, read from there, and the gRPC status
+decides only when there is no failure at all (a connection that dropped).
 """
 
 from __future__ import annotations
@@ -108,11 +110,13 @@ def error_codes(failure: Any) -> list[tuple[str, str]]:
 
 def failure_of(error: Exception, client: Any) -> Any | None:
     """The ``GoogleAdsFailure`` of an exception: wrapped by the library, or in the trailing
-    metadata of a plain ``grpc.RpcError``; None when there is none."""
+    metadata of a plain ``grpc.RpcError`` (or of the one an api_core exception holds); None
+    when there is none."""
     failure = getattr(error, "failure", None)
     if failure is not None:
         return failure
-    trailing = getattr(error, "trailing_metadata", None)
+    call = error if hasattr(error, "trailing_metadata") else getattr(error, "response", None)
+    trailing = getattr(call, "trailing_metadata", None)
     try:
         metadata = trailing() if callable(trailing) else ()
     except Exception:  # a call that never started has no metadata to read
@@ -137,8 +141,9 @@ def classify_ads_error(error: Exception, client: Any, what: str) -> DestinationE
     """One ``DestinationError`` for a failed Google Ads call (the first rule that matches)."""
     failure = failure_of(error, client)
     if failure is None:
-        code = getattr(error, "code", None)
-        status = getattr(code() if callable(code) else None, "name", "")
+        code = getattr(error, "code", None)  # a grpc.RpcError's, or api_core's HTTP status
+        grpc_status = code() if callable(code) else getattr(error, "grpc_status_code", None)
+        status = getattr(grpc_status, "name", "")
         error_class = _STATUS_CLASSES.get(status, _FAIL)
         return DestinationError(error_class, f"{what}: Google Ads API call failed ({status})")
     codes = error_codes(failure)
