@@ -17,6 +17,7 @@ from syncd.pacing import Pacer
 if TYPE_CHECKING:
     from syncd.destinations.retry import RetryPolicy
     from syncd.destinations.settings import DestinationSettings
+    from syncd.sandbox.emulated import EmulatorFactory
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class SpendPuller(Protocol):
 @dataclass(frozen=True)
 class Network:
     """A network: its config `kind`, its settings model, its capabilities (which carry its
-    identity dialect and pace), how to open a client, and how to pull its spend."""
+    identity dialect and pace), how to open a client, how to pull its spend, and how to
+    emulate it."""
 
     kind: str
     settings: type[DestinationSettings]
@@ -60,17 +62,31 @@ class Network:
     #: "module:function" of its `SpendPuller`, loaded when a pull needs it: the spend code
     #: reads the config, which this registry builds, so it is named rather than imported.
     spend_puller: str | None = None
+    #: "module:function" of its emulator's `EmulatorFactory` (`syncd.sandbox.emulated`), for
+    #: `syncd demo`, `syncd sandbox` and tests: named, so a pass never imports an emulator.
+    #: Records naming the same factory share one emulator.
+    emulator: str | None = None
 
     def pull_spend(self) -> SpendPuller | None:
         """The network's spend puller, or None when syncd cannot read its spend."""
-        if self.spend_puller is None:
-            return None
-        module, _, function = self.spend_puller.partition(":")
-        puller: SpendPuller = getattr(importlib.import_module(module), function)
+        puller: SpendPuller | None = _load(self.spend_puller)
         return puller
+
+    def emulator_factory(self) -> EmulatorFactory | None:
+        """What builds the network's emulator, or None when it has none."""
+        factory: EmulatorFactory | None = _load(self.emulator)
+        return factory
 
     @property
     def name(self) -> str:
         """Its name in results, metrics and spend rows (two kinds may share one: both
         Google paths are "google")."""
         return self.capabilities.network
+
+
+def _load(reference: str | None) -> Any:
+    """The object a "module:function" reference names, imported now (None stays None)."""
+    if reference is None:
+        return None
+    module, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module), function)

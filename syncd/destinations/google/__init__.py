@@ -27,6 +27,8 @@ def _open_google_ads(settings: GoogleAdsDestination, opening: Opening) -> Destin
 
 #: Both read spend through the Google Ads API (a Data Manager destination's `reporting`).
 _SPEND = "syncd.spend.google:pull_google"
+#: One emulator for both: the Google Ads API emulator serves the Data Manager's reports too.
+_EMULATOR = "syncd.destinations.google.sandbox.emulated:EmulatedGoogle"
 
 DATA_MANAGER = Network(
     kind="google_data_manager",
@@ -34,6 +36,7 @@ DATA_MANAGER = Network(
     capabilities=CAPABILITIES,
     open=_open_data_manager,
     spend_puller=_SPEND,
+    emulator=_EMULATOR,
 )
 GOOGLE_ADS = Network(
     kind="google_ads",
@@ -41,4 +44,5 @@ GOOGLE_ADS = Network(
     capabilities=ADS_CAPABILITIES,
     open=_open_google_ads,
     spend_puller=_SPEND,
+    emulator=_EMULATOR,
 )

@@ -51,4 +51,5 @@ META = Network(
     capabilities=CAPABILITIES,
     open=_open,
     spend_puller="syncd.spend.meta:pull_meta",
+    emulator="syncd.destinations.meta.sandbox.emulated:EmulatedMeta",
 )

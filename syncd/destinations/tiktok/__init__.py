@@ -36,4 +36,10 @@ def _open(settings: TikTokDestination, opening: Opening) -> Destination:
 
 
 #: No spend puller yet: TikTok's reporting API is not emulated (docs/tiktok.md).
-TIKTOK = Network(kind="tiktok", settings=TikTokDestination, capabilities=CAPABILITIES, open=_open)
+TIKTOK = Network(
+    kind="tiktok",
+    settings=TikTokDestination,
+    capabilities=CAPABILITIES,
+    open=_open,
+    emulator="syncd.destinations.tiktok.sandbox.emulated:EmulatedTikTok",
+)
