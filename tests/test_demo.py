@@ -1,11 +1,21 @@
-"""`syncd demo` as a user runs it: a subprocess in an empty folder, no credentials."""
+"""`syncd demo` and `syncd sandbox` as a user runs them: subprocesses in an empty folder, no
+credentials."""
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from syncd.demo.config import demo_yaml
+from syncd.demo.shop import build_shop
+from syncd.destinations.registry import NETWORKS
+
+#: The networks of the demo's config, by their names in results.
+DEMO_NETWORKS = ("meta", "google", "tiktok")
+ROW = re.compile(rf"^\w+->({'|'.join(DEMO_NETWORKS)}) ")
 
 
 def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
@@ -30,40 +40,33 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     out = completed.stdout
     syncs, spend = out.split("\nSpend: ")
     first, second = syncs.split("Second pass: no segment changed.")
+    # Every registered kind's emulator serves the demo, each on its own address.
+    sandbox_line = next(line for line in out.splitlines() if line.startswith("Sandbox: "))
+    assert sandbox_line.count("127.0.0.1:") == sum(1 for n in NETWORKS if n.emulator)
     for segment in ("non_buyers", "abandoned_carts", "wishlist_users", "first_time_buyers"):
-        assert f"{segment}->meta" in first and f"{segment}->google" in first
+        assert all(f"{segment}->{network}" in first for network in DEMO_NETWORKS)
     # Every audience of the first pass added members and sent requests; none of the second did.
-    first_rows = [
-        line.split() for line in first.splitlines() if re.match(r"^\w+->(meta|google) ", line)
-    ]
-    second_rows = [
-        line.split() for line in second.splitlines() if re.match(r"^\w+->(meta|google) ", line)
-    ]
-    assert len(first_rows) == len(second_rows) == 12
+    first_rows = [line.split() for line in first.splitlines() if ROW.match(line)]
+    second_rows = [line.split() for line in second.splitlines() if ROW.match(line)]
+    assert len(first_rows) == len(second_rows) == 18
     assert all(int(row[5].replace(",", "")) > 0 and row[-1] == "ok" for row in first_rows)
     assert all(row[5] == "0" and row[7] == "0" and row[-1] == "ok" for row in second_rows)
     assert "Second pass sent 0 requests." in out
-    assert "Emulated audiences equal the synced segments: 12/12." in out
+    assert "Emulated audiences equal the synced segments: 18/18." in out
     assert (tmp_path / "demo" / "syncd.yaml").exists()
 
-    # Then the loop closes: spend seeded in both emulators comes back per audience.
-    written = re.search(r"Spend rows written: (.+)\.", spend)
-    assert written, spend
-    counts = {
-        network: int(count.replace(",", ""))
-        for count, network in (part.split() for part in written.group(1).split(", "))
-    }
-    assert set(counts) == {"meta", "google"} and min(counts.values()) > 0
+    # Then the loop closes: spend seeded in the emulators comes back per audience.
+    counts = written_rows(spend)
+    assert counts["meta"] > 0 and counts["google"] > 0 and set(counts) <= set(DEMO_NETWORKS)
     assert "error" not in spend
     report = spend.split("\nSpend from ", 1)[1]
-    lines = [
-        line.split() for line in report.splitlines() if re.match(r"^\w+ +(meta|google) ", line)
-    ]
+    network = rf"^\w+ +({'|'.join(DEMO_NETWORKS)}) "
+    lines = [line.split() for line in report.splitlines() if re.match(network, line)]
     assert {(line[0], line[1]) for line in lines} >= {
         ("abandoned_carts", "meta"),
         ("abandoned_carts", "google"),
-        ("first_time_buyers", "meta"),
-        ("non_buyers", "google"),
+        ("non_buyers", "meta"),
+        ("first_time_buyers", "google"),
     }
     assert not [line for line in lines if line[0] == "recent_buyers"]  # an exclusion audience
     assert all(float(line[2].replace(",", "")) > 0 and line[3] == "USD" for line in lines)
@@ -72,3 +75,54 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     assert f"Report with charts: {page}" in spend
     html = page.read_text(encoding="utf-8")
     assert html.count("<svg") == 3 and "abandoned_carts" in html and "http" not in html
+
+
+def written_rows(spend: str) -> dict[str, int]:
+    """`Spend rows written: 70 meta, 182 google.` -> rows by network."""
+    written = re.search(r"Spend rows written: (.+)\.", spend)
+    assert written, spend
+    return {
+        network: int(count.replace(",", ""))
+        for count, network in (part.split() for part in written.group(1).split(", "))
+    }
+
+
+def test_syncd_sandbox_serves_a_config_and_prints_what_another_shell_exports(
+    tmp_path: Path,
+) -> None:
+    """`syncd sandbox --config` in one process; `syncd sync` and `syncd spend` in others,
+    with only what it said to export: the endpoints, and the CA gRPC must trust."""
+    build_shop(tmp_path / "shop.duckdb", visitors=300)
+    config = tmp_path / "syncd.yaml"
+    config.write_text(demo_yaml("shop.duckdb"), encoding="utf-8")
+    syncd = [sys.executable, "-m", "syncd"]
+    with subprocess.Popen(
+        [*syncd, "sandbox", "--config", str(config), "--port-base", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ) as process:
+        assert process.stdout is not None
+        try:
+            said = []
+            while (line := process.stdout.readline()) and not line.startswith("Serving until"):
+                said.append(line.strip())
+            exports = [line.removeprefix("export ") for line in said if "export " in line]
+            environ = dict(export.split("=", 1) for export in exports) | {"PATH": "/usr/bin:/bin"}
+            synced = subprocess.run(
+                [*syncd, "sync", "--once", str(config)],
+                capture_output=True, text=True, env=environ, timeout=120,
+            )  # fmt: skip
+            assert synced.returncode == 0, synced.stdout + synced.stderr
+            pulled = subprocess.run(
+                [*syncd, "spend", str(config)],
+                capture_output=True, text=True, env=environ, timeout=120,
+            )  # fmt: skip
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert process.returncode == 0
+    assert "Spend from " in "\n".join(said)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    counts = written_rows(pulled.stdout)
+    assert counts["meta"] > 0 and counts["google"] > 0

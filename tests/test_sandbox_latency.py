@@ -267,7 +267,7 @@ def test_the_published_quotas_are_the_limits_pages() -> None:
 
 def test_syncd_sandbox_takes_a_latency_in_milliseconds() -> None:
     """`syncd sandbox --latency-ms 400 --jitter-ms 50` serves emulators that wait that long."""
-    command = [sys.executable, "-m", "syncd", "sandbox", "--meta-port", "0", "--google-port", "0"]
+    command = [sys.executable, "-m", "syncd", "sandbox", "--port-base", "0"]
     with subprocess.Popen(
         [*command, "--latency-ms", "400", "--jitter-ms", "50"],
         stdout=subprocess.PIPE,

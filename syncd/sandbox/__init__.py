@@ -1,7 +1,12 @@
 """Local emulators of the ad networks' APIs, real HTTP servers on 127.0.0.1.
 
 The demo, the end-to-end tests and the benchmarks point the real clients at these servers, so
-the whole sync loop runs with no credentials and no network. ``Sandbox`` starts both at once.
+the whole sync loop runs with no credentials and no network. Each network's emulator lives in
+its folder (``syncd/destinations/<network>/sandbox/``); this package holds what they share:
+the HTTP server (``server``), latency (``latency``) and what the demo and ``syncd sandbox``
+ask of each (``emulated``; ``syncd.demo.emulators`` builds every registered network's from
+the registry). ``Sandbox`` is the tests' shorthand for the two most of them need, Meta and
+Data Manager.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ __all__ = ["DataManagerEmulator", "EmulatorServer", "MetaGraphEmulator", "Reques
 
 
 class Sandbox:
-    """Both emulators, started and stopped together: ``.meta`` and ``.google``.
+    """The Meta and Data Manager emulators, started and stopped together: ``.meta`` and
+    ``.google``. A convenience for the many tests that sync to those two; the demo and
+    ``syncd sandbox`` start every network's emulator through the registry instead.
 
     Ports default to 0 (ephemeral); read the real ones from ``.meta.base_url`` and
     ``.google.base_url`` once started.
