@@ -21,7 +21,8 @@ from conftest import GOOGLE_LIST, Workspace
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from syncd.sandbox.server import EmulatorServer, Request, Response
+from syncd.sandbox.messages import Request, Response
+from syncd.sandbox.server import EmulatorServer
 
 # The google.rpc detail types must be in the default pool for Any to resolve them.
 assert error_details_pb2.BadRequest.DESCRIPTOR is not None

@@ -44,7 +44,8 @@ from syncd.destinations.meta.sandbox.payload import (
 )
 from syncd.destinations.meta.sandbox.state import Account, Audience, ReplaceSession
 from syncd.destinations.meta.sandbox.usage import ACCESS_TIERS, CALLS_PER_HOUR, usage_headers
-from syncd.sandbox.server import EmulatorServer, Fault, Request, Response, json_response
+from syncd.sandbox.messages import Request, Response, json_response
+from syncd.sandbox.server import EmulatorServer, Fault
 
 __all__ = ["MetaGraphEmulator"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from syncd.sandbox.server import Response, json_response
+from syncd.sandbox.messages import Response, json_response
 
 __all__ = [
     "FLAGGED_DESCRIPTION",

@@ -56,7 +56,8 @@ from syncd.destinations.tiktok.sandbox.query import bounded, paged
 from syncd.destinations.tiktok.sandbox.spend import Delivery, SpendEndpoints
 from syncd.destinations.tiktok.sandbox.state import Audience, Change, UploadedFile
 from syncd.destinations.tiktok.sandbox.usage import app_budget
-from syncd.sandbox.server import EmulatorServer, Fault, Request, Response, frontend_error
+from syncd.sandbox.messages import Request, Response, frontend_error
+from syncd.sandbox.server import EmulatorServer, Fault
 
 __all__ = ["PREFIX", "TikTokEmulator"]
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.sandbox.server import Response
+from syncd.sandbox.messages import Response
 
 __all__ = [
     "INVALID_PARAMS",

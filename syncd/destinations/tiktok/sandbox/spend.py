@@ -37,7 +37,7 @@ from syncd.destinations.tiktok.sandbox.delivery import AdGroup, Delivery, Report
 from syncd.destinations.tiktok.sandbox.errors import INVALID_PARAMS, OK, TikTokError, envelope
 from syncd.destinations.tiktok.sandbox.payload import id_list
 from syncd.destinations.tiktok.sandbox.query import bounded, json_value, names, paged
-from syncd.sandbox.server import Request, Response
+from syncd.sandbox.messages import Request, Response
 
 __all__ = ["AD_GROUP_FIELDS", "REPORT_METRICS", "SpendEndpoints"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from syncd.destinations.google.sandbox.data_manager.errors import ApiError
-from syncd.sandbox.server import Request, Response, json_response
+from syncd.sandbox.messages import Request, Response, json_response
 
 __all__ = ["check_bearer", "token_response"]
 

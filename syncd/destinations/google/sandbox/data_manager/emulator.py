@@ -59,7 +59,8 @@ from syncd.destinations.google.sandbox.data_manager.request_status import (
 )
 from syncd.destinations.google.sandbox.data_manager.schema import check_names
 from syncd.destinations.google.sandbox.data_manager.user_lists import UserList
-from syncd.sandbox.server import EmulatorServer, Request, Response, json_response
+from syncd.sandbox.messages import Request, Response, json_response
+from syncd.sandbox.server import EmulatorServer
 
 __all__ = ["MAX_DESTINATIONS", "MAX_MEMBERS", "DataManagerEmulator"]
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
-from syncd.sandbox.server import Response, json_response
+from syncd.sandbox.messages import Response, json_response
 
 __all__ = [
     "DOMAIN",
