@@ -1,6 +1,7 @@
 """TikTok spend per audience: the puller's httpx client against the TikTok emulator on
 127.0.0.1 (ad groups and the synchronous report, paged and 30 days at a time, split evenly
-across each ad group's audiences), its refusals and throttling.
+across each ad group's audiences), its refusals and throttling, and `pull_spend(config)` and
+`syncd spend` end to end with a TikTok destination.
 
 Expected numbers are computed here from the emulator's own ad groups and report rows, with
 the documented rule written out again, so a puller that drops, doubles, mis-splits or
@@ -15,20 +16,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from syncd.cli import main
+from syncd.config import SyncdConfig, load_config
 from syncd.config.models import Audience
 from syncd.destinations.base import DestinationError, ErrorClass
 from syncd.destinations.retry import RetryPolicy
 from syncd.destinations.tiktok import TikTokDestination
 from syncd.destinations.tiktok.sandbox import TikTokEmulator
 from syncd.destinations.tiktok.spend import MAX_REPORT_DAYS, pull_spend
+from syncd.spend import open_spend_store
+from syncd.spend.pull import pull_spend as pull_config
 from syncd.spend.table import Pulled
 
 TOKEN = "tt-spend-token-5c1e"
@@ -256,3 +265,84 @@ def test_a_spent_app_budget_waits_on_40100_then_reads_on(tiktok: Advertiser) -> 
     assert_rows(pulled.rows.to_pylist(), expected(tiktok.emulator, {tiktok.a: "carts"}))
     assert waits and max(waits) >= 1.0  # TikTok's second, not a hammering retry
     assert any(r.status == 200 and r.operation == "adgroup_get" for r in tiktok.emulator.requests)
+
+
+# -- end to end: the config, the spend table, `syncd spend` ---------------------------------
+
+
+def config_data(tiktok: Advertiser) -> dict:
+    segment = {"sql": "select email from people", "identifiers": {"email": "email"}}
+    return {
+        "warehouse": {"kind": "duckdb", "path": "shop.duckdb"},
+        "segments": {name: segment for name in ("carts", "wishlist", "churned")},
+        "destinations": {
+            "tiktok": {
+                "kind": "tiktok",
+                "advertiser_id": ADV,
+                "access_token": "${TIKTOK_ACCESS_TOKEN}",
+                "endpoint": tiktok.emulator.base_url,
+            }
+        },
+        "audiences": [
+            {"segment": "carts", "destination": "tiktok", "audience_id": tiktok.a},
+            {"segment": "wishlist", "destination": "tiktok", "audience_name": "Wishlist users"},
+            {"segment": "churned", "destination": "tiktok", "audience_id": tiktok.d},
+        ],
+        "state": {"path": "state.duckdb"},
+    }
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, tiktok: Advertiser) -> Path:
+    path = tmp_path / "syncd.yaml"
+    path.write_text(yaml.safe_dump(config_data(tiktok), sort_keys=False))
+    return path
+
+
+def stored(config: SyncdConfig) -> list[dict]:
+    with open_spend_store(config) as store:
+        return store.rows(FIRST - dt.timedelta(days=60), LAST).to_pylist()
+
+
+def test_pull_spend_of_a_config_writes_tiktok_rows_to_the_spend_table(
+    tiktok: Advertiser, config_path: Path
+) -> None:
+    config = load_config(config_path, environ={"TIKTOK_ACCESS_TOKEN": TOKEN})
+
+    summary = pull_config(config, FIRST, LAST, retry_policy=FAST)
+
+    (only,) = summary.pulls
+    assert (only.destination, only.network, only.account_id) == ("tiktok", "tiktok", ADV)
+    assert only.status == "ok" and only.error is None
+    managed = {tiktok.a: "carts", tiktok.b: "wishlist", tiktok.d: "churned"}
+    want = expected(tiktok.emulator, managed)
+    assert only.rows == len(want) > 0
+    assert_rows(stored(config), want)
+    assert summary.rows_by_network == {"tiktok": len(want)}
+
+    again = pull_config(config, FIRST, LAST, retry_policy=FAST)  # pulling twice changes nothing
+    assert again.pulls[0].rows == len(want) and len(stored(config)) == len(want)
+
+
+def test_cli_spend_pulls_tiktok_and_reports_a_refused_token(
+    tiktok: Advertiser, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", TOKEN)
+    runner = CliRunner()
+    window = ["--since", str(FIRST), "--until", str(LAST)]
+
+    spent = runner.invoke(main, ["spend", str(config_path), *window])
+
+    assert spent.exit_code == 0, spent.output
+    rows = len(expected(tiktok.emulator, {tiktok.a: "carts", tiktok.b: "wishlist"}))
+    assert re.search(
+        rf"^tiktok \(tiktok {ADV}\): {FIRST} to {LAST}, {rows:,} rows, ok$",
+        spent.output,
+        re.MULTILINE,
+    )
+    assert TOKEN not in spent.output
+
+    tiktok.emulator.revoke_token()
+    failed = runner.invoke(main, ["spend", str(config_path), *window])
+    assert failed.exit_code == 1 and "error: tiktok:" in failed.output and "40105" in failed.output
+    assert TOKEN not in failed.output

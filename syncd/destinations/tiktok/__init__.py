@@ -35,11 +35,11 @@ def _open(settings: TikTokDestination, opening: Opening) -> Destination:
     return TikTokAudiences(settings)
 
 
-#: No spend puller yet: TikTok's reporting API is not emulated (docs/tiktok.md).
 TIKTOK = Network(
     kind="tiktok",
     settings=TikTokDestination,
     capabilities=CAPABILITIES,
     open=_open,
+    spend_puller="syncd.destinations.tiktok.spend:pull_spend",
     emulator="syncd.destinations.tiktok.sandbox.emulated:EmulatedTikTok",
 )
