@@ -3,14 +3,21 @@
 Batches of two members make every fault land in the middle of a multi-batch sync. After the
 faulty pass (and, where the fault outlasts the retries, one clean pass) the emulator must
 hold exactly the segment: no member lost, none left behind.
+
+The Google Ads API path (`kind: google_ads`, gRPC over TLS) meets the gRPC answers that stand
+for the HTTP faults (`ADS_FAULTS`): a quota error with its retry delay for a 429, INTERNAL
+for a 5xx. A reset connection, a late answer and a malformed body have no such stand-in in
+its emulator's controls, and are skipped for it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace
+from support.networks import GoogleAds
 from support.people import PEOPLE, google_members, meta_members, rows
 
 from syncd.destinations import DestinationError, ErrorClass
@@ -35,43 +42,98 @@ FAULTS = {
 }
 
 
-def faulty_config(workspace: Workspace) -> dict:
+#: GoogleAdsFailure errors (kind, code, message, retry delay) standing for the HTTP faults:
+#: QuotaError with QuotaErrorDetails.retry_delay
+#: (https://developers.google.com/google-ads/api/reference/rpc/v25/QuotaErrorDetails) and
+#: InternalError TRANSIENT_ERROR, which the API answers as gRPC INTERNAL.
+_QUOTA = ("quota_error", "RESOURCE_TEMPORARILY_EXHAUSTED", "Too many requests.", 0.01)
+_INTERNAL = ("internal_error", "TRANSIENT_ERROR", "A transient server error. Retry.", None)
+ADS_FAULTS = {
+    "429 with Retry-After": [_QUOTA],
+    "two 503s": [_INTERNAL, _INTERNAL],
+    "a fault on every batch": [_INTERNAL, _QUOTA, _INTERNAL],
+}
+#: The calls of an upload (create the job, add its operations, run it), where a fault lands.
+_UPLOAD = "OfflineUserDataJobService"
+
+
+@pytest.fixture
+def ads() -> Iterator[GoogleAds]:
+    """The Google Ads API emulator with one user list, beside the sandbox's two."""
+    network = GoogleAds()
+    yield network
+    network.stop()
+
+
+def faulty_config(workspace: Workspace, ads: GoogleAds | None = None) -> dict:
     data = workspace.config_data()
+    if ads is not None:
+        data["destinations"]["google_ads"] = {**ads.settings, "access_token": "${TEST_TOKEN}"}
+        audience = {"segment": "people", "destination": "google_ads"}
+        data["audiences"].append({**audience, "audience_id": ads.audience_id})
     for destination in data["destinations"].values():
         destination["batch_size"] = 2
         destination["timeout_seconds"] = 0.5
     return data
 
 
-def converged(workspace: Workspace, people: list) -> bool:
-    return workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(
-        people
-    ) and workspace.sandbox.google.members(GOOGLE_LIST) == google_members(people)
+def by_destination(results: list) -> dict:
+    """Results by destination name (both Google paths report the network "google")."""
+    return {result.audience.partition("->")[2]: result for result in results}
 
 
-@pytest.mark.parametrize("name", FAULTS)
-@pytest.mark.parametrize("network", ["meta", "google"])
-def test_a_transient_fault_is_retried_and_the_sync_converges(
-    workspace: Workspace, network: str, name: str
-) -> None:
-    workspace.write_people(rows(PEOPLE))
-    data = faulty_config(workspace)
-    workspace.sync(data)
-    changed = [PEOPLE[1], PEOPLE[4], PEOPLE[5]]  # removals and kept members
-    workspace.write_people(rows(changed))
+def converged(workspace: Workspace, people: list, ads: GoogleAds | None = None) -> bool:
+    return (
+        workspace.sandbox.meta.members(META_AUDIENCE) == meta_members(people)
+        and workspace.sandbox.google.members(GOOGLE_LIST) == google_members(people)
+        and (ads is None or set(ads.members()) == google_members(people))
+    )
+
+
+def ads_path(request: pytest.FixtureRequest, network: str) -> GoogleAds | None:
+    """The Google Ads emulator, started only for the tests of its path."""
+    return request.getfixturevalue("ads") if network == "google_ads" else None
+
+
+def inject(
+    workspace: Workspace, ads: GoogleAds | None, network: str, name: str
+) -> Callable[[], int]:
+    """Arm fault `name` on the network's emulator; returns how to count the unmet ones."""
+    if ads is not None:
+        if name not in ADS_FAULTS:
+            pytest.skip(f"the Google Ads emulator has no gRPC stand-in for {name!r}")
+        for kind, code, message, delay in ADS_FAULTS[name]:
+            ads.emulator.fail_next(kind, code, message, path=_UPLOAD, retry_delay=delay)
+        return ads.pending_faults
     emulator = getattr(workspace.sandbox, network)
     if network == "meta" and "Graph" in name:
         faults = FAULTS[name]
     else:
         faults = [f for f in FAULTS[name] if f.body is None]
     emulator.inject(*faults)
+    pending: Callable[[], int] = emulator.pending_faults
+    return pending
+
+
+@pytest.mark.parametrize("name", FAULTS)
+@pytest.mark.parametrize("network", ["meta", "google", "google_ads"])
+def test_a_transient_fault_is_retried_and_the_sync_converges(
+    workspace: Workspace, request: pytest.FixtureRequest, network: str, name: str
+) -> None:
+    ads = ads_path(request, network)
+    workspace.write_people(rows(PEOPLE))
+    data = faulty_config(workspace, ads)
+    workspace.sync(data)
+    changed = [PEOPLE[1], PEOPLE[4], PEOPLE[5]]  # removals and kept members
+    workspace.write_people(rows(changed))
+    pending = inject(workspace, ads, network, name)
 
     patient = RetryPolicy(attempts=5, base_delay=0.0, max_delay=0.0)
-    results = {r.network: r for r in workspace.sync(data, retry_policy=patient)}
+    results = by_destination(workspace.sync(data, retry_policy=patient))
 
-    assert emulator.pending_faults() == 0  # every fault was really met
+    assert pending() == 0  # every fault was really met
     assert results[network].status == "ok", results[network].error
-    assert converged(workspace, changed)
+    assert converged(workspace, changed, ads)
 
 
 def test_persistent_failure_marks_the_run_failed_then_the_next_pass_converges(
@@ -93,15 +155,23 @@ def test_persistent_failure_marks_the_run_failed_then_the_next_pass_converges(
     assert converged(workspace, PEOPLE)
 
 
-@pytest.mark.parametrize("network", ["meta", "google"])
-def test_a_refusal_is_not_retried(workspace: Workspace, network: str) -> None:
+@pytest.mark.parametrize("network", ["meta", "google", "google_ads"])
+def test_a_refusal_is_not_retried(
+    workspace: Workspace, request: pytest.FixtureRequest, network: str
+) -> None:
+    ads = ads_path(request, network)
     workspace.write_people(rows(PEOPLE))
-    body = GRAPH_INVALID if network == "meta" else None
-    getattr(workspace.sandbox, network).inject(Fault.error(400, body=body))
+    if ads is not None:
+        denied = "User doesn't have permission to access customer."
+        code = ("authorization_error", "USER_PERMISSION_DENIED")
+        ads.emulator.fail_next(*code, denied, path=_UPLOAD)
+    else:
+        body = GRAPH_INVALID if network == "meta" else None
+        getattr(workspace.sandbox, network).inject(Fault.error(400, body=body))
 
-    data = faulty_config(workspace)
+    data = faulty_config(workspace, ads)
     data["destinations"][network]["max_in_flight"] = 1  # no other batch is out beside it
-    results = {r.network: r for r in workspace.sync(data)}
+    results = by_destination(workspace.sync(data))
 
     assert results[network].status == "failed"
     assert results[network].requests == 1
