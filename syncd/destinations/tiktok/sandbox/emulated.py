@@ -1,14 +1,11 @@
 """The TikTok emulator as `syncd demo` and `syncd sandbox` drive it (`TIKTOK.emulator`): one
 emulator for every TikTok destination, each audience a streaming audience of its
-destination's advertiser.
-
-Spend is not seeded here yet: seeding TikTok's reports belongs in this class, as a
-`seed_spend` method (`syncd.sandbox.emulated.SeedsSpend`), which the demo and `syncd sandbox`
-call on every emulator that has one.
+destination's advertiser, with ad groups and daily spend over them (`seed_spend`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from syncd.destinations.tiktok.sandbox.emulator import TikTokEmulator
@@ -21,9 +18,10 @@ _COLUMNS = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone"}
 
 
 class EmulatedTikTok:
-    """`syncd.sandbox.emulated.Emulated` over one `TikTokEmulator`."""
+    """`syncd.sandbox.emulated.Emulated` (and `SeedsSpend`) over one `TikTokEmulator`."""
 
     def __init__(self, emulation: Emulation) -> None:
+        self._destinations = emulation.destinations
         self.emulator = TikTokEmulator(port=emulation.ports["tiktok"])
         for name, ids in emulation.audiences.items():
             advertiser = emulation.destinations[name].account
@@ -52,3 +50,15 @@ class EmulatedTikTok:
             column: frozenset(value for kind, value in members if kind == id_type)
             for id_type, column in _COLUMNS.items()
         }
+
+    def seed_spend(
+        self, first: dt.date, last: dt.date, audiences: Mapping[str, Sequence[str]], *, seed: int
+    ) -> None:
+        """Four ad groups per advertiser over its audiences (one shared by two audiences, one
+        excluding another: `delivery.build_ad_groups`), with daily report rows."""
+        by_advertiser: dict[str, list[str]] = {}
+        for name, ids in audiences.items():
+            by_advertiser.setdefault(self._destinations[name].account, []).extend(ids)
+        for advertiser, ids in by_advertiser.items():
+            if ids:
+                self.emulator.generate_spend(first, last, ids, seed=seed, advertiser_id=advertiser)
