@@ -51,7 +51,7 @@ from syncd.pushdown import (
     is_pushdownable,
     kinds,
 )
-from syncd.pushdown.queries import GRANTED_VALUES
+from syncd.pushdown.chain import GRANTED_VALUES
 from syncd.sources.duckdb import DuckDBSource
 from syncd.sources.postgres import PostgresSource
 from syncd.state import AudienceRef, StateStore

@@ -18,10 +18,10 @@ byte length). The state table must be readable by the segment's connection: the 
 held members live in the warehouse, next to the segment.
 """
 
+from syncd.pushdown.chain import ConsentColumns
 from syncd.pushdown.dialects import Dialect
 from syncd.pushdown.kinds import KindSql, is_pushdownable, pushdown_rules
 from syncd.pushdown.queries import (
-    ConsentColumns,
     NotPushdownable,
     PushdownQueries,
     SegmentStats,

@@ -44,12 +44,12 @@ from syncd.plan import (
     refresh_before,
     rules_before,
 )
+from syncd.pushdown.chain import ConsentColumns
 from syncd.pushdown.dialects import Dialect
 from syncd.pushdown.kinds import is_pushdownable
 from syncd.pushdown.queries import (
     ADD,
     REMOVE,
-    ConsentColumns,
     PushdownQueries,
     SegmentStats,
     StateTable,
