@@ -13,9 +13,11 @@ library runs unchanged against it::
         assert ads.members(list_id) == {...}
 
 Modules: ``tls`` (the process CA and ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``), ``server`` (gRPC,
-auth, log), ``emulator`` (the public class), ``gaql`` and ``search`` (queries), ``resources``
-(what can be queried), ``user_lists``, ``jobs`` and ``user_data`` (Customer Match writes),
-``state``, ``spend`` (the spend generator), ``errors`` and ``protos`` (the wire types).
+routing, log), ``access`` (token, customers, access level), ``emulator`` (the public class),
+``controls`` and ``spend_controls`` (its levers for tests and the demo), ``gaql`` and
+``search`` (queries), ``resources`` (what can be queried), ``user_lists``, ``jobs`` and
+``user_data`` (Customer Match writes), ``state``, ``spend`` (the spend generator), ``errors``
+and ``protos`` (the wire types).
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 Each RPC is routed by its method path (``/google.ads.googleads.v26.services.UserListService/
 MutateUserLists``), decoded with that version's own message classes, checked for the headers
 the real API requires (``authorization: Bearer``, optional ``login-customer-id``) and for the
-access level of the caller's Cloud project, run under one lock against the customer's
-``Account``, and recorded in
-the request log: method path, HTTP-equivalent status, operation name and an operation or row
-count -- never a token, an identifier or a query. A refusal is a ``GoogleAdsFailure`` in the
-trailing metadata with a ``request-id``, exactly where the client's interceptor looks.
+access level of the caller's Cloud project (``access``), run under one lock against the
+customer's ``Account``, and recorded in the request log: method path, HTTP-equivalent
+status, operation name and an operation or row count -- never a token, an identifier or a
+query. A refusal is a ``GoogleAdsFailure`` in the trailing metadata with a ``request-id``,
+exactly where the client's interceptor looks.
 
 Each call waits the emulator's latency (``set_latency``; none by default) before it takes the
 lock, so calls in flight wait side by side, up to the executor's workers.
@@ -30,28 +30,23 @@ from typing import Any
 import grpc
 from google.longrunning import operations_pb2
 
+from syncd.destinations.google.sandbox.ads.access import ACCESS_LEVELS, check_access
 from syncd.destinations.google.sandbox.ads.errors import (
     HTTP_EQUIVALENT,
     AdsError,
-    ErrorDetail,
     failure_message,
     failure_metadata_key,
     serialize_failure,
 )
 from syncd.destinations.google.sandbox.ads.protos import (
     Protos,
-    field_descriptor,
     installed_versions,
     protos,
 )
 from syncd.sandbox.latency import InFlight, Latency, LatencyControls
 from syncd.sandbox.server import RequestRecord
 
-__all__ = ["ACCESS_LEVELS", "GrpcServer", "Handler", "StreamHandler"]
-
-#: A Google Cloud project's Google Ads API access levels; a TEST project reaches test accounts
-#: only (https://developers.google.com/google-ads/api/docs/api-policy/access-levels).
-ACCESS_LEVELS = ("TEST", "EXPLORER", "BASIC", "STANDARD")
+__all__ = ["GrpcServer", "Handler", "StreamHandler"]
 
 logger = logging.getLogger("syncd.sandbox")
 
@@ -64,7 +59,6 @@ _SERVICE_PATH = re.compile(
     r"/google\.ads\.googleads\.(?P<version>v\d+)\.services\.(?P<service>\w+)/(?P<method>\w+)"
 )
 _GET_OPERATION = "/google.longrunning.Operations/GetOperation"
-_CUSTOMER_ID = re.compile(r"\d{10}")
 
 #: ``(messages, request, request_id) -> (response, count)``; raises ``AdsError``.
 Handler = Callable[[Protos, Any, str], tuple[Any, int]]
@@ -234,49 +228,6 @@ class GrpcServer(LatencyControls):
 
     # -- calls -----------------------------------------------------------------------------
 
-    def _check_headers(self, metadata: dict[str, str], customer_id: str, version: str) -> None:
-        """The real API's checks, in its order: OAuth token, customers, access level.
-
-        A ``developer-token`` header is not looked at: developer tokens were sunset on
-        2026-09-09 and the servers ignore the header ("optional and ignored by the API
-        servers": https://developers.google.com/google-ads/api/docs/api-policy/developer-token).
-        """
-        scheme, _, bearer = metadata.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not bearer.strip():
-            raise AdsError(
-                ErrorDetail(
-                    "authentication_error",
-                    "OAUTH_TOKEN_HEADER_INVALID",
-                    "OAuth token HTTP header is malformed.",
-                )
-            )
-        if self._access_token is not None and not secrets.compare_digest(
-            bearer.strip().encode(), self._access_token.encode()
-        ):
-            raise AdsError(
-                ErrorDetail(
-                    "authentication_error", "OAUTH_TOKEN_INVALID", "OAuth token is not valid."
-                )
-            )
-        login = metadata.get("login-customer-id")
-        for value in (login, customer_id) if login else (customer_id,):
-            if not _CUSTOMER_ID.fullmatch(value):
-                raise AdsError(
-                    ErrorDetail("request_error", "INVALID_CUSTOMER_ID", "Invalid customer ID.")
-                )
-            if not self._customer_known(value):
-                raise AdsError(
-                    ErrorDetail(
-                        "authorization_error",
-                        "USER_PERMISSION_DENIED",
-                        "User doesn't have permission to access customer. Note: If you're "
-                        "accessing a client customer, the manager's customer ID must be set "
-                        "in the 'login-customer-id' header.",
-                    )
-                )
-            if self.access_level == "TEST" and not self._is_test_account(value):
-                raise AdsError(_not_approved_for_production(version))
-
     def _invoke(
         self,
         context: grpc.ServicerContext,
@@ -298,7 +249,15 @@ class GrpcServer(LatencyControls):
             with self.in_flight:
                 time.sleep(self.delay.draw())
                 with self._lock:
-                    self._check_headers(metadata, customer_of(request), version)
+                    check_access(
+                        metadata,
+                        customer_of(request),
+                        version,
+                        access_token=self._access_token,
+                        access_level=self.access_level,
+                        customer_known=self._customer_known,
+                        is_test_account=self._is_test_account,
+                    )
                     refusal = self._next_failure(path)
                     if refusal is not None:
                         raise refusal
@@ -383,31 +342,6 @@ class GrpcServer(LatencyControls):
             request_deserializer=operations_pb2.GetOperationRequest.FromString,
             response_serializer=_serialize,
         )
-
-
-def _not_approved_for_production(version: str) -> ErrorDetail:
-    """What a Test-level project gets from a production account: from v25 on
-    CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION, in older versions ACTION_NOT_PERMITTED
-    (https://developers.google.com/google-ads/api/docs/api-policy/developer-token, "New error
-    code"); the messages are the enum docs of google-ads'
-    google/ads/googleads/v25/errors/types/authorization_error.py."""
-    failure: Any = protos(version).failure()
-    codes = field_descriptor(failure.errors.add().error_code.DESCRIPTOR, "authorization_error")
-    if codes is not None and "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION" in (
-        codes.enum_type.values_by_name
-    ):
-        return ErrorDetail(
-            "authorization_error",
-            "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION",
-            "The Google Cloud project is only approved for use with test accounts. To access "
-            "non-test accounts, apply for Explorer, Basic or Standard access.",
-        )
-    return ErrorDetail(
-        "authorization_error",
-        "ACTION_NOT_PERMITTED",
-        "The user does not have permission to perform this action (for example, ADD, UPDATE, "
-        "REMOVE) on the resource or call a method.",
-    )
 
 
 class _Router(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc ships no stubs
