@@ -1,6 +1,6 @@
 """The YAML config: its models and its loader."""
 
-from syncd.config.loader import ConfigError, ConfigProblem, load_config
+from syncd.config.loader import load_config
 from syncd.config.models import (
     Audience,
     DuckDBWarehouse,
@@ -9,6 +9,7 @@ from syncd.config.models import (
     Segment,
     SyncdConfig,
 )
+from syncd.config.problems import ConfigError, ConfigProblem
 
 __all__ = [
     "Audience",

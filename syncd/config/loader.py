@@ -1,65 +1,39 @@
 """Read a YAML file into a validated SyncdConfig, or into every problem it has at once.
 
 A person fixing a config wants all the problems in one pass, each with the file, the line,
-the key path and what to write instead; this module turns YAML and pydantic errors into
-exactly that. `${VAR}`, `${VAR:-default}` and `${file:/path}` are expanded before
-validation, so secrets live in the environment or in mounted files, never in the YAML.
+the key path and what to write instead (`problems`); this module turns YAML errors into
+exactly that, and pydantic's through `explain`. `${VAR}`, `${VAR:-default}` and
+`${file:/path}` are expanded before validation, so secrets live in the environment or in
+mounted files, never in the YAML.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import types
 import typing
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from syncd.config.explain import explain
 from syncd.config.models import (
     BigQueryWarehouse,
-    ConfigRuleError,
     DuckDBState,
     DuckDBWarehouse,
     SnowflakeWarehouse,
     SyncdConfig,
 )
+from syncd.config.problems import ConfigError, ConfigProblem, KeyPath, format_path
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _SECRET_KEY = "access_token"
 _WAREHOUSE_SECRETS = ("password", "token", "private_key_passphrase")
 _DSN_PASSWORD = re.compile(r"\bpassword\s*=|://[^/@:]*:[^/@]+@")
-KeyPath = tuple[str | int, ...]
 _Model = typing.TypeVar("_Model", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong with a config, said so that a person can fix it."""
-
-    path: str
-    message: str
-    hint: str = ""
-    line: int | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.line}" if self.line else source
-        text = f"{where}: {self.path or '(top level)'}: {self.message}"
-        return f"{text}\n    hint: {self.hint}" if self.hint else text
-
-
-class ConfigError(Exception):
-    """The config cannot be used; `problems` lists every reason found."""
-
-    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(problem.render(source) for problem in problems))
 
 
 def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> SyncdConfig:
@@ -84,7 +58,7 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> S
     try:
         config = SyncdConfig(**data)
     except ValidationError as exc:
-        explained = (_explain(error, data) for error in exc.errors())
+        explained = (explain(error, data) for error in exc.errors())
         problems.extend(p for p in explained if p.path not in reported)
     problems.extend(_reference_problems(data))
     if problems:
@@ -141,13 +115,6 @@ def _line_of(path: str, lines: dict[str, int]) -> int | None:
     return None
 
 
-def format_path(path: KeyPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _expand(
     value: Any, path: KeyPath, environ: Mapping[str, str], base: Path, problems: list
 ) -> Any:
@@ -193,103 +160,6 @@ def _read_secret_file(name: str, path: KeyPath, base: Path, problems: list) -> s
             )
         )
         return ""
-
-
-def _explain(error: Any, data: dict[str, Any]) -> ConfigProblem:
-    rule = error.get("ctx", {}).get("error")
-    if isinstance(rule, ConfigRuleError):  # a rule across sections names its own key
-        return ConfigProblem(rule.path, rule.message, rule.hint)
-    path, model, field_name = _locate(error["loc"], data)
-    kind = error["type"]
-    described = model.model_fields.get(field_name) if model and field_name else None
-    hint = (described.description or "") if described else ""
-    if kind == "extra_forbidden":
-        allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(field_name), allowed, n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}"
-        return ConfigProblem(path, "unknown key", hint)
-    if kind == "missing":
-        return ConfigProblem(path, "required key is missing", hint)
-    message = error["msg"].removeprefix("Value error, ")
-    if "input" in error and kind not in ("union_tag_invalid", "union_tag_not_found"):
-        is_secret = "secret" in str(hint).lower() or "token" in path
-        if not is_secret and isinstance(error["input"], str | int | float | bool):
-            message += f" (got {error['input']!r})"
-    return ConfigProblem(path, message, hint)
-
-
-def _locate(
-    loc: tuple[str | int, ...], data: Any
-) -> tuple[str, type[BaseModel] | None, str | None]:
-    """Walk pydantic's error location through the data and the models together, dropping
-    the discriminator tags pydantic inserts, so the path is the one written in the YAML."""
-    clean: list[str | int] = []
-    model: type[BaseModel] | None = SyncdConfig
-    annotation: Any = SyncdConfig
-    field_name: str | None = None
-    for part in loc:
-        if part == "[key]":
-            continue
-        if isinstance(data, dict) and part not in data and data.get("kind") == part:
-            annotation = _union_member(annotation, part)
-            continue
-        clean.append(part)
-        data = data.get(part) if isinstance(data, dict) else _index(data, part)
-        annotation, model, field_name = _step(annotation, part, model, field_name)
-    return format_path(tuple(clean)), model, field_name
-
-
-def _index(data: Any, part: str | int) -> Any:
-    if isinstance(data, list) and isinstance(part, int) and part < len(data):
-        return data[part]
-    return None
-
-
-def _step(
-    annotation: Any, part: str | int, model: type[BaseModel] | None, field_name: str | None
-) -> tuple[Any, type[BaseModel] | None, str | None]:
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(part))
-        return (field.annotation if field else None), annotation, str(part)
-    origin = typing.get_origin(annotation)
-    if origin in (dict, list):
-        return typing.get_args(annotation)[-1], model, field_name
-    return None, model, field_name
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The type under Annotated[...] and under an optional `X | None` (so errors inside an
-    optional section, such as a destination's `reporting`, get their own field's hint)."""
-    while True:
-        if typing.get_origin(annotation) is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-            continue
-        is_union = isinstance(annotation, types.UnionType) or (
-            typing.get_origin(annotation) is typing.Union
-        )
-        members = [m for m in typing.get_args(annotation) if m is not type(None)]
-        if is_union and len(members) == 1 and len(typing.get_args(annotation)) == 2:
-            annotation = members[0]
-            continue
-        return annotation
-
-
-def _union_member(annotation: Any, tag: str | int) -> Any:
-    for member in _union_members(_unwrap(annotation)):
-        field = member.model_fields.get("kind")
-        if field is not None and tag in typing.get_args(field.annotation):
-            return member
-    return annotation
-
-
-def _union_members(annotation: Any) -> Iterator[type[BaseModel]]:
-    members = (
-        typing.get_args(annotation)
-        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
-        else (annotation,)
-    )
-    yield from (m for m in members if isinstance(m, type) and issubclass(m, BaseModel))
 
 
 def _literal_secrets(raw: dict[str, Any]) -> list[ConfigProblem]:
