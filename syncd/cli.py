@@ -4,11 +4,13 @@ not run (the warehouse or the state cannot be opened), 2 bad config or usage."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -16,7 +18,6 @@ from syncd import __version__
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Audience
 from syncd.daemon import Daemon
-from syncd.demo.command import demo, sandbox
 from syncd.destinations.registry import dialects
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country, send_value
 from syncd.logs import configure_logging
@@ -48,7 +49,24 @@ mass_removal_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """syncd's commands, with `demo` and `sandbox` imported only when one of them is asked
+    for (or listed in the help): they bring the demo shop and every emulator, which a
+    production pass never needs (tests/test_lean_install.py)."""
+
+    LAZY: ClassVar[dict[str, str]] = {"demo": "syncd.demo.command", "sandbox": "syncd.demo.command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            command = getattr(importlib.import_module(self.LAZY[cmd_name]), cmd_name)
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="syncd")
 @click.option(
     "--log-level",
@@ -324,7 +342,3 @@ def _selector(config: SyncdConfig, names: tuple[str, ...]) -> Callable[[Audience
             param_hint="--audience",
         )
     return lambda audience: audience.name in names or audience.segment in names
-
-
-main.add_command(demo)
-main.add_command(sandbox)
