@@ -106,7 +106,6 @@ class Meter:
 
     def __init__(self) -> None:
         from syncd import pipeline
-        from syncd.destinations.registry import capabilities_of
         from syncd.sources.postgres import PostgresSource
 
         self.plan: dict[str, float] = defaultdict(float)
@@ -115,13 +114,12 @@ class Meter:
         self._lock = threading.Lock()
         plan, read = pipeline._plan, PostgresSource.read
 
-        def timed_plan(config: Any, audience: Any, *args: Any) -> Any:
-            network = capabilities_of(config.destinations[audience.destination]).network
+        def timed_plan(target: Any, *args: Any) -> Any:
             started = time.perf_counter()
             try:
-                return plan(config, audience, *args)
+                return plan(target, *args)
             finally:
-                self.plan[network] += time.perf_counter() - started
+                self.plan[target.network] += time.perf_counter() - started
 
         def counted_read(source: Any, sql: str) -> Iterator[Any]:
             for batch in read(source, sql):

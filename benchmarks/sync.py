@@ -289,11 +289,11 @@ def run_pass(config_path: str, memory_limit: str) -> None:
     from syncd.config import load_config
     from syncd.destinations.google.data_manager import DataManagerAudiences
     from syncd.destinations.meta.client import MetaCustomAudiences
-    from syncd.destinations.registry import capabilities_of
+    from syncd.in_flight import StagedAhead
     from syncd.pacing import Pacer
     from syncd.pipeline import PassOptions, sync_all
     from syncd.push import Pusher
-    from syncd.push import _StagedAhead as StagedAhead
+    from syncd.read import per_pass
     from syncd.state import spill
 
     spill.MEMORY_LIMIT = memory_limit
@@ -322,9 +322,9 @@ def run_pass(config_path: str, memory_limit: str) -> None:
 
     sync_one = pipeline._sync_one
 
-    def labelled(config: Any, audience: Any, *args: Any) -> Any:
-        current.network = capabilities_of(config.destinations[audience.destination]).network
-        return timed("total", sync_one)(config, audience, *args)
+    def labelled(target: Any, *args: Any) -> Any:
+        current.network = target.network
+        return timed("total", sync_one)(target, *args)
 
     def waited(pusher: Pusher, seconds_waited: float, error: Any) -> None:
         add("rate-limit and retry waits", seconds_waited)
@@ -332,8 +332,8 @@ def run_pass(config_path: str, memory_limit: str) -> None:
 
     original_waited = Pusher._waited
     pipeline._sync_one = labelled  # type: ignore[assignment]
-    pipeline._Segments.get = timed("segment", pipeline._Segments.get)  # type: ignore[method-assign]
-    pipeline.spill_segments = timed("read", pipeline.spill_segments)  # type: ignore[assignment]
+    per_pass.PassReads.get = timed("segment", per_pass.PassReads.get)  # type: ignore[method-assign]
+    per_pass.spill_segments = timed("read", per_pass.spill_segments)  # type: ignore[assignment]
     pipeline.plan_audience = timed("diff", pipeline.plan_audience)  # type: ignore[assignment]
     Pusher.incremental = timed("push", Pusher.incremental)  # type: ignore[method-assign]
     Pusher.finish = timed("fold", Pusher.finish)  # type: ignore[method-assign]

@@ -35,8 +35,8 @@ from syncd.hangup import EARLY_HANGUP
 from syncd.health import Health, HealthServer
 from syncd.metrics import SPEND_PULLS
 from syncd.pipeline import PassOptions, sync_all
-from syncd.plan import audience_ref
 from syncd.state import open_state
+from syncd.targets import audience_ref
 
 log = logging.getLogger(__name__)
 

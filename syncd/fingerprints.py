@@ -51,8 +51,10 @@ def _code_version() -> str:
     the libraries they call: a change to any of them may change a member or what a
     fingerprint stands for, so it changes every fingerprint."""
     package = Path(__file__).parent
-    modules = [package / name for name in ("members.py", "plan.py", "fingerprints.py")]
-    sources = sorted([*(package / "identity").glob("*.py"), *modules])
+    modules = [package / name for name in ("members.py", "fingerprints.py")]
+    sources = sorted(
+        [*(package / "identity").glob("*.py"), *(package / "read").glob("*.py"), *modules]
+    )
     digest = hashlib.md5(usedforsecurity=False)
     for source in sources:
         digest.update(source.read_bytes())

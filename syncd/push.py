@@ -2,10 +2,10 @@
 
 A batch is journaled (its members marked in flight) before it is sent and settled after
 the network acknowledged it. The members of the batches are written to the journal a
-hundred batches to a bulk insert, a group ahead of the batch being sent (`_StagedAhead`,
+hundred batches to a bulk insert, a group ahead of the batch being sent (`StagedAhead`,
 `StateStore.stage`), so a batch then costs one row when it is sent and one update when it
 is settled, and the batches stream out of the pass's spill a few at a time: memory stays
-flat however many members change. Several batches are in flight at once (`_InFlight`, as
+flat however many members change. Several batches are in flight at once (`InFlight`, as
 wide as the destination's `Pacer` allows) and are settled in the order their answers come.
 Members the network refuses by index are quarantined and the rest of their batch is sent
 again, so one bad hash never holds back 9,999 good ones.
@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import pyarrow as pa
 
@@ -26,6 +27,7 @@ from syncd import metrics
 from syncd.destinations import Destination, DestinationError, ErrorClass, PushResult
 from syncd.destinations.base import MemberErrors, split_by_index
 from syncd.destinations.retry import RetryPolicy, call_with_retries
+from syncd.in_flight import InFlight, Sent, StagedAhead
 from syncd.members import MEMBER_KEY_FIELD
 from syncd.pacing import NotSent, Pace, Pacer
 from syncd.plan import AudiencePlan
@@ -34,12 +36,6 @@ from syncd.state.journal import Pending, StagedBatches
 from syncd.statuses import APPLIED, FINAL, StatusWatch
 
 log = logging.getLogger("syncd")
-
-#: How many batches' members one insert stages (`StateStore.stage`): a million members, so
-#: a large push starts sending after a second, not after its whole audience is staged, and
-#: stages each following million on a thread of its own while it sends the one before.
-BATCHES_PER_STAGE = 100
-
 
 #: How long a request may stay PROCESSING before its members are sent again: Google says
 #: its outcome can take from 30 minutes to 24 hours ("Data Manager API troubleshooting",
@@ -55,7 +51,7 @@ class Stopped(Exception):
 
 @dataclass
 class Tally:
-    """What the network said, added up over a push: the pipeline copies it to the result."""
+    """What the network said, added up over a push: `syncd.apply` copies it to the result."""
 
     requests: int = 0
     rejected_by_network: int = 0
@@ -81,7 +77,6 @@ class Pusher:
         state: StateStore,
         retry_policy: RetryPolicy,
         stop: threading.Event,
-        network: str,
         pacer: Pacer | None = None,
         statuses: StatusWatch | None = None,
         earlier: list[Pending] | None = None,
@@ -95,7 +90,7 @@ class Pusher:
         self.retry_policy = retry_policy
         self.stop = stop
         self.lease_lost = lease_lost or threading.Event()
-        self.network = network
+        self.target = plan.target
         self.pacer = pacer or Pacer(Pace())
         #: Where acknowledged requests go to have their statuses read (asynchronous networks),
         #: with the requests of earlier passes still processing when those passes ended.
@@ -112,8 +107,8 @@ class Pusher:
         """Removals first, all of them, then adds: on Meta a removal matches by any key, so
         removing a member's old version after adding its new one could take the person out
         again. Within an operation, up to the pacer's window of batches is in flight."""
-        changes, size = self.plan.changes, self.plan.batch_size
-        self.state.fold(self.plan.ref)  # what a pass that died left in the journal
+        changes, size = self.plan.changes, self.target.batch_size
+        self.state.fold(self.target.ref)  # what a pass that died left in the journal
         operations = (("remove", self.destination.remove), ("add", self.destination.add))
         for operation, push in operations:
             if operation == "add" and self.tally.unapplied:
@@ -123,13 +118,20 @@ class Pusher:
                 return
             batches = self.plan.requests[operation]
             rows = changes.table(operation).rows
+            stage = partial(
+                self.state.stage, self.run_id, self.target.ref, changes, operation, size
+            )
             with (
-                _StagedAhead(self, operation, batches) as staging,
+                StagedAhead(stage, batches) as staging,
                 self.state.staged_batches(self.run_id, operation, rows, size) as journal,
-                _InFlight(self, journal, operation, push) as flight,
+                InFlight(
+                    self.pacer,
+                    partial(self._send, push),
+                    partial(self._settle, journal, operation, push),
+                ) as flight,
             ):
                 for number, chunk in enumerate(changes.batches(operation, size), start=1):
-                    what = f"{self.plan.audience.name} {operation} batch {number}/{batches}"
+                    what = f"{self.target.name} {operation} batch {number}/{batches}"
                     flight.make_room()
                     if self.stop.is_set() or self.lease_lost.is_set():
                         why = "lost its lease" if self.lease_lost.is_set() else "stopped"
@@ -142,16 +144,16 @@ class Pusher:
         """The whole segment as one replacement session (Meta usersreplace). Every member is
         in flight until the session ends, so a crash midway leaves the next pass exact."""
         segment = self.plan.segment
-        batch_id = self.state.begin_replace(self.run_id, self.plan.ref, segment.members)
+        batch_id = self.state.begin_replace(self.run_id, self.target.ref, segment.members)
         try:
             results = self.destination.replace(
-                self.network_id, segment.batches(self.plan.batch_size), segment.members.rows
+                self.network_id, segment.batches(self.target.batch_size), segment.members.rows
             )
         except DestinationError as error:
             self.state.fail_batch(batch_id, str(error))
             raise
         self.tally.requests += len(results)
-        self.state.acknowledge_replace(batch_id, self.plan.ref, results[0].request_id)
+        self.state.acknowledge_replace(batch_id, self.target.ref, results[0].request_id)
         self._count(results)
 
     def settle_statuses(self, statuses: dict[str, str], now: datetime) -> str | None:
@@ -168,7 +170,7 @@ class Pusher:
                 batch_id, members = self._batch_of_request[request_id]
                 reason = f"the network reported the request {status}"
                 self.state.fail_batch(batch_id, reason)
-                self._not_applied(f"{self.plan.audience.name} batch {batch_id}: {reason}", members)
+                self._not_applied(f"{self.target.name} batch {batch_id}: {reason}", members)
         self.state.mark_pending(
             [
                 batch_id
@@ -189,11 +191,11 @@ class Pusher:
             elif status in FINAL or now - pending.sent_at > PENDING_FOR:
                 reason = f"the network reported a request {status} {hours:.0f} h after it was sent"
                 not_applied.setdefault(reason, []).append(pending)
-        self.state.confirm_pending(self.plan.ref, applied)
+        self.state.confirm_pending(self.target.ref, applied)
         for reason, batches in not_applied.items():
-            self.state.revert_pending(self.plan.ref, [b.batch_id for b in batches], reason)
+            self.state.revert_pending(self.target.ref, [b.batch_id for b in batches], reason)
             members = sum(batch.members for batch in batches)
-            self._not_applied(f"{self.plan.audience.name}: {reason}", members)
+            self._not_applied(f"{self.target.name}: {reason}", members)
         reverted = sum(len(batches) for batches in not_applied.values())
         waiting = len(self.earlier) - len(applied) - reverted
         return (
@@ -209,14 +211,14 @@ class Pusher:
     def finish(self) -> None:
         """Apply the journal to the audience's members, whatever became of the push: what
         was acknowledged is held, what was in flight stays possibly either way."""
-        self.state.fold(self.plan.ref)
+        self.state.fold(self.target.ref)
 
     def _settle(
         self,
         journal: StagedBatches,
         operation: str,
-        sent: _Sent,
         push: Callable[[str, pa.Table], PushResult],
+        sent: Sent,
         answer: Future[PushResult],
     ) -> None:
         """Journal what became of one batch sent on the window (on the pass's thread, as
@@ -225,7 +227,7 @@ class Pusher:
         try:
             acknowledged = answer.result()
         except MemberErrors as refused:
-            first_row = (sent.number - 1) * self.plan.batch_size
+            first_row = (sent.number - 1) * self.target.batch_size
             acknowledged, chunk = self._without_refused(
                 operation, push, chunk, first_row, refused, sent.what
             )
@@ -249,14 +251,14 @@ class Pusher:
             self._batch_of_request[request_id] = (sent.batch_id, len(chunk))
         if self.statuses is not None:
             self.statuses.add(request_ids)
-        metrics.MEMBERS_CHANGED.labels(self.plan.audience.name, self.network, operation).inc(
+        metrics.MEMBERS_CHANGED.labels(self.target.name, self.target.network, operation).inc(
             len(chunk)
         )
         log.info(
             "%s: %d members acknowledged",
             sent.what,
             len(chunk),
-            extra={"audience": self.plan.audience.name, "run_id": self.run_id},
+            extra={"audience": self.target.name, "run_id": self.run_id},
         )
 
     def _without_refused(
@@ -275,8 +277,8 @@ class Pusher:
         keys = self.plan.changes.member_keys(operation, [first_row + i for i in refused.indexes])
         bad = bad.add_column(0, MEMBER_KEY_FIELD, keys)
         reasons = [refused.reasons[index] for index in refused.indexes]
-        self.state.quarantine_members(self.run_id, self.plan.audience.name, operation, bad, reasons)
-        self.state.forget_in_flight(self.plan.ref, operation, bad)
+        self.state.quarantine_members(self.run_id, self.target.name, operation, bad, reasons)
+        self.state.forget_in_flight(self.target.ref, operation, bad)
         self.tally.refused_members += len(bad)
         log.warning(
             "%s: the network refused %d members (%s); sending the other %d",
@@ -318,143 +320,12 @@ class Pusher:
     def _outcome(self, outcome: str) -> None:
         with self._tally_lock:
             self.tally.requests += 1
-        metrics.REQUESTS.labels(self.network, outcome).inc()
+        metrics.REQUESTS.labels(self.target.network, outcome).inc()
         if outcome == "ok":
             self.pacer.answered()
 
     def _waited(self, seconds: float, error: DestinationError) -> None:
-        metrics.RETRIES.labels(self.network).inc()
+        metrics.RETRIES.labels(self.target.network).inc()
         if error.error_class is ErrorClass.RATE_LIMITED:
             self.pacer.throttled(seconds)
-            metrics.RATE_LIMIT_WAIT.labels(self.network).inc(seconds)
-
-
-@dataclass(frozen=True)
-class _Sent:
-    """A batch on its way: its journal id, number, members and name for messages."""
-
-    batch_id: str
-    number: int
-    chunk: pa.Table
-    what: str
-
-
-class _InFlight:
-    """The window of one operation's requests: each batch is sent on a thread of its own,
-    at most the pacer's window at once, and settled on the pass's thread in the order the
-    answers come (the journal takes acknowledgments in any order). The first failure stops
-    new sends; the requests already out are waited for and journaled, then it is raised.
-    Leaving the block any other way (stopped) also waits for them: a request that left is
-    never abandoned unjournaled."""
-
-    def __init__(
-        self,
-        pusher: Pusher,
-        journal: StagedBatches,
-        operation: str,
-        push: Callable[[str, pa.Table], PushResult],
-    ) -> None:
-        self._pusher = pusher
-        self._journal = journal
-        self._operation = operation
-        self._push = push
-        self._pool = ThreadPoolExecutor(
-            max_workers=pusher.pacer.pace.max_in_flight, thread_name_prefix="syncd-send"
-        )
-        self._pending: dict[Future[PushResult], _Sent] = {}
-        self._error: BaseException | None = None
-
-    def __enter__(self) -> _InFlight:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._settle_all()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def send(self, batch_id: str, number: int, chunk: pa.Table, what: str) -> None:
-        """Send a batch already marked in flight in the journal."""
-        answer = self._pool.submit(self._pusher._send, self._push, chunk, what)
-        self._pending[answer] = _Sent(batch_id, number, chunk, what)
-
-    def make_room(self) -> None:
-        """Return once another request may leave; raise the first failure once every
-        request out has been settled."""
-        while self._pending and len(self._pending) >= self._pusher.pacer.window:
-            self._settle_next()
-        if self._error is not None:
-            self.drain()
-
-    def drain(self) -> None:
-        """Settle every request out; raise the first failure among them."""
-        self._settle_all()
-        if self._error is not None:
-            raise self._error
-
-    def _settle_all(self) -> None:
-        while self._pending:
-            self._settle_next()
-
-    def _settle_next(self) -> None:
-        done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
-        for answer in done:
-            sent = self._pending.pop(answer)
-            try:
-                self._pusher._settle(self._journal, self._operation, sent, self._push, answer)
-            except Exception as error:  # journaled as failed; later ones still settle
-                self._error = self._error or error
-
-
-class _StagedAhead:
-    """The members of one operation's batches, staged BATCHES_PER_STAGE batches at a time
-    on a thread of its own, a group ahead of the batch being sent: with the DuckDB state the
-    staging (DuckDB's work, outside the GIL and beside the push's commits, see
-    `Backend.append`) runs on the core that the requests leave idle. A batch is sent only
-    once its group is staged (`wait_for`), so the journal is as exact as before; a group
-    staged for batches that are never sent means nothing, and the next fold drops it."""
-
-    def __init__(self, pusher: Pusher, operation: str, batches: int) -> None:
-        self._pusher = pusher
-        self._operation = operation
-        self._batches = batches
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-stage")
-        self._staging: dict[int, Future[None]] = {}  # by the group's first batch
-
-    def __enter__(self) -> _StagedAhead:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._pool.shutdown(wait=True)  # a group still being staged is written whole
-        for first, group in self._staging.items():  # staged ahead of a push that ended
-            if group.exception() is not None:
-                log.error(
-                    "could not stage batches %d-%d ahead; nothing was sent for them",
-                    first,
-                    first + BATCHES_PER_STAGE - 1,
-                    exc_info=group.exception(),
-                )
-
-    def wait_for(self, number: int) -> None:
-        """Batch `number` may be sent on return: its group is staged, and the next group is
-        being staged."""
-        if (number - 1) % BATCHES_PER_STAGE:
-            return
-        group = self._staging.pop(number, None) or self._stage(number)
-        group.result()
-        following = number + BATCHES_PER_STAGE
-        if following <= self._batches:
-            self._staging[following] = self._stage(following)
-
-    def _stage(self, first: int) -> Future[None]:
-        pusher = self._pusher
-        batches = range(first, min(first + BATCHES_PER_STAGE, self._batches + 1))
-        return self._pool.submit(
-            pusher.state.stage,
-            pusher.run_id,
-            pusher.plan.ref,
-            pusher.plan.changes,
-            self._operation,
-            pusher.plan.batch_size,
-            batches,
-        )
+            metrics.RATE_LIMIT_WAIT.labels(self.target.network).inc(seconds)

@@ -15,29 +15,28 @@ import threading
 
 from syncd.destinations import DestinationError
 from syncd.destinations.base import MemberErrors
-from syncd.destinations.registry import capabilities_of, open_destination
+from syncd.destinations.registry import open_destination
 from syncd.destinations.retry import RetryPolicy, call_with_retries
-from syncd.destinations.settings import DestinationSettings
 from syncd.plan import AudiencePlan
 
 log = logging.getLogger("syncd")
 
 
 def validate_plan(
-    destination_config: DestinationSettings,
     plan: AudiencePlan,
     *,
     retry_policy: RetryPolicy,
     stop: threading.Event,
 ) -> tuple[int, str]:
-    """Send the plan's batches with validate-only; return the requests sent and a one-line
-    verdict. Raises DestinationError when the network refuses a request, naming the batch
-    (and, for refused members, how many and why: never the values)."""
-    if not capabilities_of(destination_config).validates_only:
+    """Send the plan's batches to its target with validate-only; return the requests sent
+    and a one-line verdict. Raises DestinationError when the network refuses a request,
+    naming the batch (and, for refused members, how many and why: never the values)."""
+    target = plan.target
+    if not target.capabilities.validates_only:
         return 0, "not validated: this network has no validate-only mode (nothing sent)"
-    destination = open_destination(destination_config, validate_only=True)
+    destination = open_destination(target.destination, validate_only=True)
     try:
-        audience = plan.audience
+        audience = target.audience
         list_id = audience.audience_id or destination.find_audience(audience.audience_name or "")
         if list_id is None:
             return 0, (
@@ -46,8 +45,8 @@ def validate_plan(
             )
         requests = 0
         for operation, push in (("remove", destination.remove), ("add", destination.add)):
-            for number, chunk in enumerate(plan.changes.batches(operation, plan.batch_size), 1):
-                what = f"{audience.name} {operation} batch {number} (validate only)"
+            for number, chunk in enumerate(plan.changes.batches(operation, target.batch_size), 1):
+                what = f"{target.name} {operation} batch {number} (validate only)"
                 try:
                     call_with_retries(
                         lambda push=push, chunk=chunk: push(list_id, chunk),

@@ -9,6 +9,7 @@ same quarantine records and the same refreshes.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
 from pathlib import Path
@@ -18,11 +19,14 @@ import pytest
 from conftest import Workspace
 
 from syncd import members as members_module
-from syncd import plan as plan_module
 from syncd.members import MEMBER_SCHEMA
-from syncd.pipeline import _Segments
-from syncd.plan import FingerprintedSegment, plan_audience
+from syncd.plan import plan_audience
+from syncd.read import builder, scan
+from syncd.read.per_pass import PassReads
+from syncd.read.segments import FingerprintedSegment
+from syncd.sources import SourceError
 from syncd.state import open_state
+from syncd.targets import targets
 
 # (email, phone, country, first, last, zip)
 BEFORE = [
@@ -60,16 +64,18 @@ def plans(
     data = workspace.config_data()
     data["state"] = {"path": str(state)}
     config = workspace.config(data)
-    share = plan_module.FINGERPRINTED_SHARE if fingerprints else float("inf")
+    share = builder.FINGERPRINTED_SHARE if fingerprints else float("inf")
     found: dict[str, object] = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plan_module, "FINGERPRINTED_SHARE", share)
+        patch.setattr(builder, "FINGERPRINTED_SHARE", share)
         with open_state(config.state) as store, store.spill() as spill:
-            segments = _Segments(config, config.audiences, spill, threading.Event())
-            for audience in config.audiences:
-                segment = segments.get(audience)
+            every = targets(config, dt.datetime.now(dt.UTC))
+            segments = PassReads(config.warehouse, every, spill, threading.Event())
+            for target in every:
+                segment = segments.get(target)
                 assert isinstance(segment, FingerprintedSegment) == (fingerprints and matched)
-                plan = plan_audience(config, audience, segment, store)  # type: ignore[arg-type]
+                assert not isinstance(segment, SourceError)
+                plan = plan_audience(target, segment, store, guardrails=config.guardrails)
                 columns = ", ".join(MEMBER_SCHEMA.names)
                 adds, removes = (
                     spill.execute(f"SELECT {columns} FROM {table.name} ORDER BY member_key")
@@ -79,7 +85,7 @@ def plans(
                     f"SELECT row_number, kind, reason FROM {plan.segment.quarantine.name} "
                     "ORDER BY ALL"
                 )
-                found[audience.name] = {
+                found[target.name] = {
                     "adds": adds,
                     "removes": removes,
                     "members": plan.segment.member_count,
@@ -198,7 +204,7 @@ def test_only_changed_rows_take_identity_and_members_learn_new_spellings(
         seen.extend(batch.column("email").to_pylist())
         return build(batch, *args, **kwargs)
 
-    monkeypatch.setattr(plan_module, "build_members", counting)
+    monkeypatch.setattr(builder, "build_members", counting)
     results = workspace.sync()
     assert {r.status for r in results} == {"ok"}
     changed = {"BOB@example.com ", "erin@example.com", "ivan@example.com"}
@@ -217,7 +223,7 @@ def test_rows_that_outgrow_their_memory_take_identity_and_plan_the_same(
     workspace.write_people(BEFORE)
     workspace.sync()
     workspace.write_people(AFTER)
-    monkeypatch.setattr(plan_module, "RAW_ROWS_LIMIT", 0)
+    monkeypatch.setattr(scan, "RAW_ROWS_LIMIT", 0)
     expected = assert_plans_equal(workspace, matched=False)
     meta = expected["people->meta"]
     assert isinstance(meta, dict) and len(meta["adds"]) == 2

@@ -10,7 +10,7 @@ import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace, sha
 from support.people import PEOPLE, emails, google_members, meta_members, rows
 
-from syncd import push as push_module
+from syncd import in_flight
 from syncd.destinations.google.sandbox.data_manager.quota import Quota
 from syncd.state import StateStore
 
@@ -229,10 +229,10 @@ def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
     ahead on a thread of its own, so the first request leaves early; no batch is sent
     before its group is staged; the audiences still come out exact, in the fewest
     requests, and nothing stays staged."""
-    monkeypatch.setattr(push_module, "BATCHES_PER_STAGE", 3)
+    monkeypatch.setattr(in_flight, "BATCHES_PER_STAGE", 3)
     staged: list[tuple[str, str, int, int]] = []
     events: list[tuple[str, str, int]] = []  # in order: ("staged" | "sent", operation, batch)
-    stage, send = StateStore.stage, push_module._InFlight.send
+    stage, send = StateStore.stage, in_flight.InFlight.send
 
     def recording(self, run_id, audience, changes, operation, size, batches):  # type: ignore[no-untyped-def]
         network = audience.destination.partition(":")[0]
@@ -241,13 +241,14 @@ def test_a_push_of_many_batches_stages_them_a_group_at_a_time(
         if network == "meta":
             events.extend(("staged", operation, number) for number in batches)
 
-    def sending(self, batch_id, number, *args):  # type: ignore[no-untyped-def]
-        if self._pusher.network == "meta":
-            events.append(("sent", self._operation, number))
-        return send(self, batch_id, number, *args)
+    def sending(self, batch_id, number, chunk, what):  # type: ignore[no-untyped-def]
+        audience, operation = what.split()[:2]  # "people->meta add batch 1/11"
+        if audience.endswith("->meta"):
+            events.append(("sent", operation, number))
+        return send(self, batch_id, number, chunk, what)
 
     monkeypatch.setattr(StateStore, "stage", recording)
-    monkeypatch.setattr(push_module._InFlight, "send", sending)
+    monkeypatch.setattr(in_flight.InFlight, "send", sending)
     names = [f"p{i}" for i in range(21)]
     data = workspace.config_data()
     for destination in data["destinations"].values():

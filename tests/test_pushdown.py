@@ -2,7 +2,7 @@
 
 The generated SQL runs on DuckDB and on a real PostgreSQL over the same dirty data, and its
 members, adds, removes, refreshes and counts are compared with the local path's
-(`syncd.plan.read_segment`, then `StateStore.diff` on the same held members). Value by value,
+(`syncd.read.scan.read_segment`, then `StateStore.diff` on the same held members). Value by value,
 the SQL is compared with the reference rules (`normalize_column_reference`), exhaustively over
 the characters whose case or whitespace handling differs, and on random emails.
 """
@@ -27,9 +27,9 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
+from support.targets import DATA_MANAGER_SETTINGS, META_SETTINGS, target_for
 
 from syncd import members as local_members
-from syncd import plan as local_plan
 from syncd.config.models import Consent, Segment, SegmentConsent
 from syncd.destinations.base import Capabilities
 from syncd.destinations.google.capabilities import CAPABILITIES as GOOGLE_CAPABILITIES
@@ -38,7 +38,6 @@ from syncd.identity import GOOGLE, META, IdentifierKind, normalize_column_refere
 from syncd.identity import Dialect as IdentityDialect
 from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
-from syncd.plan import SegmentMembers, read_segment
 from syncd.pushdown import (
     ConsentColumns,
     Dialect,
@@ -52,6 +51,9 @@ from syncd.pushdown import (
     kinds,
 )
 from syncd.pushdown.chain import GRANTED_VALUES
+from syncd.read.consent import GRANTED
+from syncd.read.scan import read_segment
+from syncd.read.segments import SegmentMembers
 from syncd.sources.duckdb import DuckDBSource
 from syncd.sources.postgres import PostgresSource
 from syncd.state import AudienceRef, StateStore
@@ -295,9 +297,13 @@ def local_segment(
     source: DuckDBSource | PostgresSource, sql: str, identity: IdentityDialect
 ) -> SegmentMembers:
     segment = segment_config(sql, identity)
-    defaults = GOOGLE_CONSENT if identity is GOOGLE else None
+    destination = (
+        {**DATA_MANAGER_SETTINGS, "consent": GOOGLE_CONSENT.model_dump()}
+        if identity is GOOGLE
+        else META_SETTINGS
+    )
     try:
-        return read_segment(source, "people", segment, CAPABILITIES[identity], defaults)
+        return read_segment(source, target_for(segment, destination))
     finally:
         source.close()
 
@@ -696,7 +702,7 @@ def test_bigquery_and_snowflake_sql_compiles(dialect: Dialect) -> None:
 
 
 def test_the_restated_constants_are_the_local_paths() -> None:
-    assert set(GRANTED_VALUES) == local_plan._GRANTED
+    assert set(GRANTED_VALUES) == GRANTED
     assert kinds.PERSONAL_KINDS == local_members._PERSONAL
     assert kinds.ADDRESS_KINDS == local_members._ADDRESS
 

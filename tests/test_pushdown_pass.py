@@ -23,13 +23,12 @@ import yaml
 from conftest import FAST_RETRIES, TOKEN
 from postgres_server import PostgresServer
 
-from syncd import pipeline
-from syncd.config import ConfigError, Segment, load_config
-from syncd.config.models import Consent
-from syncd.destinations import Capabilities
+from syncd.config import ConfigError, load_config
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
-from syncd.plan import SpilledSegment
 from syncd.pushdown.plan import PUSHED_DOWN
+from syncd.read import per_pass
+from syncd.read.scan import Read
+from syncd.read.segments import ReadSegment
 from syncd.sandbox import Sandbox
 from syncd.sources import Source
 from syncd.state import Spill
@@ -207,7 +206,7 @@ class Passes:
         local = sync_all(self.configs["local"], options)
         with self.monkeypatch.context() as patch:
             if not pushed_reads_locally:
-                patch.setattr(pipeline, "spill_segments", _no_local_read)
+                patch.setattr(per_pass, "spill_segments", _no_local_read)
             pushed = sync_all(self.configs["pushed"], options)
         return {"local": local, "pushed": pushed}
 
@@ -390,19 +389,13 @@ def test_only_audiences_that_fall_back_read_the_segment_locally(
         write_config(tmp_path, data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": warehouse.uri}
     )
     read: list[list[str]] = []
-    spill_segments = pipeline.spill_segments
+    spill_segments = per_pass.spill_segments
 
-    def spy(
-        source: Source,
-        name: str,
-        segment: Segment,
-        networks: Sequence[tuple[Capabilities, Consent | None]],
-        spill: Spill,
-    ) -> list[SpilledSegment]:
-        read.append(sorted(capabilities.network for capabilities, *_ in networks))
-        return spill_segments(source, name, segment, networks, spill)
+    def spy(source: Source, reads: Sequence[Read], spill: Spill) -> list[ReadSegment]:
+        read.append(sorted(each.target.network for each in reads))
+        return spill_segments(source, reads, spill)
 
-    monkeypatch.setattr(pipeline, "spill_segments", spy)
+    monkeypatch.setattr(per_pass, "spill_segments", spy)
     meta, google = sync_all(config, PassOptions(retry_policy=FAST_RETRIES))
 
     assert (meta.status, google.status) == ("ok", "ok")

@@ -12,12 +12,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 from conftest import META_AUDIENCE, Workspace
+from support.targets import META_SETTINGS, target_for
 
 from syncd.config.models import Segment
-from syncd.destinations.meta.schema import CAPABILITIES
 from syncd.identity import sha256_hex
 from syncd.members import IDENTIFIER_COLUMNS, member_key
-from syncd.plan import spill_segment
+from syncd.read.scan import spill_segment
 from syncd.sources.duckdb import DuckDBSource
 from syncd.state import Changes, spill
 from syncd.state.backends import DuckDBBackend
@@ -125,7 +125,7 @@ def test_people_listed_again_are_one_member_each_and_batches_stay_whole(tmp_path
 
     with spill.Spill.standalone() as scratch:
         source = DuckDBSource(tmp_path / "shop.duckdb")
-        spilled = spill_segment(source, "people", segment, CAPABILITIES, None, scratch)
+        spilled = spill_segment(source, target_for(segment, META_SETTINGS), scratch)
         source.close()
         none = scratch.create_as("removes", f"SELECT * FROM {spilled.members.name} LIMIT 0")
         batches = list(Changes(spilled.members, none).batches("add", 1_000))

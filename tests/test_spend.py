@@ -39,12 +39,12 @@ from syncd.config.models import (
 )
 from syncd.destinations.google.sandbox.ads import CPM_BIDDING, GoogleAdsEmulator
 from syncd.destinations.retry import RetryPolicy
-from syncd.plan import audience_ref
 from syncd.sandbox import MetaGraphEmulator
 from syncd.spend import open_spend_store
 from syncd.spend.pull import pull_spend
 from syncd.spend.report import build_report
 from syncd.state import open_state
+from syncd.targets import audience_ref
 
 TOKEN = "spend-token-6e2a"
 DEV_TOKEN = "spend-dev-token-91c0"

@@ -31,19 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from syncd.config.models import Audience, Consent, PostgresState, Segment, SyncdConfig
-from syncd.destinations import Capabilities
-from syncd.destinations.registry import capabilities_of
+from syncd.config.models import PostgresState, SyncdConfig
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA
-from syncd.plan import (
-    AudiencePlan,
-    CountedSegment,
-    audience_ref,
-    build_plan,
-    refresh_before,
-    rules_before,
-)
+from syncd.plan import AudiencePlan, CountedSegment, build_plan
 from syncd.pushdown.chain import ConsentColumns
 from syncd.pushdown.dialects import Dialect
 from syncd.pushdown.kinds import is_pushdownable
@@ -59,6 +50,7 @@ from syncd.sources import Source, SourceError, open_source
 from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.sources.watch import WatchedSource
 from syncd.state import PRESENT, AudienceRef, Changes, Spill, SpillTable, StateStore
+from syncd.targets import Target
 
 log = logging.getLogger("syncd")
 
@@ -76,29 +68,28 @@ def enabled(config: SyncdConfig) -> bool:
     return isinstance(warehouse, PostgresWarehouse) and warehouse.pushdown
 
 
-def refusal(config: SyncdConfig, audience: Audience) -> str | None:
+def refusal(target: Target) -> str | None:
     """Why the audience is read locally whatever its rows hold, or None if it need not be."""
-    if audience.mode == "replace":
+    if target.audience.mode == "replace":
         return "mode: replace sends the whole segment, not changes"
-    segment = config.segments[audience.segment]
-    capabilities = capabilities_of(config.destinations[audience.destination])
     ok, reason = is_pushdownable(
-        _carried(segment, capabilities),
-        capabilities.dialect,
-        trust_e164_phones=segment.trust_e164_phones,
+        _carried(target),
+        target.capabilities.dialect,
+        trust_e164_phones=target.segment.trust_e164_phones,
     )
     return None if ok else reason
 
 
-def pushes_down(config: SyncdConfig, audience: Audience) -> bool:
+def pushes_down(config: SyncdConfig, target: Target) -> bool:
     """Whether the audience is planned in the warehouse unless its rows say otherwise: its
-    segment needs no local read for it (`syncd.pipeline` reads segments once per pass)."""
-    return enabled(config) and refusal(config, audience) is None
+    segment needs no local read for it (`syncd.read.per_pass` reads segments once per
+    pass)."""
+    return enabled(config) and refusal(target) is None
 
 
 def plan_in_warehouse(
     config: SyncdConfig,
-    audience: Audience,
+    target: Target,
     state: StateStore,
     spill: Spill,
     *,
@@ -109,20 +100,17 @@ def plan_in_warehouse(
     saying so; or None and the note saying why the local path must plan it. Raises
     SourceError (naming the segment) when the warehouse fails, or its queries outlast the
     segment's timeout or `stop` is set (they are interrupted, as a local read's are)."""
-    reason = refusal(config, audience)
+    reason = refusal(target)
     if reason is not None:
         return None, f"pushdown: {reason}; read locally"
-    ref = audience_ref(config, audience)
-    held = state.member_count(ref)  # folds the journal first, as the local diff does
-    sql = _queries(config, audience, ref)
+    segment_name, state_table = target.audience.segment, _state_table(config, target.ref)
+    held = state.member_count(target.ref)  # folds the journal first, as the local diff does
+    sql = _queries(target, state_table)
     try:
         # A connection of its own: destinations are planned side by side, on threads.
         connection = open_source(config.warehouse)
         source = WatchedSource(
-            connection,
-            audience.segment,
-            config.read_timeout(audience.segment),
-            stop or threading.Event(),
+            connection, segment_name, target.read_timeout, stop or threading.Event()
         )
         try:
             stats = SegmentStats.from_row(_one_row(source, sql.stats))
@@ -131,12 +119,12 @@ def plan_in_warehouse(
                     f"pushdown: {stats.undecidable_rows} rows need the local path "
                     "(undecidable in SQL); read locally"
                 )
-            changes_sql = _with_held(sql.changes, _state_table(config, ref))
+            changes_sql = _with_held(sql.changes, state_table)
             changes = _read_changes(source, changes_sql, spill)
         finally:
             connection.close()
     except SourceError as error:
-        raise SourceError(f"segment {audience.segment}: pushdown: {error}") from None
+        raise SourceError(f"segment {segment_name}: pushdown: {error}") from None
     segment = CountedSegment(
         rows=stats.rows,
         member_count=stats.members,
@@ -145,20 +133,21 @@ def plan_in_warehouse(
         unusable=stats.invalid.get(f"row:{NO_USABLE_IDENTIFIER}", 0),
     )
     plan = build_plan(
-        config,
-        audience,
+        target,
         segment,
-        held,
         changes,
+        held=held,
+        state=state,
+        guardrails=config.guardrails,
         allow_mass_removal=allow_mass_removal,
-        rules_before=rules_before(state, ref),
     )
     return plan, PUSHED_DOWN
 
 
-def _carried(segment: Segment, capabilities: Capabilities) -> dict[IdentifierKind, str]:
+def _carried(target: Target) -> dict[IdentifierKind, str]:
     """The segment's identifiers the network takes, as the local path limits them."""
-    return {k: c for k, c in segment.identifiers.items() if k in capabilities.identifier_kinds}
+    kinds = target.capabilities.identifier_kinds
+    return {k: c for k, c in target.segment.identifiers.items() if k in kinds}
 
 
 def _state_table(config: SyncdConfig, ref: AudienceRef) -> StateTable:
@@ -169,30 +158,27 @@ def _state_table(config: SyncdConfig, ref: AudienceRef) -> StateTable:
     return StateTable(f'"{schema}".members', ref.destination, ref.audience_id)
 
 
-def _queries(config: SyncdConfig, audience: Audience, ref: AudienceRef) -> PushdownQueries:
-    segment = config.segments[audience.segment]
-    destination = config.destinations[audience.destination]
-    capabilities = capabilities_of(destination)
+def _queries(target: Target, state_table: StateTable) -> PushdownQueries:
+    segment = target.segment
     return build_queries(
         segment.sql,
-        _carried(segment, capabilities),
-        capabilities.dialect,
-        _state_table(config, ref),
+        _carried(target),
+        target.capabilities.dialect,
+        state_table,
         Dialect.POSTGRES,
         trust_e164_phones=segment.trust_e164_phones,
-        consent=_consent(segment, destination.consent_defaults(), capabilities),
-        refresh_before=refresh_before(config, audience),
+        consent=_consent(target),
+        refresh_before=target.refresh_before,
     )
 
 
-def _consent(
-    segment: Segment, defaults: Consent | None, capabilities: Capabilities
-) -> ConsentColumns | None:
-    """Consent as `syncd.plan.consent_mask` applies it: only where the network needs it and
-    the destination has defaults."""
-    if defaults is None or not capabilities.needs_consent:
+def _consent(target: Target) -> ConsentColumns | None:
+    """Consent as `syncd.read.consent.consent_mask` applies it: only where the network
+    needs it (the target has consent defaults then)."""
+    defaults = target.consent
+    if defaults is None:
         return None
-    columns = segment.consent
+    columns = target.segment.consent
     return ConsentColumns(
         columns.ad_user_data if columns else None,
         columns.ad_personalization if columns else None,

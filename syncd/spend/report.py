@@ -113,9 +113,9 @@ class SpendReport:
 def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendReport:
     """Read the spend table, the audiences' sizes and their latest match rates from the
     state for one period. Reads only."""
-    from syncd.plan import audience_ref
     from syncd.spend import open_spend_store
     from syncd.state import open_state
+    from syncd.targets import audience_ref
 
     with open_spend_store(config) as store:
         rows = store.rows(first, last)
