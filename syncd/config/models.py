@@ -26,7 +26,12 @@ from syncd.destinations.google.settings import (
 )
 from syncd.destinations.meta.settings import MetaDestination
 from syncd.destinations.registry import NETWORKS
-from syncd.destinations.settings import Consent, DestinationSettings, StrictModel
+from syncd.destinations.settings import (
+    ConfigRuleError,
+    Consent,
+    DestinationSettings,
+    StrictModel,
+)
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.members import SegmentShape
 from syncd.sources.bigquery_config import BigQueryWarehouse
@@ -35,6 +40,7 @@ from syncd.sources.settings import WarehouseSettings
 from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 __all__ = [
+    "ConfigRuleError",
     "Consent",
     "DestinationSettings",
     "GoogleAdsConnection",
@@ -43,17 +49,6 @@ __all__ = [
     "MetaDestination",
     "StrictModel",
 ]
-
-
-class ConfigRuleError(ValueError):
-    """A rule across sections of the config, said at the key it is about: the loader reports
-    it at `path` (with its line), not at the top level where pydantic puts model errors."""
-
-    def __init__(self, path: str, message: str, hint: str) -> None:
-        super().__init__(f"{path}: {message} ({hint})")
-        self.path = path
-        self.message = message
-        self.hint = hint
 
 
 class DuckDBWarehouse(WarehouseSettings):
@@ -421,40 +416,15 @@ class SyncdConfig(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _one_key_type_per_google_list(self) -> Self:
-        """A Customer Match list holds one kind of key: the google-ads package's
-        CrmBasedUserListInfo.upload_key_type says "Mixed data types are not allowed on the same
-        list", and the Data Manager API refuses members of another type with
-        INVALID_USER_LIST_TYPE. Rows with only a user ID go as userIdData (a USER_ID list);
-        every other row as contact data (a CONTACT_ID list, the kind syncd creates)."""
-        contact = {IdentifierKind.EMAIL, IdentifierKind.PHONE}
-        contact |= {IdentifierKind.FIRST_NAME, IdentifierKind.LAST_NAME}
+    def _networks_rules(self) -> Self:
+        """Each network's own rules on its audiences (`DestinationSettings.check_audience`),
+        e.g. Google's one key type per Customer Match list. Audiences naming a segment or
+        destination that is not there are the loader's to report."""
         for index, audience in enumerate(self.audiences):
             destination = self.destinations.get(audience.destination)
             segment = self.segments.get(audience.segment)
-            if not isinstance(destination, GoogleDataManagerDestination) or segment is None:
-                continue
-            kinds = set(segment.identifiers)
-            if IdentifierKind.EXTERNAL_ID not in kinds:
-                continue
-            path = f"audiences[{index}]"
-            if kinds & contact:
-                raise ConfigRuleError(
-                    f"{path}.segment",
-                    f"segment {audience.segment!r} maps external_id beside contact identifiers "
-                    "for Google, whose lists hold one key type: rows with only a user ID would "
-                    "be refused by a contact list (INVALID_USER_LIST_TYPE)",
-                    "sync the user IDs as their own audience: a segment mapping only "
-                    "external_id, whose audience_id is a USER_ID list; drop external_id here",
-                )
-            if audience.audience_id is None:
-                raise ConfigRuleError(
-                    f"{path}.audience_name",
-                    "a segment of user IDs needs a USER_ID list, and the lists syncd creates "
-                    "by name are contact (CONTACT_ID) lists",
-                    "create a Customer Match list of user IDs in Google Ads and give its id "
-                    "as audience_id",
-                )
+            if destination is not None and segment is not None:
+                destination.check_audience(segment, audience, f"audiences[{index}]")
         return self
 
     @classmethod

@@ -8,14 +8,51 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import TYPE_CHECKING, ClassVar, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from syncd.identity import IdentifierKind
 from syncd.pacing import Pace
 
-__all__ = ["Consent", "DestinationSettings", "StrictModel"]
+__all__ = [
+    "ConfigRuleError",
+    "Consent",
+    "DestinationSettings",
+    "MappedSegment",
+    "StrictModel",
+    "SyncedAudience",
+]
+
+
+class ConfigRuleError(ValueError):
+    """A rule across sections of the config, said at the key it is about: the loader reports
+    it at `path` (with its line), not at the top level where pydantic puts model errors."""
+
+    def __init__(self, path: str, message: str, hint: str) -> None:
+        super().__init__(f"{path}: {message} ({hint})")
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
+class MappedSegment(Protocol):
+    """What a network's config rules read of a segment (`syncd.config.models.Segment`)."""
+
+    @property
+    def identifiers(self) -> Mapping[IdentifierKind, str]: ...
+
+
+class SyncedAudience(Protocol):
+    """What a network's config rules read of an audience (`syncd.config.models.Audience`)."""
+
+    @property
+    def segment(self) -> str: ...
+
+    @property
+    def audience_id(self) -> str | None: ...
 
 
 class StrictModel(BaseModel):
@@ -57,6 +94,11 @@ class DestinationSettings(StrictModel):
     def status_wait(self) -> float:
         """How long a pass waits for the statuses of requests the network processes later."""
         return 0.0
+
+    def check_audience(self, segment: MappedSegment, audience: SyncedAudience, path: str) -> None:
+        """The network's own rules on an audience of this destination and its segment, which
+        no one section can check alone: raise ConfigRuleError at `path` (the audience's key,
+        e.g. "audiences[2]") or below it. The config runs it for every audience."""
 
     def paced(self, pace: Pace) -> Pace:
         """The network's pace with this destination's knobs."""

@@ -12,11 +12,29 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from syncd.destinations.settings import Consent, DestinationSettings, StrictModel
+from syncd.destinations.settings import (
+    ConfigRuleError,
+    Consent,
+    DestinationSettings,
+    MappedSegment,
+    StrictModel,
+    SyncedAudience,
+)
+from syncd.identity import IdentifierKind
 from syncd.pacing import Pace
 
 __all__ = ["GoogleAdsConnection", "GoogleAdsDestination", "GoogleDataManagerDestination"]
 
+
+#: The identifiers Data Manager sends as contact data (a CONTACT_ID list's members).
+_CONTACT_KINDS = frozenset(
+    {
+        IdentifierKind.EMAIL,
+        IdentifierKind.PHONE,
+        IdentifierKind.FIRST_NAME,
+        IdentifierKind.LAST_NAME,
+    }
+)
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$")
 
@@ -192,6 +210,35 @@ class GoogleDataManagerDestination(DestinationSettings):
 
     def refresh_days(self) -> int:
         return self.refresh_after_days
+
+    def check_audience(self, segment: MappedSegment, audience: SyncedAudience, path: str) -> None:
+        """A Customer Match list holds one kind of key: the google-ads package's
+        CrmBasedUserListInfo.upload_key_type says "Mixed data types are not allowed on the
+        same list", and the Data Manager API refuses members of another type with
+        INVALID_USER_LIST_TYPE ("the user list type is not applicable for this request",
+        https://developers.google.com/data-manager/api/reference/rest/v1/ErrorReason). Rows
+        with only a user ID go as userIdData (a USER_ID list); every other row as contact
+        data (a CONTACT_ID list, the kind syncd creates)."""
+        kinds = set(segment.identifiers)
+        if IdentifierKind.EXTERNAL_ID not in kinds:
+            return
+        if kinds & _CONTACT_KINDS:
+            raise ConfigRuleError(
+                f"{path}.segment",
+                f"segment {audience.segment!r} maps external_id beside contact identifiers "
+                "for Google, whose lists hold one key type: rows with only a user ID would "
+                "be refused by a contact list (INVALID_USER_LIST_TYPE)",
+                "sync the user IDs as their own audience: a segment mapping only "
+                "external_id, whose audience_id is a USER_ID list; drop external_id here",
+            )
+        if audience.audience_id is None:
+            raise ConfigRuleError(
+                f"{path}.audience_name",
+                "a segment of user IDs needs a USER_ID list, and the lists syncd creates "
+                "by name are contact (CONTACT_ID) lists",
+                "create a Customer Match list of user IDs in Google Ads and give its id "
+                "as audience_id",
+            )
 
     def status_wait(self) -> float:
         return self.settle_seconds
