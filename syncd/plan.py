@@ -18,7 +18,7 @@ from syncd.read.segments import FingerprintedSegment, SpilledSegment
 from syncd.state import AudienceRef, Changes, SpillTable, StateStore
 from syncd.targets import Target
 
-# `syncd.demo.command` imports it from here; it is the targets' now (`syncd.targets`).
+# `syncd.demo.command` still imports audience_ref from here; it lives in `syncd.targets`.
 from syncd.targets import audience_ref as audience_ref
 
 
