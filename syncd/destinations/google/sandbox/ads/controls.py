@@ -61,8 +61,8 @@ class EmulatorControls:
             self._access_token = token
 
     def uploads(self, customer_id: str | None = None) -> list[tuple[str, int]]:
-        """The account's upload jobs that ran to SUCCESS, oldest first: (direction, "add"
-        or "remove", and the operations it applied)."""
+        """The account's upload jobs that ran to SUCCESS, oldest first, each as its
+        direction ("add" or "remove") and its count of operations."""
         with self._lock:
             self._before_call()
             account = self._accounts[customer_id or self._default_customer]
