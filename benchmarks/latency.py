@@ -102,9 +102,10 @@ def serve(
     """Run one emulator until stdin closes; print its URL, then its counters on "stats"
     ("stats WAREHOUSE" also checks Meta's audience against the warehouse). Meta's budget is
     `budget` calls per `window_s` seconds for each use case, or the published one."""
+    from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
     from syncd.destinations.google.sandbox.data_manager.quota import PER_DAY
+    from syncd.destinations.meta.sandbox import MetaGraphEmulator
     from syncd.destinations.meta.sandbox.errors import THROTTLES
-    from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator
 
     emulator: Any = (
         MetaGraphEmulator([META_AUDIENCE], TOKEN, calls_per_window=budget, window_seconds=window_s)

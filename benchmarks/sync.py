@@ -152,7 +152,8 @@ def write_config(root: Path, urls: dict[str, str]) -> Path:
 
 def serve(kind: str) -> None:
     """Run one emulator until stdin closes; print its URL, then its counters on "stats"."""
-    from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator
+    from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
+    from syncd.destinations.meta.sandbox import MetaGraphEmulator
 
     emulator = (
         MetaGraphEmulator([META_AUDIENCE], TOKEN)

@@ -17,7 +17,7 @@ from syncd.config import SyncdConfig, load_config
 from syncd.destinations.retry import RetryPolicy
 from syncd.pacing import forget_shared_pacers
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
-from syncd.sandbox import Sandbox
+from syncd.sandbox.pair import Sandbox
 
 #: The session's PostgreSQL server fixtures (`postgres`, `postgres_uri`).
 pytest_plugins = ["conftest_postgres"]

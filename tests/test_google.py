@@ -30,9 +30,9 @@ from syncd.destinations.google.ads_client import GoogleAdsAudiences
 from syncd.destinations.google.ads_connection import API_VERSION
 from syncd.destinations.google.data_manager import DataManagerAudiences, UserListRef
 from syncd.destinations.google.sandbox.ads import GoogleAdsEmulator
+from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.members import MEMBER_SCHEMA
-from syncd.sandbox import DataManagerEmulator
 
 TOKEN = "ya29.test-token-41d2"
 CID = "1234567890"

@@ -31,8 +31,8 @@ from syncd.identity import (
     send_value,
 )
 from syncd.members import IDENTIFIER_COLUMNS
-from syncd.pushdown import Dialect as SqlDialect
-from syncd.pushdown import SegmentStats, StateTable, build_queries
+from syncd.pushdown.dialects import Dialect as SqlDialect
+from syncd.pushdown.queries import SegmentStats, StateTable, build_queries
 
 K = IdentifierKind
 

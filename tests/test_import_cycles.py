@@ -56,8 +56,19 @@ def import_graph() -> Graph:
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for target in imported_modules(node, name, modules):
-                    edges.setdefault(target, node.lineno)
+                    for loaded in [*packages_run(target, name, modules), target]:
+                        edges.setdefault(loaded, node.lineno)
     return graph
+
+
+def packages_run(target: str, importer: str, modules: dict[str, Path]) -> list[str]:
+    """The packages whose __init__ runs before `target` loads (`a.b` for `a.b.c`), but for
+    the importer's own, which are loaded before it: `import a.b.c` in `x.y` runs `a.b`'s
+    __init__, and an __init__ importing back into `x.y`'s chain is a loop like any other."""
+    parts = target.split(".")
+    own = {".".join(importer.split(".")[:i]) for i in range(1, importer.count(".") + 2)}
+    packages = (".".join(parts[:i]) for i in range(2, len(parts)))
+    return [package for package in packages if package in modules and package not in own]
 
 
 def shortest_paths(graph: Graph, start: str) -> dict[str, list[str]]:

@@ -34,13 +34,12 @@ from syncd.destinations.meta import (
     ReplaceNotAllowed,
 )
 from syncd.destinations.meta.form import FormEncoded, form_encode
-from syncd.destinations.meta.sandbox import THROTTLES
+from syncd.destinations.meta.sandbox import THROTTLES, MetaGraphEmulator
 from syncd.destinations.meta.schema import form_payload, payload
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.identity import IdentifierKind
 from syncd.members import MEMBER_SCHEMA
 from syncd.pacing import Pacer
-from syncd.sandbox import MetaGraphEmulator
 from syncd.sandbox.server import Fault, RequestRecord
 
 TOKEN = "meta-test-token-31d9"

@@ -36,12 +36,11 @@ from facebook_business.session import FacebookSession
 from syncd.config.models import Audience, MetaDestination
 from syncd.destinations.meta import GRAPH_API_VERSION, SCHEMA_KEYS, MetaCustomAudiences
 from syncd.destinations.meta.form import FormEncoded
-from syncd.destinations.meta.sandbox import HASHED_KEYS, PLAIN_KEYS
+from syncd.destinations.meta.sandbox import HASHED_KEYS, PLAIN_KEYS, MetaGraphEmulator
 from syncd.destinations.meta.sandbox.edges import AD_SET_FIELDS, AUDIENCE_FIELDS, INSIGHT_FIELDS
 from syncd.destinations.meta.sandbox.payload import CUSTOMER_FILE_SOURCES
 from syncd.destinations.retry import RetryPolicy
 from syncd.members import MEMBER_SCHEMA
-from syncd.sandbox import MetaGraphEmulator
 from syncd.spend.meta import billing_model, pull_meta
 
 TOKEN = "meta-contract-token-4d8a"

@@ -23,10 +23,10 @@ from syncd.config.models import Audience, MetaDestination
 from syncd.destinations import DestinationError, ErrorClass
 from syncd.destinations.meta import CAPABILITIES
 from syncd.destinations.meta.errors import THROTTLING_CODES, classify
+from syncd.destinations.meta.sandbox import MetaGraphEmulator
 from syncd.destinations.meta.throttle import parse_usage
 from syncd.destinations.retry import RetryPolicy
 from syncd.pacing import Pacer
-from syncd.sandbox import MetaGraphEmulator
 from syncd.spend.meta import pull_meta
 
 TOKEN = "meta-throttle-token-7c2e"

@@ -38,19 +38,17 @@ from syncd.identity import GOOGLE, META, IdentifierKind, normalize_column_refere
 from syncd.identity import Dialect as IdentityDialect
 from syncd.identity.rules import CONTROL_CHARACTERS
 from syncd.members import IDENTIFIER_COLUMNS, MEMBER_SCHEMA, member_key
-from syncd.pushdown import (
-    ConsentColumns,
-    Dialect,
+from syncd.pushdown import charsets, kinds
+from syncd.pushdown.chain import GRANTED_VALUES, ConsentColumns
+from syncd.pushdown.dialects import Dialect
+from syncd.pushdown.kinds import is_pushdownable
+from syncd.pushdown.queries import (
     NotPushdownable,
     PushdownQueries,
     SegmentStats,
     StateTable,
     build_queries,
-    charsets,
-    is_pushdownable,
-    kinds,
 )
-from syncd.pushdown.chain import GRANTED_VALUES
 from syncd.read.consent import GRANTED
 from syncd.read.scan import read_segment
 from syncd.read.segments import SegmentMembers

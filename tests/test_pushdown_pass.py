@@ -29,7 +29,7 @@ from syncd.pushdown.plan import PUSHED_DOWN
 from syncd.read import per_pass
 from syncd.read.scan import Read
 from syncd.read.segments import ReadSegment
-from syncd.sandbox import Sandbox
+from syncd.sandbox.pair import Sandbox
 from syncd.sources import Source
 from syncd.state import Spill
 

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator, Sandbox
+from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
+from syncd.destinations.meta.sandbox import MetaGraphEmulator
+from syncd.sandbox.pair import Sandbox
 from syncd.sandbox.server import RequestRecord
 
 TOKEN = "sandbox-token-7f3a"

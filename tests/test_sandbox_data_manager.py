@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from support.dm_quickstart import QUICKSTART_NOT_HEX, QUICKSTART_NOT_SHA256
 
-from syncd.sandbox import DataManagerEmulator
+from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
 
 TOKEN = "sandbox-token-3c9d"
 ACCOUNT = "1234567890"

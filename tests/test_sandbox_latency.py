@@ -17,11 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
+from syncd.destinations.google.sandbox.data_manager import DataManagerEmulator
 from syncd.destinations.google.sandbox.data_manager.errors import ApiError
 from syncd.destinations.google.sandbox.data_manager.quota import PER_DAY, PER_MINUTE, Quota
+from syncd.destinations.meta.sandbox import MetaGraphEmulator
 from syncd.destinations.meta.sandbox.usage import CALLS_PER_HOUR, UsageWindow
-from syncd.sandbox import DataManagerEmulator, MetaGraphEmulator, Sandbox
 from syncd.sandbox.latency import InFlight, Latency
+from syncd.sandbox.pair import Sandbox
 
 TOKEN = "sandbox-token-latency"
 AUDIENCE = "23850000000000001"

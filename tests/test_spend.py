@@ -38,8 +38,8 @@ from syncd.config.models import (
     GoogleDataManagerDestination,
 )
 from syncd.destinations.google.sandbox.ads import CPM_BIDDING, GoogleAdsEmulator
+from syncd.destinations.meta.sandbox import MetaGraphEmulator
 from syncd.destinations.retry import RetryPolicy
-from syncd.sandbox import MetaGraphEmulator
 from syncd.spend import open_spend_store
 from syncd.spend.pull import pull_spend
 from syncd.spend.report import build_report

@@ -35,8 +35,8 @@ from syncd.destinations.settings import (
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
 from syncd.members import SegmentShape
 from syncd.sources.bigquery_config import BigQueryWarehouse
+from syncd.sources.duckdb_config import DuckDBWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
-from syncd.sources.settings import WarehouseSettings
 from syncd.sources.snowflake_config import SnowflakeWarehouse
 
 __all__ = [
@@ -49,14 +49,6 @@ __all__ = [
     "MetaDestination",
     "StrictModel",
 ]
-
-
-class DuckDBWarehouse(WarehouseSettings):
-    kind: Literal["duckdb"] = Field(description="The embedded warehouse: a DuckDB file.")
-    path: Path = Field(
-        description="DuckDB database file, relative to the config file's folder. "
-        "It is opened read-only."
-    )
 
 
 Warehouse = Annotated[

@@ -16,28 +16,7 @@ integer columns; other types (floats, dates, bytes) may print differently in a w
 PostgreSQL databases must be UTF8 (the character tables are literals, and ASCII is told by
 byte length). The state table must be readable by the segment's connection: the audience's
 held members live in the warehouse, next to the segment.
+
+This package imports nothing: the state imports its member-key SQL (`member_keys`), and
+`queries` imports the state, so re-exports here would tie the two in a loop.
 """
-
-from syncd.pushdown.chain import ConsentColumns
-from syncd.pushdown.dialects import Dialect
-from syncd.pushdown.kinds import KindSql, is_pushdownable, pushdown_rules
-from syncd.pushdown.queries import (
-    NotPushdownable,
-    PushdownQueries,
-    SegmentStats,
-    StateTable,
-    build_queries,
-)
-
-__all__ = [
-    "ConsentColumns",
-    "Dialect",
-    "KindSql",
-    "NotPushdownable",
-    "PushdownQueries",
-    "SegmentStats",
-    "StateTable",
-    "build_queries",
-    "is_pushdownable",
-    "pushdown_rules",
-]

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from syncd.sources.base import Source, SourceError, redact_literals
 from syncd.sources.bigquery_config import BigQueryWarehouse
+from syncd.sources.duckdb_config import DuckDBWarehouse
 from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.sources.snowflake_config import SnowflakeWarehouse
-
-if TYPE_CHECKING:  # syncd.config.models imports this package's postgres_config
-    from syncd.config.models import Warehouse
 
 __all__ = ["Source", "SourceError", "open_source", "redact_literals"]
 
 
-def open_source(warehouse: Warehouse) -> Source:
+def open_source(
+    warehouse: DuckDBWarehouse | PostgresWarehouse | BigQueryWarehouse | SnowflakeWarehouse,
+) -> Source:
     """The reader for a warehouse config; heavy drivers are imported only when used."""
     if isinstance(warehouse, PostgresWarehouse):
         from syncd.sources.postgres import PostgresSource
