@@ -23,6 +23,8 @@ impressions or views, every other one buys clicks.
 The pull works for both Google destinations: a ``google_ads`` destination is itself a Google
 Ads API connection on ``customer_id``; a ``google_data_manager`` destination pulls through its
 ``reporting`` connection on ``operating_account_id`` (the Data Manager API has no reports).
+Each SearchStream runs under the destination's ``timeout_seconds`` (the whole stream), and a
+stream cut at it is retried like any transient failure.
 """
 
 from __future__ import annotations
@@ -104,7 +106,15 @@ def pull_google(
     service = client.get_service("GoogleAdsService")
     notes: list[str] = []
     try:
-        search = functools.partial(_search, client, service, customer_id, retry_policy, sleep)
+        search = functools.partial(
+            _search,
+            client,
+            service,
+            customer_id,
+            destination.timeout_seconds,
+            retry_policy,
+            sleep,
+        )
         segments = _segments_by_list(search, audiences, notes)
         if not segments:
             return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
@@ -166,6 +176,7 @@ def _search(
     client: GoogleAdsClient,
     service: Any,
     customer_id: str,
+    timeout: float,
     retry_policy: RetryPolicy,
     sleep: Callable[[float], object],
     query: str,
@@ -177,7 +188,9 @@ def _search(
         try:
             return [
                 row
-                for batch in service.search_stream(customer_id=customer_id, query=query)
+                for batch in service.search_stream(
+                    customer_id=customer_id, query=query, timeout=timeout
+                )
                 for row in batch.results
             ]
         except Exception as error:
@@ -187,12 +200,9 @@ def _search(
 
 
 def _classified(error: Exception, client: GoogleAdsClient, subject: str) -> Exception:
-    import grpc
-    from google.ads.googleads.errors import GoogleAdsException
+    from syncd.destinations.google.ads_errors import classify_ads_error, is_ads_api_error
 
-    from syncd.destinations.google.ads_errors import classify_ads_error
-
-    if isinstance(error, GoogleAdsException | grpc.RpcError):
+    if is_ads_api_error(error):
         return classify_ads_error(error, client, subject)
     if isinstance(error, OSError):
         return DestinationError(ErrorClass.RETRY, f"{subject}: {type(error).__name__}")

@@ -13,6 +13,10 @@ were not already using it (``CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE``); new i
   list at once. A job that collides with someone else's (``CONCURRENT_MODIFICATION``) waits
   for the list to be free and runs again.
 
+Every call carries the destination's ``timeout_seconds`` as its gRPC deadline: the generated
+service methods have none by default (``default_timeout=None`` in google-ads'
+``services/*/transports/base.py``), and a server that never answers would hold the pass.
+
 Errors are classified on ``error_code`` in ``syncd.destinations.google.ads_errors``.
 """
 
@@ -32,7 +36,12 @@ from syncd.destinations.base import (
     PushResult,
 )
 from syncd.destinations.google.ads_connection import build_client
-from syncd.destinations.google.ads_errors import classify_ads_error, error_codes, failure_of
+from syncd.destinations.google.ads_errors import (
+    classify_ads_error,
+    error_codes,
+    failure_of,
+    is_ads_api_error,
+)
 from syncd.destinations.google.ads_members import (
     fill_user_data,
     refused_operations,
@@ -74,6 +83,7 @@ class GoogleAdsAudiences(Client):
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._run_attempts = run_attempts
+        self._timeout = config.timeout_seconds
         self._services: dict[str, Any] = {}
         self._key_types: dict[str, str] = {}
 
@@ -117,7 +127,7 @@ class GoogleAdsAudiences(Client):
         what = f"Google Ads user list {name!r}"
         try:
             response = self._service("UserListService").mutate_user_lists(
-                customer_id=self.customer_id, operations=[operation]
+                customer_id=self.customer_id, operations=[operation], timeout=self._timeout
             )
         except Exception as error:
             failure = self._failure(error)
@@ -262,7 +272,7 @@ class GoogleAdsAudiences(Client):
             metadata.consent.ad_personalization = client.enums.ConsentStatusEnum.GRANTED
         try:
             response = self._service("OfflineUserDataJobService").create_offline_user_data_job(
-                customer_id=self.customer_id, job=job
+                customer_id=self.customer_id, job=job, timeout=self._timeout
             )
         except Exception as error:
             raise self._classify(error, what) from None
@@ -282,7 +292,9 @@ class GoogleAdsAudiences(Client):
             for _, operation in chunk:
                 raw.operations.add().CopyFrom(operation)
             try:
-                response = service.add_offline_user_data_job_operations(request=request)
+                response = service.add_offline_user_data_job_operations(
+                    request=request, timeout=self._timeout
+                )
             except Exception as error:
                 raise self._classify(error, what) from None
             for position, code in refused_operations(response, self._client):
@@ -294,7 +306,7 @@ class GoogleAdsAudiences(Client):
         service = self._service("OfflineUserDataJobService")
         for attempt in range(self._run_attempts):
             try:
-                service.run_offline_user_data_job(resource_name=job_name)
+                service.run_offline_user_data_job(resource_name=job_name, timeout=self._timeout)
                 return
             except Exception as error:
                 failure = self._failure(error)
@@ -368,24 +380,16 @@ class GoogleAdsAudiences(Client):
     def _search(self, query: str, what: str) -> list[Any]:
         try:
             stream = self._service("GoogleAdsService").search_stream(
-                customer_id=self.customer_id, query=query
+                customer_id=self.customer_id, query=query, timeout=self._timeout
             )
             return [row for batch in stream for row in batch.results]
         except Exception as error:
             raise self._classify(error, what) from None
 
     def _failure(self, error: Exception) -> Any | None:
-        return failure_of(error, self._client) if _is_api_error(error) else None
+        return failure_of(error, self._client) if is_ads_api_error(error) else None
 
     def _classify(self, error: Exception, what: str) -> Exception:
-        if not _is_api_error(error):
+        if not is_ads_api_error(error):
             return error
         return classify_ads_error(error, self._client, what)
-
-
-def _is_api_error(error: Exception) -> bool:
-    import grpc
-    from google.ads.googleads.errors import GoogleAdsException
-    from google.api_core.exceptions import GoogleAPICallError
-
-    return isinstance(error, GoogleAdsException | grpc.RpcError | GoogleAPICallError)

@@ -8,7 +8,8 @@ not wrap (RESOURCE_EXHAUSTED, INTERNAL, and any call without a failure) reach sy
 ``google.api_core`` exception the generated client makes of the plain ``grpc.RpcError``
 (``ResourceExhausted``, ``InternalServerError``), holding that call as ``response``; they
 still carry the failure in its trailing metadata, read from there, and the gRPC status
-decides only when there is no failure at all (a connection that dropped).
+decides only when there is no failure at all (a connection that dropped, a deadline that
+passed: ``DeadlineExceeded``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from typing import Any
 
 from syncd.destinations.base import DestinationError, ErrorClass
 
-__all__ = ["RULES", "AdsRule", "classify_ads_error", "error_codes", "failure_of"]
+__all__ = [
+    "RULES",
+    "AdsRule",
+    "classify_ads_error",
+    "error_codes",
+    "failure_of",
+    "is_ads_api_error",
+]
 
 _FAIL, _RETRY, _LIMITED = ErrorClass.FAIL_AUDIENCE, ErrorClass.RETRY, ErrorClass.RATE_LIMITED
 
@@ -88,7 +96,13 @@ RULES: dict[tuple[str, str], AdsRule] = {
     ("internal_error", "*"): AdsRule(_RETRY, "Google reported an internal error"),
 }
 
-#: gRPC status name -> class, only for calls that failed without a GoogleAdsFailure.
+#: gRPC status name -> class, only for calls that failed without a GoogleAdsFailure. Google
+#: counts transient failures as retryable "after a short pause", with exponential backoff
+#: (https://developers.google.com/google-ads/api/docs/best-practices/error-types). A
+#: DEADLINE_EXCEEDED without a failure is the caller's own deadline (timeout_seconds) that
+#: passed; it "may be returned even if the operation has completed successfully"
+#: (https://grpc.io/docs/guides/status-codes/), which a retried upload tolerates: a new job
+#: carries the same adds or removals, and applying them twice leaves the same list.
 _STATUS_CLASSES = {
     "UNAVAILABLE": _RETRY,
     "DEADLINE_EXCEEDED": _RETRY,
@@ -96,6 +110,17 @@ _STATUS_CLASSES = {
     "ABORTED": _RETRY,
     "RESOURCE_EXHAUSTED": _LIMITED,
 }
+
+
+def is_ads_api_error(error: Exception) -> bool:
+    """Whether a Google Ads call failed at Google (or on the way there): the library's
+    ``GoogleAdsException``, a plain ``grpc.RpcError``, or the ``google.api_core`` exception the
+    generated client makes of one (``DeadlineExceeded`` for a deadline that passed)."""
+    import grpc
+    from google.ads.googleads.errors import GoogleAdsException
+    from google.api_core.exceptions import GoogleAPICallError
+
+    return isinstance(error, GoogleAdsException | grpc.RpcError | GoogleAPICallError)
 
 
 def error_codes(failure: Any) -> list[tuple[str, str]]:

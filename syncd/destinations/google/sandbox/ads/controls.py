@@ -1,9 +1,11 @@
 """The Google Ads emulator's controls for tests: refusals on demand (the next calls of a
-method fail with a ``GoogleAdsFailure`` the test names), a rotated token, and the upload jobs
-as they ran, so a test can tell the order of adds and removals.
+method fail with a ``GoogleAdsFailure`` the test names), late answers on demand (the next
+calls of a method answer after N seconds, past a client's deadline), a rotated token, and the
+upload jobs as they ran, so a test can tell the order of adds and removals.
 
-``GoogleAdsEmulator`` mixes these in; they read and change its state under its lock, and the
-server asks ``_next_failure`` before every handler (after the headers are checked).
+``GoogleAdsEmulator`` mixes these in; they read and change its state under its lock. The
+server asks ``_next_delay`` when a call arrives and ``_next_failure`` before every handler
+(after the headers are checked).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class EmulatorControls:
     _accounts: dict[str, Account]
     _default_customer: str
     _failures: deque[tuple[str, AdsError]]
+    _delays: deque[tuple[str, float]]
     _before_call: Callable[[], None]
 
     def fail_next(
@@ -50,10 +53,20 @@ class EmulatorControls:
         with self._lock:
             self._failures.extend([(path, error)] * times)
 
-    def pending_failures(self) -> int:
-        """Queued refusals not yet answered (a test checks its faults were all spent)."""
+    def delay_next(self, seconds: float, *, times: int = 1, path: str = "") -> None:
+        """Answer the next ``times`` calls whose method path contains ``path`` ``seconds``
+        late, on top of the latency, as a hung server does. The call still runs: a client
+        whose deadline passed meanwhile has given up on a change that may land."""
+        if times < 1 or seconds <= 0:
+            raise ValueError("times is at least 1 and seconds more than 0")
         with self._lock:
-            return len(self._failures)
+            self._delays.extend([(path, seconds)] * times)
+
+    def pending_failures(self) -> int:
+        """Queued refusals and late answers not yet met (a test checks its faults were all
+        spent on calls that reached the emulator)."""
+        with self._lock:
+            return len(self._failures) + len(self._delays)
 
     def set_access_token(self, token: str | None) -> None:
         """Accept only this bearer token from now on (None: any), as after a revocation."""
@@ -70,6 +83,15 @@ class EmulatorControls:
             return [
                 (job.direction or "", job.operations) for job in jobs if job.status == "SUCCESS"
             ]
+
+    def _next_delay(self, path: str) -> float:
+        """The first queued delay for ``path``, spent; 0 when there is none."""
+        with self._lock:
+            for index, (fragment, seconds) in enumerate(self._delays):
+                if fragment in path:
+                    del self._delays[index]
+                    return seconds
+        return 0.0
 
     def _next_failure(self, path: str) -> AdsError | None:
         """The first queued refusal for ``path``, spent (callers hold the lock)."""

@@ -94,6 +94,7 @@ class GoogleAdsEmulator(EmulatorControls, SpendControls, GrpcServer):
         self._accounts: dict[str, Account] = {}
         self._ids = itertools.count(9_100_000_001)
         self._failures: deque[tuple[str, AdsError]] = deque()
+        self._delays: deque[tuple[str, float]] = deque()
         for customer_id in customers:
             self.add_customer(customer_id, currency_code=currency_code)
         for customer_id in test_customers:

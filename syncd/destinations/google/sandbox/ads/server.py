@@ -9,8 +9,9 @@ status, operation name and an operation or row count -- never a token, an identi
 query. A refusal is a ``GoogleAdsFailure`` in the trailing metadata with a ``request-id``,
 exactly where the client's interceptor looks.
 
-Each call waits the emulator's latency (``set_latency``; none by default) before it takes the
-lock, so calls in flight wait side by side, up to the executor's workers.
+Each call waits the emulator's latency (``set_latency``; none by default), and any delay a
+test queued for it (``delay_next``), before it takes the lock, so calls in flight wait side by
+side, up to the executor's workers.
 
 ``google.longrunning.Operations/GetOperation`` is served too: the api-core ``Operation`` that
 ``run_offline_user_data_job`` returns polls it on the same channel.
@@ -219,6 +220,10 @@ class GrpcServer(LatencyControls):
         """The API version of the job behind a long-running operation name, if known."""
         return None
 
+    def _next_delay(self, path: str) -> float:
+        """Seconds a test asked this call of a method path to wait before its answer."""
+        return 0.0
+
     def _next_failure(self, path: str) -> AdsError | None:
         """A refusal a test queued for this method path (runs under the lock)."""
         return None
@@ -247,7 +252,7 @@ class GrpcServer(LatencyControls):
         }
         try:
             with self.in_flight:
-                time.sleep(self.delay.draw())
+                time.sleep(self.delay.draw() + self._next_delay(path))
                 with self._lock:
                     check_access(
                         metadata,
