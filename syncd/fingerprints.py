@@ -85,8 +85,10 @@ class Fingerprints:
         """The fingerprints of `segment`'s rows for a network of `dialect` that carries
         `identifiers`; `consent_defaults` when the network needs consent."""
         mapped = [segment.identifiers[kind] for kind in identifiers]
-        if segment.country_column:
-            mapped.append(segment.country_column)
+        # The country decides how phones are read, whether or not the network is sent one.
+        country = segment.shape().country_source
+        if country:
+            mapped.append(country)
         if consent_defaults is not None and segment.consent is not None:
             mapped += [segment.consent.ad_user_data, segment.consent.ad_personalization]
         columns = tuple(sorted(set(mapped)))
@@ -94,7 +96,7 @@ class Fingerprints:
             # Every rule, not a name: a network declares its dialect outside identity's code.
             "dialect": dataclasses.asdict(dialect),
             "identifiers": {kind.value: segment.identifiers[kind] for kind in identifiers},
-            "country_column": segment.country_column,
+            "country_column": country,
             "default_country": segment.default_country,
             "consent": segment.consent.model_dump() if segment.consent else None,
             "consent_defaults": consent_defaults.model_dump() if consent_defaults else None,

@@ -92,6 +92,19 @@ class SegmentShape:
     country_column: str | None = None
     default_country: str | None = None
 
+    @property
+    def country_source(self) -> str | None:
+        """The column a row's country is read from: `country_column`, else the column of
+        the country identifier."""
+        return self.country_column or self.identifiers.get(IdentifierKind.COUNTRY)
+
+    def carried(self, kinds: Collection[IdentifierKind]) -> SegmentShape:
+        """The shape for a network sent only `kinds`. The country's column stays even when
+        the network is not sent a country (TikTok): it still decides how a national phone
+        is read, and a UK number read as a US one is another number or none."""
+        identifiers = {kind: column for kind, column in self.identifiers.items() if kind in kinds}
+        return SegmentShape(identifiers, self.country_source, self.default_country)
+
 
 @dataclass(frozen=True)
 class MemberBatch:
@@ -171,7 +184,7 @@ def member_key_sql(columns: Collection[str]) -> str:
 def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
     """Each row's country, decided once per distinct value (a segment has a few hundred
     countries at most, and millions of rows)."""
-    column = shape.country_column or shape.identifiers.get(IdentifierKind.COUNTRY)
+    column = shape.country_source
     fallback = shape.default_country
     if not column:
         return pa.array([fallback] * len(batch), pa.string())

@@ -5,7 +5,6 @@ fingerprint matched (`syncd.fingerprints`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,10 +85,9 @@ class MemberBuilder:
         self, target: Target, spill: Spill, digests: Digests, by_fingerprint: bool = False
     ) -> None:
         segment, capabilities = target.segment, target.capabilities
-        shape = segment.shape()
-        carried = {k: c for k, c in shape.identifiers.items() if k in capabilities.identifier_kinds}
+        self.shape = segment.shape().carried(capabilities.identifier_kinds)
+        carried = self.shape.identifiers
         self.target = target
-        self.shape = dataclasses.replace(shape, identifiers=carried)
         self.dialect = capabilities.dialect
         self.spill = spill
         # Only the identifiers this network carries are stored: the spill is a DuckDB
