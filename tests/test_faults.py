@@ -4,16 +4,19 @@ Batches of two members make every fault land in the middle of a multi-batch sync
 faulty pass (and, where the fault outlasts the retries, one clean pass) the emulator must
 hold exactly the segment: no member lost, none left behind.
 
-The Google Ads API path (`kind: google_ads`, gRPC over TLS) meets the gRPC answers that stand
-for the HTTP faults (`ADS_FAULTS`): a quota error with its retry delay for a 429, INTERNAL
-for a 5xx. A reset connection, a late answer and a malformed body have no such stand-in in
-its emulator's controls, and are skipped for it.
+Each case runs only on the networks it exists on (`CASES`), and checks that every fault it
+armed was spent on a request of that network. The Google Ads API path (`kind: google_ads`,
+gRPC over TLS) meets the gRPC answers that stand for the HTTP faults (`ADS_FAULTS`): a quota
+error with its retry delay for a 429, INTERNAL for a 5xx, an answer past the call's deadline
+for a late one. A reset connection and a malformed body have no such stand-in in its
+emulator's controls, and Graph's throttling code is Meta's alone.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace
@@ -21,6 +24,7 @@ from support.networks import GoogleAds
 from support.people import PEOPLE, google_members, meta_members, rows
 
 from syncd.destinations import DestinationError, ErrorClass
+from syncd.destinations.google.sandbox.ads import GoogleAdsEmulator
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.sandbox.server import Fault
 
@@ -31,9 +35,9 @@ GRAPH_INVALID = json.dumps(
     {"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}
 ).encode()
 
-FAULTS = {
+#: The faults of the HTTP emulators (Meta's Graph API and Google's Data Manager API).
+HTTP_FAULTS = {
     "429 with Retry-After": [Fault.error(429, retry_after=0.01)],
-    "Graph throttling code 80003": [Fault.error(400, body=GRAPH_THROTTLED)],
     "two 503s": [Fault.error(503), Fault.error(503)],
     "connection reset": [Fault.reset()],
     "answer after the client's timeout": [Fault.delay(1.5)],
@@ -42,19 +46,45 @@ FAULTS = {
 }
 
 
-#: GoogleAdsFailure errors (kind, code, message, retry delay) standing for the HTTP faults:
-#: QuotaError with QuotaErrorDetails.retry_delay
-#: (https://developers.google.com/google-ads/api/reference/rpc/v25/QuotaErrorDetails) and
-#: InternalError TRANSIENT_ERROR, which the API answers as gRPC INTERNAL.
-_QUOTA = ("quota_error", "RESOURCE_TEMPORARILY_EXHAUSTED", "Too many requests.", 0.01)
-_INTERNAL = ("internal_error", "TRANSIENT_ERROR", "A transient server error. Retry.", None)
+#: The calls of an upload (create the job, add its operations, run it), where a fault lands.
+_UPLOAD = "OfflineUserDataJobService"
+#: The Google Ads emulator's stand-ins for the HTTP faults: QuotaError with
+#: QuotaErrorDetails.retry_delay
+#: (https://developers.google.com/google-ads/api/reference/rpc/v25/QuotaErrorDetails),
+#: InternalError TRANSIENT_ERROR, which the API answers as gRPC INTERNAL, and an answer
+#: later than the call's deadline (timeout_seconds).
+_QUOTA = partial(
+    GoogleAdsEmulator.fail_next,
+    kind="quota_error",
+    code="RESOURCE_TEMPORARILY_EXHAUSTED",
+    message="Too many requests.",
+    retry_delay=0.01,
+    path=_UPLOAD,
+)
+_INTERNAL = partial(
+    GoogleAdsEmulator.fail_next,
+    kind="internal_error",
+    code="TRANSIENT_ERROR",
+    message="A transient server error. Retry.",
+    path=_UPLOAD,
+)
+_LATE = partial(GoogleAdsEmulator.delay_next, seconds=1.5, path=_UPLOAD)
 ADS_FAULTS = {
     "429 with Retry-After": [_QUOTA],
     "two 503s": [_INTERNAL, _INTERNAL],
+    "answer after the client's timeout": [_LATE],
     "a fault on every batch": [_INTERNAL, _QUOTA, _INTERNAL],
 }
-#: The calls of an upload (create the job, add its operations, run it), where a fault lands.
-_UPLOAD = "OfflineUserDataJobService"
+
+#: Network -> the fault cases that exist on it, each as the faults to arm on its emulator.
+CASES: dict[str, dict[str, list]] = {
+    "meta": {
+        **HTTP_FAULTS,
+        "Graph throttling code 80003": [Fault.error(400, body=GRAPH_THROTTLED)],
+    },
+    "google": HTTP_FAULTS,
+    "google_ads": ADS_FAULTS,
+}
 
 
 @pytest.fixture
@@ -98,25 +128,27 @@ def ads_path(request: pytest.FixtureRequest, network: str) -> GoogleAds | None:
 def inject(
     workspace: Workspace, ads: GoogleAds | None, network: str, name: str
 ) -> Callable[[], int]:
-    """Arm fault `name` on the network's emulator; returns how to count the unmet ones."""
+    """Arm fault case `name` on the network's emulator; returns how to count the faults
+    armed and not yet met (the emulator spends one on each request it answers with it)."""
+    faults = CASES[network][name]
     if ads is not None:
-        if name not in ADS_FAULTS:
-            pytest.skip(f"the Google Ads emulator has no gRPC stand-in for {name!r}")
-        for kind, code, message, delay in ADS_FAULTS[name]:
-            ads.emulator.fail_next(kind, code, message, path=_UPLOAD, retry_delay=delay)
+        for arm in faults:
+            arm(ads.emulator)
         return ads.pending_faults
     emulator = getattr(workspace.sandbox, network)
-    if network == "meta" and "Graph" in name:
-        faults = FAULTS[name]
-    else:
-        faults = [f for f in FAULTS[name] if f.body is None]
     emulator.inject(*faults)
     pending: Callable[[], int] = emulator.pending_faults
     return pending
 
 
-@pytest.mark.parametrize("name", FAULTS)
-@pytest.mark.parametrize("network", ["meta", "google", "google_ads"])
+@pytest.mark.parametrize(
+    ("network", "name"),
+    [
+        pytest.param(network, name, id=f"{network}-{name}")
+        for network, cases in CASES.items()
+        for name in cases
+    ],
+)
 def test_a_transient_fault_is_retried_and_the_sync_converges(
     workspace: Workspace, request: pytest.FixtureRequest, network: str, name: str
 ) -> None:
@@ -127,11 +159,12 @@ def test_a_transient_fault_is_retried_and_the_sync_converges(
     changed = [PEOPLE[1], PEOPLE[4], PEOPLE[5]]  # removals and kept members
     workspace.write_people(rows(changed))
     pending = inject(workspace, ads, network, name)
+    assert pending() == len(CASES[network][name]) > 0  # armed on this network's emulator
 
     patient = RetryPolicy(attempts=5, base_delay=0.0, max_delay=0.0)
     results = by_destination(workspace.sync(data, retry_policy=patient))
 
-    assert pending() == 0  # every fault was really met
+    assert pending() == 0  # every fault met a request of this network
     assert results[network].status == "ok", results[network].error
     assert converged(workspace, changed, ads)
 
@@ -146,6 +179,7 @@ def test_persistent_failure_marks_the_run_failed_then_the_next_pass_converges(
 
     meta, google = workspace.sync(data)
 
+    assert workspace.sandbox.meta.pending_faults() == 0  # all three met Meta's requests
     assert meta.status == "failed"
     assert "server error (HTTP 503)" in (meta.error or "")
     assert meta.requests == 3
@@ -165,14 +199,18 @@ def test_a_refusal_is_not_retried(
         denied = "User doesn't have permission to access customer."
         code = ("authorization_error", "USER_PERMISSION_DENIED")
         ads.emulator.fail_next(*code, denied, path=_UPLOAD)
+        pending = ads.pending_faults
     else:
         body = GRAPH_INVALID if network == "meta" else None
-        getattr(workspace.sandbox, network).inject(Fault.error(400, body=body))
+        emulator = getattr(workspace.sandbox, network)
+        emulator.inject(Fault.error(400, body=body))
+        pending = emulator.pending_faults
 
     data = faulty_config(workspace, ads)
     data["destinations"][network]["max_in_flight"] = 1  # no other batch is out beside it
     results = by_destination(workspace.sync(data))
 
+    assert pending() == 0  # the refusal met a request of this network
     assert results[network].status == "failed"
     assert results[network].requests == 1
 
