@@ -124,11 +124,13 @@ def build_members(
     dialect: Dialect,
     first_row: int = 0,
     consented: pa.Array | None = None,
+    treated: pa.Array | None = None,
 ) -> MemberBatch:
     """Normalize and hash one batch by a network's `dialect`; `first_row` numbers quarantine
     records. Rows whose `consented` flag is false are never members: they are counted as
-    no_consent."""
-    countries = _row_countries(batch, shape)
+    no_consent. Rows whose `treated` flag is false (held out of an experiment) are never
+    members either, and are not refusals: the builder counts them."""
+    countries = row_countries(batch, shape)
     values: dict[IdentifierKind, pa.Array] = {}
     quarantined: list[pa.Table] = []
     for kind, column in shape.identifiers.items():
@@ -145,6 +147,8 @@ def build_members(
         reasons = pc.if_else(refused, NO_CONSENT, reasons)
         usable = pc.and_(usable, consented)
     quarantined.append(_quarantine_records(reasons, "row", first_row))
+    if treated is not None:
+        usable = pc.and_(usable, treated)
 
     columns = {
         name: values.get(IdentifierKind(name), pa.nulls(len(batch), pa.string()))
@@ -181,7 +185,7 @@ def member_key_sql(columns: Collection[str]) -> str:
     return f"CAST(unhex(md5(concat({', '.join(parts)}))) AS UUID)"
 
 
-def _row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
+def row_countries(batch: pa.RecordBatch, shape: SegmentShape) -> pa.Array:
     """Each row's country, decided once per distinct value (a segment has a few hundred
     countries at most, and millions of rows)."""
     column = shape.country_source

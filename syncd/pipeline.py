@@ -258,6 +258,9 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.rows_read = plan.segment.rows
     result.invalid = plan.segment.invalid_counts()
     result.members = plan.segment.member_count
+    if plan.segment.groups is not None:
+        result.treated_people = plan.segment.groups.treated
+        result.held_out_people = plan.segment.groups.held_out
     result.held_before = plan.held
     result.adds = plan.changes.adds.rows
     result.removes = plan.changes.removes.rows

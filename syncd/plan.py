@@ -36,6 +36,9 @@ class CountedSegment:
     quarantine: pa.Table | SpillTable
     invalid: dict[str, int]
     unusable: int
+    #: None: an audience in a holdout is never diffed without its members
+    #: (`syncd.pushdown.plan.refusal`, `syncd.read.builder`).
+    groups: None = None
 
     def invalid_counts(self) -> dict[str, int]:
         return dict(self.invalid)

@@ -23,6 +23,9 @@ class AudienceResult:
     rows_read: int = 0
     invalid: dict[str, int] = field(default_factory=dict)
     members: int = 0
+    #: With a holdout: the experiment's people sent (treated) and held out, this pass.
+    treated_people: int | None = None
+    held_out_people: int | None = None
     held_before: int = 0
     adds: int = 0
     removes: int = 0

@@ -62,6 +62,8 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
     for result in results:
         shown = result.checks if planned else [c for c in result.checks if ": ok (" not in c]
         notes.extend(f"  {result.audience}: {check}" for check in shown)
+        if result.held_out_people is not None and result.treated_people is not None:
+            notes.append(f"  {result.audience}: holdout: {_groups(result)}")
         if result.invalid:
             reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.invalid.items())
             notes.append(f"  {result.audience}: invalid {reasons}")
@@ -70,3 +72,13 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
             notes.append(f"  {result.audience}: {result.status.upper()}: {result.error}")
     table = format_table(headers, rows)
     return table + ("\n" + "\n".join(notes) if notes else "")
+
+
+def _groups(result: AudienceResult) -> str:
+    assert result.held_out_people is not None and result.treated_people is not None
+    people = result.treated_people + result.held_out_people
+    share = f" ({result.held_out_people / people:.1%})" if people else ""
+    return (
+        f"{result.treated_people:,} people treated, {result.held_out_people:,} held out"
+        f"{share}, never sent"
+    )

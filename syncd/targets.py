@@ -14,6 +14,7 @@ from syncd.config.models import Audience, Consent, Segment, SyncdConfig
 from syncd.destinations import Capabilities
 from syncd.destinations.registry import capabilities_of
 from syncd.destinations.settings import DestinationSettings
+from syncd.lift.experiment import Experiment
 from syncd.state import AudienceRef
 
 __all__ = ["Target", "UnknownReference", "audience_ref", "resolve", "targets"]
@@ -43,6 +44,8 @@ class Target:
     consent: Consent | None
     #: How long reading the segment may take: its own timeout, else the warehouse's.
     read_timeout: int
+    #: The holdout the audience is in (its own, else its segment's), or None.
+    experiment: Experiment | None = None
 
     @property
     def name(self) -> str:
@@ -73,16 +76,28 @@ def resolve(config: SyncdConfig, audience: Audience, now: dt.datetime) -> Target
     destination = config.destinations[audience.destination]
     capabilities = capabilities_of(destination)
     refresh_days = destination.refresh_days()
+    segment = config.segments[audience.segment]
     return Target(
         audience=audience,
-        segment=config.segments[audience.segment],
+        segment=segment,
         destination=destination,
         capabilities=capabilities,
         ref=AudienceRef(f"{destination.kind}:{destination.account}", audience.state_id),
         refresh_before=now - dt.timedelta(days=refresh_days) if refresh_days else None,
         consent=destination.consent_defaults() if capabilities.needs_consent else None,
         read_timeout=config.read_timeout(audience.segment),
+        experiment=_experiment(audience, segment),
     )
+
+
+def _experiment(audience: Audience, segment: Segment) -> Experiment | None:
+    """The audience's own holdout, named after it, else its segment's, named after the
+    segment: shared by every audience of the segment, so one person is held out of all."""
+    if audience.holdout is not None:
+        return Experiment.named(audience.name, audience.holdout.fraction, audience.holdout.salt)
+    if segment.holdout is not None:
+        return Experiment.named(audience.segment, segment.holdout.fraction, segment.holdout.salt)
+    return None
 
 
 def targets(config: SyncdConfig, now: dt.datetime) -> list[Target]:

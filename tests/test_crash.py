@@ -16,6 +16,7 @@ import time
 import duckdb
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
+from test_holdout import google_emails, held_out, meta_emails
 
 from syncd.sandbox.server import RequestRecord
 
@@ -75,6 +76,35 @@ def test_sigkill_anywhere_never_loses_a_change(workspace: Workspace) -> None:
     # The kills really landed mid-pass, with requests in flight: otherwise this proves nothing.
     assert statuses.get("interrupted", 0) >= KILLS // 2
     assert in_flight >= 1
+
+
+def test_sigkill_anywhere_never_sends_anyone_held_out(workspace: Workspace) -> None:
+    """Issue 24: with a holdout, passes killed at random points never leave a held-out
+    person in either audience (checked after every kill, before the next pass could remove
+    one), and the pass after them leaves exactly the treated people."""
+    rng = random.Random(20261206)
+    data = workspace.config_data()
+    data["guardrails"] = {"max_removal_fraction": 1.0}
+    data["segments"]["people"]["holdout"] = {"fraction": 0.25}
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 2
+    workspace.write_config(data)
+    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.2
+    out = {sha(email) for email in held_out("people", POOL, 0.25)}
+    assert len(out) >= 10
+
+    for _ in range(KILLS // 2):
+        emails = segment(rng)
+        write(workspace, emails)
+        process = start_sync(workspace)
+        time.sleep(rng.uniform(0.5, 2.5))
+        process.kill()
+        process.wait(timeout=10)
+        assert not (meta_emails(workspace) | google_emails(workspace)) & out
+
+    assert start_sync(workspace).wait(timeout=120) == 0
+    treated = {sha(email) for email in emails} - out
+    assert meta_emails(workspace) == google_emails(workspace) == treated
 
 
 def _pushed(records: list[RequestRecord]) -> int:

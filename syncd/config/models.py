@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncd.config.experiments import Holdout
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
 from syncd.destinations.google.settings import (
     GoogleAdsConnection,
@@ -98,6 +99,12 @@ class Segment(StrictModel):
         "last row; unset, warehouse.statement_timeout_seconds (15 minutes by default). Past "
         "it the query is stopped and this segment's audiences fail, the others still sync.",
     )
+    holdout: Holdout | None = Field(
+        default=None,
+        description="Hold a random share of this segment's people out of all its audiences "
+        "on every network, to measure what the audiences add (`syncd report`). An "
+        "audience's own holdout replaces it for that audience.",
+    )
     trust_e164_phones: bool = Field(
         default=False,
         description="For warehouse.pushdown only: the phone column holds E.164 numbers "
@@ -155,6 +162,11 @@ class Audience(StrictModel):
     )
     schedule: Schedule | None = Field(
         default=None, description="When `syncd run` syncs this audience; defaults to `schedule`."
+    )
+    holdout: Holdout | None = Field(
+        default=None,
+        description="Hold a random share of the segment's people out of this audience only "
+        "(an experiment of its own, named after the audience); replaces the segment's.",
     )
 
     @model_validator(mode="after")

@@ -72,6 +72,8 @@ def refusal(target: Target) -> str | None:
     """Why the audience is read locally whatever its rows hold, or None if it need not be."""
     if target.audience.mode == "replace":
         return "mode: replace sends the whole segment, not changes"
+    if target.experiment is not None:
+        return "a holdout assigns people by identifiers SQL does not normalize here"
     ok, reason = is_pushdownable(
         _carried(target),
         target.capabilities.dialect,

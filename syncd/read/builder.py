@@ -15,6 +15,7 @@ from syncd.fingerprints import DIGEST, Fingerprints
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.identity import IdentifierKind
 from syncd.identity.vector import trues
+from syncd.lift.person import person_keys
 from syncd.members import (
     IDENTIFIER_COLUMNS,
     MEMBER_SCHEMA,
@@ -26,11 +27,16 @@ from syncd.members import (
 )
 from syncd.read.consent import consent_mask
 from syncd.read.distinct import distinct
-from syncd.read.segments import FingerprintedSegment, SpilledSegment
+from syncd.read.segments import FingerprintedSegment, Groups, SpilledSegment
 from syncd.state import AudienceRef, Spill, SpillTable
 from syncd.state.diff import fingerprint_delta, state_members
 from syncd.state.spill import RawRows
 from syncd.targets import Target
+
+#: Who of a segment's rows an experiment holds out, as the builder keeps them to count.
+PEOPLE_SCHEMA = pa.schema(
+    [pa.field("person_key", pa.string(), nullable=False), pa.field("held_out", pa.bool_())]
+)
 
 #: Fingerprints stand in for identity when at least this share of the held members has one:
 #: below it, most rows would take identity after all, and reading them twice costs more.
@@ -97,10 +103,15 @@ class MemberBuilder:
         self.key = member_key_sql(self.identifiers)
         # Fingerprints live beside members in the state, so only a state in the spill's
         # database keeps them.
+        # Nor does an audience in a holdout take them: who is held out depends on more
+        # columns than it is sent, so every row takes identity and assignment each pass.
         self.fingerprints = (
             Fingerprints.of(segment, self.dialect, list(carried), target.consent)
-            if spill.local
+            if spill.local and target.experiment is None
             else None
+        )
+        self.people = (
+            spill.create("people", PEOPLE_SCHEMA) if target.experiment is not None else None
         )
         self.members = spill.create(
             "segment",
@@ -120,7 +131,18 @@ class MemberBuilder:
             if consent is not None
             else None
         )
-        return build_members(batch, self.shape, self.dialect, first_row, consented)
+        treated = self._treated(batch) if self.people is not None else None
+        return build_members(batch, self.shape, self.dialect, first_row, consented, treated)
+
+    def _treated(self, batch: pa.RecordBatch) -> pa.Array:
+        """Per row, whether the experiment sends it; the rows' people and groups are kept
+        (`self.people`) to count them."""
+        assert self.people is not None and self.target.experiment is not None
+        keys = person_keys(batch, self.target.segment.shape())
+        held = self.target.experiment.held_out(keys)
+        people = pa.table({"person_key": keys, "held_out": held}).filter(pc.is_valid(keys))
+        self.spill.append(self.people, people)
+        return pc.invert(held)
 
     def build_and_append(
         self, batch: pa.RecordBatch, first_row: int, numbers: pa.Array | None = None
@@ -153,7 +175,7 @@ class MemberBuilder:
             self.build_and_append(batch, first_row)
 
     def drop(self) -> None:
-        self.spill.drop(self.members, self.quarantine)
+        self.spill.drop(self.members, self.quarantine, *([self.people] if self.people else []))
 
     def finish(self, rows: int, raw: RawRows | None) -> SpilledSegment | FingerprintedSegment:
         """The segment's members; with fingerprints, those of the rows they did not match,
@@ -185,7 +207,18 @@ class MemberBuilder:
         members = self.spill.view(kept, _as_member_schema(self.columns))
         if delta is not None:
             return FingerprintedSegment(rows, members, delta, quarantine, invalid, unusable)
-        return SpilledSegment(rows, members, quarantine, invalid, unusable)
+        return SpilledSegment(rows, members, quarantine, invalid, unusable, self._groups())
+
+    def _groups(self) -> Groups | None:
+        """The experiment's people by group; a person whose rows fall in both groups (two
+        rows with different first identifiers) counts once, held out."""
+        if self.people is None:
+            return None
+        ((held, treated),) = self.spill.execute(
+            f"SELECT count(*) FILTER (WHERE held), count(*) FILTER (WHERE NOT held) FROM "
+            f"(SELECT person_key, bool_or(held_out) AS held FROM {self.people} GROUP BY 1)"
+        )
+        return Groups(treated=treated, held_out=held)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,14 @@ class SegmentMembers:
 
 
 @dataclass(frozen=True)
+class Groups:
+    """An experiment's people in one read of its segment: sent (treated) and held out."""
+
+    treated: int
+    held_out: int
+
+
+@dataclass(frozen=True)
 class SpilledSegment:
     """A segment read and turned into one network's members, in the pass's spill:
     `members` with distinct member keys, `quarantine` the values and rows refused."""
@@ -47,6 +55,8 @@ class SpilledSegment:
     invalid: dict[str, int]
     #: Rows with no usable identifier at all.
     unusable: int
+    #: The experiment's groups when the audience has a holdout.
+    groups: Groups | None = None
 
     def invalid_counts(self) -> dict[str, int]:
         return dict(self.invalid)

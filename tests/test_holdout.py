@@ -1,0 +1,142 @@
+"""Holdouts (issue 24): a stable, random share of a segment's people is never sent, on any
+network, and is removed where syncd had put it.
+
+The people a test expects held out are computed here from the documented rule
+(`syncd.lift.assignment`: SHA-256 over the salt, 0x1f and the person key; held out iff the
+first 8 bytes, big-endian, are below fraction * 2**64), with the person key written out by
+hand (`email:` + the SHA-256 of the normalized address), not by the code under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import psycopg
+import pytest
+from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
+from postgres_server import PostgresServer
+
+from syncd.config import ConfigError, load_config
+from syncd.lift import experiment_salt
+from syncd.pipeline import sync_all
+from syncd.summary import format_results
+
+EMAILS = [f"shopper{i}@example.com" for i in range(300)]
+
+
+def held_out(name: str, emails: list[str], fraction: float, salt: str | None = None) -> set[str]:
+    """The emails the rule holds out of the experiment `name` (lowercase addresses, so the
+    normalized address is the address)."""
+    prefix = experiment_salt(name, salt).encode() + b"\x1f"
+    limit = fraction * 2**64
+    return {
+        email
+        for email in emails
+        if int.from_bytes(hashlib.sha256(prefix + f"email:{sha(email)}".encode()).digest()[:8])
+        < limit
+    }
+
+
+def meta_emails(workspace: Workspace) -> set[str]:
+    members = workspace.sandbox.meta.members(META_AUDIENCE)
+    return {value for member in members for key, value in member if key == "EMAIL"}
+
+
+def google_emails(workspace: Workspace) -> set[str]:
+    members = workspace.sandbox.google.members(GOOGLE_LIST)
+    return {value for member in members for key, value in member if key == "emailAddress"}
+
+
+def hashed(emails: set[str]) -> set[str]:
+    return {sha(email) for email in emails}
+
+
+def with_holdout(workspace: Workspace, holdout: dict | None, **audience_holdout: dict) -> dict:
+    data = workspace.config_data()
+    if holdout is not None:
+        data["segments"]["people"]["holdout"] = holdout
+    for audience in data["audiences"]:
+        if audience["destination"] in audience_holdout:
+            audience["holdout"] = audience_holdout[audience["destination"]]
+    return data
+
+
+def test_a_segment_holdout_is_never_sent_and_is_the_same_people_on_every_network(
+    workspace: Workspace,
+) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in EMAILS])
+    results = sync_all(workspace.config(with_holdout(workspace, {"fraction": 0.2})))
+
+    out = held_out("people", EMAILS, 0.2)
+    assert 30 < len(out) < 90  # about 20% of 300: the rule is really applied
+    treated = hashed(set(EMAILS) - out)
+    assert meta_emails(workspace) == treated
+    assert google_emails(workspace) == treated
+    assert {(r.treated_people, r.held_out_people) for r in results} == {(300 - len(out), len(out))}
+    shown = f"{300 - len(out)} people treated, {len(out)} held out"
+    assert format_results(results).count(shown) == 2
+
+
+def test_the_same_people_are_held_out_across_passes_batch_sizes_and_warehouses(
+    workspace: Workspace, postgres: PostgresServer
+) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in EMAILS])
+    data = with_holdout(workspace, {"fraction": 0.3})
+    sync_all(workspace.config(data))
+    first = meta_emails(workspace)
+
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 7
+    again = sync_all(workspace.config(data))
+    assert [r.requests for r in again] == [0, 0]  # nobody moved between the groups
+
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS holdout_people")
+        db.execute("CREATE TABLE holdout_people (email text, phone text, country text)")
+        with db.cursor().copy("COPY holdout_people FROM STDIN") as copy:
+            for email in reversed(EMAILS):  # another order, another warehouse
+                copy.write_row((email.upper(), None, "US"))
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}"}
+    data["segments"]["people"]["sql"] = "select * from holdout_people"
+    environ = {"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+    from_postgres = sync_all(load_config(workspace.write_config(data), environ=environ))
+    assert [r.requests for r in from_postgres] == [0, 0]
+    assert meta_emails(workspace) == first == hashed(set(EMAILS) - held_out("people", EMAILS, 0.3))
+
+
+def test_people_moved_into_a_holdout_are_removed_and_a_salt_draws_anew(
+    workspace: Workspace,
+) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in EMAILS])
+    sync_all(workspace.config(with_holdout(workspace, None)))
+    assert meta_emails(workspace) == hashed(set(EMAILS))
+
+    results = sync_all(workspace.config(with_holdout(workspace, {"fraction": 0.1})))
+    out = held_out("people", EMAILS, 0.1)
+    assert [(r.adds, r.removes) for r in results] == [(0, len(out))] * 2
+    assert meta_emails(workspace) == hashed(set(EMAILS) - out)
+
+    sync_all(workspace.config(with_holdout(workspace, {"fraction": 0.1, "salt": "2027"})))
+    redrawn = held_out("people", EMAILS, 0.1, "2027")
+    assert redrawn != out
+    assert meta_emails(workspace) == google_emails(workspace) == hashed(set(EMAILS) - redrawn)
+
+
+def test_an_audience_holdout_replaces_its_segments_for_that_audience_only(
+    workspace: Workspace,
+) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in EMAILS])
+    data = with_holdout(workspace, {"fraction": 0.2}, meta={"fraction": 0.5})
+    sync_all(workspace.config(data))
+
+    assert meta_emails(workspace) == hashed(set(EMAILS) - held_out("people->meta", EMAILS, 0.5))
+    assert google_emails(workspace) == hashed(set(EMAILS) - held_out("people", EMAILS, 0.2))
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, "half"])
+def test_a_holdout_fraction_outside_zero_to_one_is_refused_with_its_place(
+    workspace: Workspace, fraction: object
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        workspace.config(with_holdout(workspace, {"fraction": fraction}))
+    assert "segments.people.holdout.fraction" in str(refused.value)
