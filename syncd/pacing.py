@@ -1,17 +1,20 @@
-"""How fast and how wide one destination's requests go: no more requests in any minute than
-the network's published quota, and a window of requests in flight that widens while the
-network answers and halves when it throttles (additive increase, multiplicative decrease).
+"""How fast and how wide one destination's requests go: no more requests in any window of
+the network's length (a minute for Google, a second for TikTok) than its published quota,
+and a window of requests in flight that widens while the network answers and halves when it
+throttles (additive increase, multiplicative decrease).
 
 Against a network that takes 0.3-2 s per request, requests one at a time leave the wall time
 at requests x latency, whatever syncd does in between; several in flight divide it, up to
 the quota. Pacing to the quota before it is hit costs nothing, while a 429 costs its wait
 and its retry.
 
-The quota is a count per minute, not a rate: Google Cloud refills a per-minute quota "at the
+The quota is a count per window, not a rate: Google Cloud refills a per-minute quota "at the
 start of the next synchronized interval" (https://cloud.google.com/compute/api-quota, "Rate
 quotas"), so a sync of fifty requests may send them at once, and a larger one sends a
-minute's worth, then waits for the oldest to be a minute old. No sliding minute holding
-more than the quota means no clock minute does either, whatever the network's clock.
+window's worth, then waits for the oldest to be a window old. No sliding window holding
+more than the quota means no clock window does either, whatever the network's clock. The
+window is the network's own: a per-second limit counted per minute would let a minute's
+worth through in its first second.
 
 A network without a fixed rate says how much of its budget is used instead (Meta's usage
 headers, `reported`): the window narrows to the calls the budget has left, and at 100% every
@@ -19,7 +22,7 @@ request waits for the time the network gives, once per spell however many answer
 
 One `Pacer` serves every request to one quota owner (a Google Cloud project, a Meta ad
 account; `shared_pacer`) in the process, pushes and status reads alike, across audiences and
-passes: the daemon's next pass inherits the minute its last one left.
+passes: the daemon's next pass inherits the window its last one left.
 """
 
 from __future__ import annotations
@@ -39,15 +42,34 @@ class NotSent(Exception):
 @dataclass(frozen=True)
 class Pace:
     """A network's pacing, as data: its request quota (None: no fixed rate, the network
-    says when to slow down, as Meta's usage headers do) and the widest window."""
+    says when to slow down, as Meta's usage headers do), the window the network counts it
+    over, and the widest window of requests in flight."""
 
+    #: The quota in requests a minute: a window of `window_seconds` holds its share of it
+    #: (10 of 600 a minute in a one-second window).
     requests_per_minute: float | None = None
+    #: How long the network's counting window is: 60 for a per-minute quota, 1 for a
+    #: per-second one (TikTok's).
+    window_seconds: float = 60.0
     max_in_flight: int = 1
     #: The window a push starts with (None: half the widest); it doubles per window's worth
     #: of answers until the network first throttles, then grows by one.
     start_in_flight: int | None = None
     #: The share of the quota used: a request counts when it arrives, on the network's clock.
     margin: float = 0.97
+
+    def __post_init__(self) -> None:
+        if self.window_seconds <= 0:
+            raise ValueError("a pace's window_seconds is positive")
+
+    @property
+    def per_window(self) -> int | None:
+        """Requests one window may hold, margin taken (at least one); None without a quota.
+        Rounded before it is cut: 600 a minute at 90% is 9 a second, not 8.999..."""
+        if not self.requests_per_minute:
+            return None
+        share = self.requests_per_minute * self.window_seconds / 60 * self.margin
+        return max(1, int(round(share, 9)))
 
 
 class Pacer:
@@ -67,12 +89,12 @@ class Pacer:
         self._slow_start = True  # doubling, until the first throttle
         self._in_flight = 0
         self._answered = 0  # answers since the window last grew
-        self._per_minute = (
-            max(1, int(pace.requests_per_minute * pace.margin))
-            if pace.requests_per_minute
-            else None
-        )
-        self._sent: deque[float] = deque()  # when the requests of the last minute left
+        self._per_window = pace.per_window
+        #: When each request of the last window counted, in order: an `acquire`d one when it
+        #: left, a `sending` one when its answer came (the network counted it when it
+        #: arrived, which is some time before that).
+        self._sent: deque[float] = deque()
+        self._out = 0  # `sending` requests that left and are not answered: all in the window
         self._resume_at = 0.0  # no request before this (the network asked for a pause)
         #: The budget used, in percent, as the network last reported it (None: unknown),
         #: and the least rise it showed between two reports: what one call costs.
@@ -90,27 +112,42 @@ class Pacer:
     @contextmanager
     def sending(self, wait: Callable[[float], object]) -> Iterator[None]:
         """Hold one of the window's places for a request, once the quota lets it leave:
-        every push to the destination shares the window, whichever audience it is for."""
+        every push to the destination shares the window, whichever audience it is for.
+        The request counts against the quota from when it leaves until a window after it
+        is answered: the network counts it when it arrives, somewhere in between, and a
+        request that left first may arrive after one that left later."""
         with self._lock:
             while self._in_flight >= self._limit():
                 self._lock.wait()
             self._in_flight += 1
+        left = False
         try:
-            self.acquire(wait)
+            self._leave(wait, answered_later=True)
+            left = True
             yield
         finally:
             with self._lock:
                 self._in_flight -= 1
+                if left:
+                    self._out -= 1
+                    if self._per_window is not None:
+                        self._sent.append(self._clock())
                 self._lock.notify_all()
 
     def acquire(self, wait: Callable[[float], object]) -> None:
-        """Block until the quota lets a request leave. `wait` sleeps; a stopping pass's
-        (an Event's `wait`) returns true, and then the request is not sent (`NotSent`)."""
+        """Block until the quota lets a request leave, and count it as of now (a call whose
+        answer the pacer is not told of). `wait` sleeps; a stopping pass's (an Event's
+        `wait`) returns true, and then the request is not sent (`NotSent`)."""
+        self._leave(wait, answered_later=False)
+
+    def _leave(self, wait: Callable[[float], object], *, answered_later: bool) -> None:
         while True:
             with self._lock:
                 delay = self._delay()
                 if delay <= 0:
-                    if self._per_minute is not None:
+                    if answered_later:
+                        self._out += 1
+                    elif self._per_window is not None:
                         self._sent.append(self._clock())
                     return
             if wait(delay):
@@ -194,16 +231,20 @@ class Pacer:
         now = self._clock()
         if now < self._resume_at:
             return self._resume_at - now
-        if self._per_minute is None:
+        if self._per_window is None:
             return 0.0
-        while self._sent and self._sent[0] <= now - _MINUTE:
+        window = self.pace.window_seconds
+        while self._sent and self._sent[0] <= now - window:
             self._sent.popleft()
-        if len(self._sent) < self._per_minute:
+        over = len(self._sent) + self._out - self._per_window  # places to free, less one
+        if over < 0:
             return 0.0
-        return self._sent[0] + _MINUTE - now
+        if over < len(self._sent):
+            return self._sent[over] + window - now
+        # The window is all requests still out: look again once some may have been answered.
+        return window / 10
 
 
-_MINUTE = 60.0
 #: How long to pause when a budget is spent and the network did not say for how long: Meta's
 #: estimates come in whole minutes.
 _UNKNOWN_REGAIN = 60.0

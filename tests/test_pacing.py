@@ -3,9 +3,12 @@ and halving, and the network's pauses."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.clock import FakeClock
 
 from syncd.pacing import NotSent, Pace, Pacer, forget_shared_pacers, shared_pacer
@@ -25,6 +28,69 @@ def test_no_minute_holds_more_than_the_quota_less_its_margin() -> None:
         assert sum(1 for t in left[index:] if t < first + 60) <= 291
     # 700 requests take the time the quota allows, not a request more per minute.
     assert left[-1] == pytest.approx(120.0, abs=3)
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "window_seconds", "margin", "per_window"),
+    [(600.0, 1.0, 0.9, 9), (300.0, 60.0, 0.97, 291), (120.0, 0.5, 1.0, 1)],
+    ids=["tiktok-per-second", "per-minute", "half-second"],
+)
+@given(gaps=st.lists(st.floats(min_value=0.0, max_value=0.3), min_size=50, max_size=200))
+@settings(max_examples=40, deadline=None)
+def test_no_window_of_the_paces_length_holds_more_than_its_share_of_the_quota(
+    per_minute: float, window_seconds: float, margin: float, per_window: int, gaps: list[float]
+) -> None:
+    """The quota per window scales with the window (and the margin): TikTok's 10 calls a
+    second are paced over one second, never 540 in the first second of a minute."""
+    clock = FakeClock()
+    pace = Pace(requests_per_minute=per_minute, window_seconds=window_seconds, margin=margin)
+    pacer = Pacer(pace, clock=clock)
+    left = []
+    for gap in gaps:
+        pacer.acquire(clock.sleep)
+        left.append(clock.now)
+        clock.now += gap  # requests are asked for at whatever pace the push goes
+    for index, first in enumerate(left):
+        assert sum(1 for t in left[index:] if t < first + window_seconds) <= per_window
+    # And no slower: a request waits only for the oldest of a full window to leave it.
+    for index in range(per_window, len(left)):
+        asked = left[index - 1] + gaps[index - 1]
+        assert left[index] <= max(asked, left[index - per_window] + window_seconds) + 1e-9
+
+
+def test_a_request_counts_until_a_window_after_its_answer() -> None:
+    """The network counts a request when it arrives, which may be as late as its answer:
+    nine slow requests of TikTok's second keep their places until a second after they were
+    answered, and while they are all out, the tenth waits for their answers."""
+    clock = FakeClock()
+    pace = Pace(requests_per_minute=600, window_seconds=1.0, max_in_flight=16, margin=0.9)
+    pacer = Pacer(dataclasses.replace(pace, start_in_flight=16), clock=clock)
+    started = clock.now
+    with contextlib.ExitStack() as out:
+        for _ in range(9):
+            out.enter_context(pacer.sending(clock.sleep))
+        clock.now += 1.5  # slow answers
+    with pacer.sending(clock.sleep):
+        assert clock.now == pytest.approx(started + 2.5)
+
+    answers: list[contextlib.ExitStack] = []
+    answered_at: list[float] = []
+
+    def answer_one_then_sleep(seconds: float) -> None:
+        """Another thread's request is answered while this one waits."""
+        answers.pop().close()
+        answered_at.append(clock.now)
+        clock.sleep(seconds)
+
+    clock.now += 1.0  # the last window is over
+    for _ in range(9):
+        stack = contextlib.ExitStack()
+        stack.enter_context(pacer.sending(clock.sleep))
+        answers.append(stack)
+    with pacer.sending(answer_one_then_sleep):
+        assert answered_at and clock.now >= answered_at[0] + 1.0 - 1e-9
+    for stack in answers:
+        stack.close()
 
 
 def test_without_a_quota_nothing_waits() -> None:

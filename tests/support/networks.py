@@ -296,10 +296,9 @@ class TikTok(Network):
     _MAPPING = "/segment/mapping/"
 
     def __init__(self) -> None:
-        # The Premium level's budget: passes of many small batches answered at once go
-        # past the Basic level's 10 calls a second, a wait no scenario but throttling's is
-        # about (and `exhaust_budget` spends any budget).
-        self.emulator = TikTokEmulator(TOKEN, advertisers=[ADVERTISER], level="premium")
+        # The Basic level's budget every app starts at: syncd paces to it, so no scenario
+        # but throttling's (`exhaust_budget`) meets code 40100.
+        self.emulator = TikTokEmulator(TOKEN, advertisers=[ADVERTISER], level="basic")
         self.emulator.start()
         self.audience_id = self.emulator.add_audience(advertiser=ADVERTISER, name="shoppers")
         self.settings = {

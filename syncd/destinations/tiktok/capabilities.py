@@ -59,12 +59,12 @@ CAPABILITIES = Capabilities(
     identifier_kinds=frozenset({IdentifierKind.EMAIL, IdentifierKind.PHONE, IdentifierKind.MADID}),
     min_serving_size=MIN_SERVING_SIZE,
     # TikTok counts calls per second per developer app: 10 at the Basic level every app
-    # starts at (https://business-api.tiktok.com/marketing_api/docs?id=1701890997610497), so
-    # 600 a minute, of which syncd uses 90%: the budget is the whole app's (spend reads and
-    # any other tool on the same app spend it too). The pacer counts per minute, so the
-    # window is what holds the per-second line: 4 requests in flight at 0.4-2 s each stay
-    # at or under 10 a second, and a faster answer that passes it gets code 40100 and a
-    # one-second pause. A destination's ``calls_per_second`` and ``max_in_flight`` change them
-    # (`TikTokDestination.paced`).
-    pace=Pace(requests_per_minute=600.0, max_in_flight=4, margin=0.9),
+    # starts at (https://business-api.tiktok.com/marketing_api/docs?id=1701890997610497);
+    # past it, code 40100 until the second slides on. So the pace counts a one-second window
+    # (10 calls a second, i.e. 600 a minute, none of them bunched into one second), of which
+    # syncd uses 90%: the budget is the whole app's (spend reads and any other tool on the
+    # same app spend it too), and TikTok counts a call when it arrives, a little after the
+    # pacer lets it leave. A destination's ``calls_per_second`` and ``max_in_flight``
+    # change them (`TikTokDestination.paced`).
+    pace=Pace(requests_per_minute=600.0, window_seconds=1.0, max_in_flight=4, margin=0.9),
 )

@@ -101,10 +101,11 @@ class TikTokDestination(DestinationSettings):
         return (self.kind, self.endpoint, owner)
 
     def paced(self, pace: Pace) -> Pace:
-        """TikTok's pace with this app's call limit (per minute, as `Pace` counts) and this
-        destination's window."""
+        """TikTok's pace with this app's call limit, counted over the second TikTok counts
+        it in (``BASIC_CALLS_PER_SECOND``'s page), and this destination's window."""
         return dataclasses.replace(
             pace,
             requests_per_minute=float(self.calls_per_second * 60),
+            window_seconds=1.0,
             max_in_flight=self.max_in_flight or pace.max_in_flight,
         )
