@@ -105,7 +105,22 @@ def apply_plan(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
         elif statuses is not None:
             statuses.close()
         destination.close()
+        if result.status == "ok":
+            _record_groups(plan, state, result)
         _record_run(state, run_id, result)
+
+
+def _record_groups(plan: AudiencePlan, state: StateStore, result: AudienceResult) -> None:
+    """A pass that ended ok records who was treated and who held out, from now on (a failed
+    one leaves the history to the next pass)."""
+    groups, experiment = plan.segment.groups, plan.target.experiment
+    if groups is None or experiment is None:
+        return
+    try:
+        state.record_groups(plan.target.ref, experiment.salt, groups.people, datetime.now(UTC))
+    except Exception as error:  # the members are right; only the history waits a pass
+        result.notes.append(f"could not record the holdout's groups: {error}")
+        log.error("%s: could not record the holdout's groups: %s", result.audience, error)
 
 
 def _record_run(state: StateStore, run_id: str, result: AudienceResult) -> None:

@@ -9,9 +9,12 @@ hand (`email:` + the SHA-256 of the normalized address), not by the code under t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import uuid
 
 import psycopg
+import pyarrow as pa
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
@@ -19,9 +22,12 @@ from postgres_server import PostgresServer
 from syncd.config import ConfigError, load_config
 from syncd.lift import experiment_salt
 from syncd.pipeline import sync_all
+from syncd.state import open_state
 from syncd.summary import format_results
+from syncd.targets import resolve
 
 EMAILS = [f"shopper{i}@example.com" for i in range(300)]
+NOW = dt.datetime.now(dt.UTC)
 
 
 def held_out(name: str, emails: list[str], fraction: float, salt: str | None = None) -> set[str]:
@@ -140,3 +146,53 @@ def test_a_holdout_fraction_outside_zero_to_one_is_refused_with_its_place(
     with pytest.raises(ConfigError) as refused:
         workspace.config(with_holdout(workspace, {"fraction": fraction}))
     assert "segments.people.holdout.fraction" in str(refused.value)
+
+
+@pytest.mark.parametrize("state", ["duckdb", "postgres"])
+def test_the_state_keeps_when_each_person_entered_and_left_each_group(
+    workspace: Workspace, postgres: PostgresServer, state: str
+) -> None:
+    """Issue 24's membership history: one stay per person and group, opened by the pass
+    that first finds them there and closed by the first that finds them elsewhere or gone;
+    hashes only, on either state database."""
+    data = with_holdout(workspace, {"fraction": 0.1})
+    data["audiences"] = data["audiences"][:1]  # Meta only
+    if state == "postgres":
+        schema = f"history_{uuid.uuid4().hex[:8]}"
+        data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": schema}
+    environ = {"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+
+    def sync(emails: list[str], fraction: float) -> pa.Table:
+        """A pass over `emails`, then the audience's history of stays."""
+        workspace.write_people([(email, None, "US", None, None, None) for email in emails])
+        data["segments"]["people"]["holdout"] = {"fraction": fraction}
+        config = load_config(workspace.write_config(data), environ=environ)
+        assert [r.status for r in sync_all(config)] == ["ok"]
+        with open_state(config.state) as store:
+            history = store.group_history(resolve(config, config.audiences[0], NOW).ref)
+        return history
+
+    first = sync(EMAILS, 0.1)
+    out = held_out("people", EMAILS, 0.1)
+    keys = {f"email:{sha(email)}": email for email in EMAILS}
+    assert sorted(first.column("person_key").to_pylist()) == sorted(keys)
+    pairs = zip(*_columns(first, "person_key", "held_out"), strict=True)
+    assert {keys[k] for k, h in pairs if h} == out
+    assert first.column("left_at").null_count == len(first)
+
+    assert sync(EMAILS, 0.1).equals(first)  # nothing changed: nothing recorded
+
+    stayed = EMAILS[50:]
+    third = sync(stayed, 0.2)
+    more = held_out("people", stayed, 0.2)
+    rows = list(zip(*_columns(third, "person_key", "held_out", "left_at"), strict=True))
+    open_stays = {(keys[k], h) for k, h, left in rows if left is None}
+    assert open_stays == {(email, email in more) for email in stayed}
+    closed = {(keys[k], h) for k, h, left in rows if left is not None}
+    gone = {(email, email in out) for email in EMAILS[:50]}
+    moved = {(email, False) for email in more - out}  # treated, then held out
+    assert closed == gone | moved
+
+
+def _columns(table: pa.Table, *names: str) -> list[list[object]]:
+    return [table.column(name).to_pylist() for name in names]

@@ -214,11 +214,12 @@ class MemberBuilder:
         rows with different first identifiers) counts once, held out."""
         if self.people is None:
             return None
-        ((held, treated),) = self.spill.execute(
-            f"SELECT count(*) FILTER (WHERE held), count(*) FILTER (WHERE NOT held) FROM "
-            f"(SELECT person_key, bool_or(held_out) AS held FROM {self.people} GROUP BY 1)"
+        people = self.spill.create_as(
+            "groups",
+            f"SELECT person_key, bool_or(held_out) AS held_out FROM {self.people} GROUP BY 1",
         )
-        return Groups(treated=treated, held_out=held)
+        ((held,),) = self.spill.execute(f"SELECT count(*) FROM {people.name} WHERE held_out")
+        return Groups(treated=people.rows - held, held_out=held, people=people)
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,12 @@ class SegmentMembers:
 
 @dataclass(frozen=True)
 class Groups:
-    """An experiment's people in one read of its segment: sent (treated) and held out."""
+    """An experiment's people in one read of its segment: how many are sent (treated) and
+    held out, and `people`, one row a person (person_key, held_out), for their history."""
 
     treated: int
     held_out: int
+    people: SpillTable
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
             time.sleep(random.uniform(0.05, 0.25))
 
 
-_POSTGRES_TYPES = {pa.string(): "text", pa.int64(): "bigint"}
+_POSTGRES_TYPES = {pa.string(): "text", pa.int64(): "bigint", pa.bool_(): "boolean"}
 
 
 class PostgresBackend:

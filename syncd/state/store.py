@@ -34,7 +34,17 @@ import pyarrow as pa
 
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.members import MEMBER_SCHEMA
-from syncd.state import diff, folding, journal, leases, quarantine, replacement, runs, schema
+from syncd.state import (
+    diff,
+    experiments,
+    folding,
+    journal,
+    leases,
+    quarantine,
+    replacement,
+    runs,
+    schema,
+)
 from syncd.state.backends import Backend, DuckDBBackend
 from syncd.state.diff import Changes
 from syncd.state.journal import ADDING, PRESENT, REMOVING
@@ -330,6 +340,16 @@ class StateStore:
     ) -> None:
         """Members a network refused, by member key (a hash) and the network's reason."""
         quarantine.record_members(self._backend, run_id, name, operation, members, reasons)
+
+    def record_groups(
+        self, audience: AudienceRef, experiment: str, people: SpillTable, at: datetime
+    ) -> None:
+        """The audience's people by experiment group as of `at` (`experiments.record_groups`)."""
+        experiments.record_groups(self._backend, _key(audience), experiment, people, at)
+
+    def group_history(self, audience: AudienceRef) -> pa.Table:
+        """Every stay of the audience's people in a treated or held-out group."""
+        return experiments.group_history(self._backend, _key(audience))
 
     def runs(self) -> list[dict[str, object]]:
         """Every run, oldest first (`runs.history`)."""
