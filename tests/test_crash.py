@@ -16,7 +16,7 @@ import time
 import duckdb
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
-from test_holdout import google_emails, held_out, meta_emails
+from support.holdouts import google_emails, held_out, meta_emails
 
 from syncd.sandbox.server import RequestRecord
 

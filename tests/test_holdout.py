@@ -1,26 +1,23 @@
 """Holdouts (issue 24): a stable, random share of a segment's people is never sent, on any
 network, and is removed where syncd had put it.
 
-The people a test expects held out are computed here from the documented rule
-(`syncd.lift.assignment`: SHA-256 over the salt, 0x1f and the person key; held out iff the
-first 8 bytes, big-endian, are below fraction * 2**64), with the person key written out by
-hand (`email:` + the SHA-256 of the normalized address), not by the code under test.
+The people a test expects held out come from `support.holdouts.held_out`, which applies the
+documented rule by hand, not through the code under test.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 
 import psycopg
 import pyarrow as pa
 import pytest
-from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
+from conftest import TOKEN, Workspace, sha
 from postgres_server import PostgresServer
+from support.holdouts import google_emails, held_out, meta_emails
 
 from syncd.config import ConfigError, load_config
-from syncd.lift import experiment_salt
 from syncd.pipeline import sync_all
 from syncd.state import open_state
 from syncd.summary import format_results
@@ -28,29 +25,6 @@ from syncd.targets import resolve
 
 EMAILS = [f"shopper{i}@example.com" for i in range(300)]
 NOW = dt.datetime.now(dt.UTC)
-
-
-def held_out(name: str, emails: list[str], fraction: float, salt: str | None = None) -> set[str]:
-    """The emails the rule holds out of the experiment `name` (lowercase addresses, so the
-    normalized address is the address)."""
-    prefix = experiment_salt(name, salt).encode() + b"\x1f"
-    limit = fraction * 2**64
-    return {
-        email
-        for email in emails
-        if int.from_bytes(hashlib.sha256(prefix + f"email:{sha(email)}".encode()).digest()[:8])
-        < limit
-    }
-
-
-def meta_emails(workspace: Workspace) -> set[str]:
-    members = workspace.sandbox.meta.members(META_AUDIENCE)
-    return {value for member in members for key, value in member if key == "EMAIL"}
-
-
-def google_emails(workspace: Workspace) -> set[str]:
-    members = workspace.sandbox.google.members(GOOGLE_LIST)
-    return {value for member in members for key, value in member if key == "emailAddress"}
 
 
 def hashed(emails: set[str]) -> set[str]:
