@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from syncd.config.models import GoogleAdsDestination, GoogleDataManagerDestination
 from syncd.destinations.base import (
+    MATCHED,
     DestinationError,
     ErrorClass,
     MemberErrors,
@@ -132,7 +133,7 @@ def test_a_user_list_is_created_by_name_once_and_described(
         result.request_id: "SUCCESS"
     }
     after = google.describe(list_id)
-    assert after["display_network_size"] == after["search_network_size"] == 2
+    assert after["display_network_size"] == after["search_network_size"] == after[MATCHED] == 2
     assert after["match_rate_percentage"] == 100
     assert after["upload_match_rate_range"] == "MATCH_RATE_RANGE_91_TO_100"
 

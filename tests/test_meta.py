@@ -26,6 +26,7 @@ from support.clock import FakeClock
 
 from syncd.config.models import MetaDestination
 from syncd.destinations import DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import MATCHED
 from syncd.destinations.meta import (
     CAPABILITIES,
     GRAPH_API_VERSION,
@@ -158,6 +159,7 @@ def test_describe_reports_size_and_status(
 ) -> None:
     meta.add(AUDIENCE, members([person(n) for n in range(3)]))
     assert meta.describe(AUDIENCE) == {
+        MATCHED: 3,
         "approximate_count_lower_bound": 3,
         "approximate_count_upper_bound": 3,
         "operation_status_code": 200,

@@ -17,7 +17,7 @@ import pytest
 import respx
 from support.clock import FakeClock
 
-from syncd.destinations.base import DestinationError, ErrorClass, MemberErrors
+from syncd.destinations.base import MATCHED, DestinationError, ErrorClass, MemberErrors
 from syncd.destinations.tiktok import CAPABILITIES, DIALECT, TikTokAudiences, TikTokDestination
 from syncd.destinations.tiktok.errors import CODES, RATE_LIMIT_WAIT
 from syncd.destinations.tiktok.sandbox import PREFIX, TikTokEmulator
@@ -274,7 +274,7 @@ def test_describe_reports_size_and_calculation() -> None:
             0, False, "Calculating")  # fmt: skip
         clock.now += 3_600
         ready = client.describe(audience)
-        assert ready["cover_num"] == 10 and ready["is_valid"] is True
+        assert ready["cover_num"] == ready[MATCHED] == 10 and ready["is_valid"] is True
         assert (ready["name"], ready["audience_type"], ready["error_msg"]) == (
             "buyers", "Partner", None)  # fmt: skip
         missing = refusal(client.describe, "999")

@@ -62,6 +62,13 @@ class PushResult:
     unapplied: int = 0
 
 
+#: The key of `Destination.describe`'s result that every network fills, whatever it calls
+#: the figure: how many of the audience's members the network matched to its users, by its
+#: latest estimate (an int; None while it does not say). The spend report's match rate is
+#: it over the members sent, with no network's own fields to know.
+MATCHED = "matched_members"
+
+
 class ErrorClass(StrEnum):
     """What to do about a failed request."""
 
@@ -113,7 +120,8 @@ class Destination(Protocol):
         ...
 
     def describe(self, audience_id: str) -> dict[str, object]:
-        """What the network says of the audience now (size, status), for the run record."""
+        """What the network says of the audience now (size, status), for the run record:
+        the network's own fields, and `MATCHED`, which every network fills."""
         ...
 
     def replace(

@@ -38,7 +38,7 @@ def render(
     unit = currencies[0] if len(currencies) == 1 else "mixed currencies"
     if period:
         total = sum(s.cost for s in segments)
-        networks = " and ".join(sorted({_NETWORKS.get(s.network, s.network) for s in segments}))
+        networks = _joined(sorted({s.network for s in segments}))
         when = (
             f"{period[0]} to {period[1]} · {total:,.2f} {unit} on {networks} · "
             f"{len({s.segment for s in segments})} segments"
@@ -54,7 +54,7 @@ def render(
         f"<title>{escape(title)}, {escape(when)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1><p class=sub>{escape(when)}</p>",
         "<h2>Spend per segment over time</h2>",
-        "<p class=what>Daily spend of each segment, Google and Meta together.</p>",
+        f"<p class=what>{escape(_over_time(segments))}</p>",
         _line_chart(daily, colors, unit),
         "<h2>Cost per click (CPC) per segment</h2>",
         "<p class=what>All of a segment's spend on a network over its clicks.</p>",
@@ -66,19 +66,29 @@ def render(
         "<h2>Totals</h2>",
         _table(segments),
         "<p class=note>Billing says how the spend was bought: CPC (per click) or CPM (per "
-        "thousand impressions). Google spend is per audience criterion, so each row belongs to "
-        "one audience. Meta reports spend per ad set; an ad set targeting several custom "
-        "audiences has its spend split evenly across them (the share column of the spend "
-        "table), and its impressions and clicks as evenly as whole numbers allow. Excluded "
-        "audiences carry no spend. Audience is the members syncd holds; match rate is the "
-        "network's figure after the latest sync (Google's match rate, Meta's approximate "
-        "audience size over the members sent).</p>",
+        "thousand impressions). A network that reports spend per audience gives rows that "
+        "each belong to one audience; one that reports it per ad set or ad group has the "
+        "spend of one targeting several custom audiences split evenly across them (the share "
+        "column of the spend table), and its impressions and clicks as evenly as whole "
+        "numbers allow. Excluded audiences carry no spend. Audience is the members syncd "
+        "holds; match rate is the members the network says it matched after the latest sync, "
+        "over the members sent.</p>",
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-_NETWORKS = {"google": "Google", "meta": "Meta"}
+def _joined(names: Sequence[str]) -> str:
+    """The names as prose: a; a and b; a, b and c."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), *names[-1:])))
+
+
+def _over_time(segments: Sequence[SegmentSpend]) -> str:
+    """What the chart over time adds up: every network the rows hold, by its registry name."""
+    names = sorted({s.network for s in segments})
+    if len(names) > 1:
+        return f"Daily spend of each segment, {_joined(names)} together."
+    return "Daily spend of each segment" + "".join(f" on {name}" for name in names) + "."
 
 
 def nice_ticks(peak: float, most: int = 5) -> list[float]:
@@ -160,7 +170,7 @@ def _bar_chart(bars: Sequence[tuple[str, str, float | None, str]], colors: dict[
     for index, (segment, network, value, currency) in enumerate(shown):
         top = 4 + index * row
         length = max(value / peak * bar_width, 1.0)
-        label = f"{segment} · {_NETWORKS.get(network, network)}"
+        label = f"{segment} · {network}"
         shapes.append(
             f"<text x={label_width - 8} y={top + 14} text-anchor=end>{escape(label)}</text>"
             f"<rect x={label_width} y={top + 3} width={length:.1f} height={row - 8} "
@@ -185,7 +195,7 @@ def _table(segments: Sequence[SegmentSpend]) -> str:
             f"<td>{escape(cell)}</td>"
             for cell in (
                 s.segment,
-                _NETWORKS.get(s.network, s.network),
+                s.network,
                 f"{s.cost:,.2f} {s.currency}",
                 f"{s.impressions:,}",
                 f"{s.clicks:,}",

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.config.models import SyncdConfig
+from syncd.destinations.base import MATCHED
 from syncd.destinations.registry import network_of
 from syncd.spend.segments import SegmentSpend, money
 from syncd.state.backends import Backend
@@ -128,7 +129,7 @@ def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendRep
             key = (audience.segment, network)
             held = state.held_count(audience_ref(config, audience))  # no fold: no lease
             sizes[key] = sizes.get(key, 0) + held
-            estimate = matched_members(infos.get(audience.name), network)
+            estimate = matched_members(infos.get(audience.name))
             if estimate is not None:
                 done, of = matched.get(key, (0.0, 0))
                 matched[key] = (done + estimate[0], of + estimate[1])
@@ -161,33 +162,18 @@ def latest_audience_info(backend: Backend) -> dict[str, tuple[dict[str, object],
 
 
 def matched_members(
-    latest: tuple[dict[str, object], int | None] | None, kind: str
+    latest: tuple[dict[str, object], int | None] | None,
 ) -> tuple[float, int] | None:
-    """(matched, members) of one audience at its latest run, or None when unknown.
-
-    Google gives ``match_rate_percentage`` itself. Meta gives approximate counts of the
-    audience (lower and upper bound, -1 when too small to say), compared here with the
-    members the run sent.
-    """
+    """(matched, members) of one audience at its latest run, or None when unknown: the
+    matched count every network's `describe` gives (`MATCHED`) over the members the run
+    sent. A record from before that field has none, until the audience's next pass."""
     if latest is None:
         return None
     info, members = latest
-    if not members:
+    matched = info.get(MATCHED)
+    if not members or not isinstance(matched, int) or isinstance(matched, bool):
         return None
-    if kind == "meta":
-        bounds = [
-            value
-            for value in (
-                info.get("approximate_count_lower_bound"),
-                info.get("approximate_count_upper_bound"),
-            )
-            if isinstance(value, int) and value >= 0
-        ]
-        return (sum(bounds) / len(bounds), members) if bounds else None
-    percentage = info.get("match_rate_percentage")
-    if isinstance(percentage, int | float) and not isinstance(percentage, bool):
-        return percentage / 100 * members, members
-    return None
+    return float(matched), members
 
 
 def period(rows: pa.Table) -> tuple[dt.date, dt.date] | None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 import pyarrow as pa
 
 from syncd.destinations.base import (
+    MATCHED,
     Client,
     DestinationError,
     ErrorClass,
@@ -152,9 +153,11 @@ class GoogleAdsAudiences(Client):
         return ids[0] if ids else None
 
     def describe(self, audience_id: str) -> dict[str, object]:
-        """Size and match rate of a list, from GAQL (estimates, hours behind uploads)."""
+        """Size and match rate of a list, from GAQL (estimates, hours behind uploads); the
+        larger size is the matched count every network gives (``MATCHED``)."""
         user_list = self._user_list(audience_id)
         return {
+            MATCHED: max(int(user_list.size_for_display), int(user_list.size_for_search)),
             "user_list_id": str(user_list.id),
             "name": user_list.name,
             "membership_status": user_list.membership_status.name,

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import pyarrow as pa
 
-from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import MATCHED, Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.google.auth import BearerAuth, GoogleCredentialsAuth
 from syncd.destinations.google.capabilities import CAPABILITIES
 from syncd.destinations.google.dm_errors import classify
@@ -235,7 +235,8 @@ class DataManagerAudiences(Client):
     def describe(self, audience_id: str) -> dict[str, object]:
         """Size and match rate of a list as Google gives them, for the run record.
 
-        Sizes are Google's estimates of matched members (they lag uploads by hours);
+        Sizes are Google's estimates of matched members (they lag uploads by hours): the
+        larger of them is the matched count every network gives (``MATCHED``);
         ``match_rate_percentage`` is unset until something was uploaded;
         ``upload_match_rate_range`` is the range of the last ingest ``settle`` saw finish.
         """
@@ -247,12 +248,15 @@ class DataManagerAudiences(Client):
         user_list = response.json()
         sizes = user_list.get("sizeInfo") or {}
         contact = (user_list.get("ingestedUserListInfo") or {}).get("contactIdInfo") or {}
+        display = _int(sizes.get("displayNetworkMembersCount"))
+        search = _int(sizes.get("searchNetworkMembersCount"))
         return {
+            MATCHED: max((size for size in (display, search) if size is not None), default=None),
             "user_list_id": str(user_list.get("id", audience_id)),
             "name": user_list.get("displayName"),
             "membership_status": user_list.get("membershipStatus"),
-            "display_network_size": _int(sizes.get("displayNetworkMembersCount")),
-            "search_network_size": _int(sizes.get("searchNetworkMembersCount")),
+            "display_network_size": display,
+            "search_network_size": search,
             "match_rate_percentage": _int(contact.get("matchRatePercentage")),
             "upload_match_rate_range": self._match_rate_ranges.get(audience_id),
         }

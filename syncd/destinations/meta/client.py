@@ -27,7 +27,7 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import MATCHED, Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.meta.errors import ReplaceNotAllowed, classify, flagged
 from syncd.destinations.meta.form import FormSession
 from syncd.destinations.meta.schema import CAPABILITIES, form_payload
@@ -202,7 +202,18 @@ class MetaCustomAudiences(Client):
         delivery = body.get("delivery_status") or {}
         if operation.get("code") == _FLAGGED:
             raise flagged(subject, str(operation.get("description", "")))
+        # Meta's audience size is of the people it matched, as a range (each bound -1 when
+        # the audience is too small to say): its middle is the matched count (MATCHED).
+        bounds = [
+            bound
+            for bound in (
+                body.get("approximate_count_lower_bound"),
+                body.get("approximate_count_upper_bound"),
+            )
+            if isinstance(bound, int) and bound >= 0
+        ]
         return {
+            MATCHED: round(sum(bounds) / len(bounds)) if bounds else None,
             "approximate_count_lower_bound": body.get("approximate_count_lower_bound"),
             "approximate_count_upper_bound": body.get("approximate_count_upper_bound"),
             "operation_status_code": operation.get("code"),

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from syncd.destinations.base import Client, DestinationError, ErrorClass, PushResult
+from syncd.destinations.base import MATCHED, Client, DestinationError, ErrorClass, PushResult
 from syncd.destinations.tiktok.capabilities import CAPABILITIES
 from syncd.destinations.tiktok.errors import data_of
 from syncd.destinations.tiktok.mapping import mapping_body
@@ -121,8 +121,9 @@ class TikTokAudiences(Client):
     def describe(self, audience_id: str) -> dict[str, object]:
         """Size and status of an audience as TikTok gives them, for the run record.
 
-        ``cover_num`` is TikTok's count of matched users, updated hours after a change;
-        ``is_valid`` is false while TikTok is still calculating (or the audience expired)
+        ``cover_num`` is TikTok's count of matched users, updated hours after a change, and
+        so the matched count every network gives (``MATCHED``); ``is_valid`` is false while
+        TikTok is still calculating (or the audience expired)
         (/dmp/custom_audience/get/, https://business-api.tiktok.com/portal/docs?id=1739940507792385).
         """
         params = {
@@ -138,7 +139,9 @@ class TikTokAudiences(Client):
             raise DestinationError(
                 ErrorClass.FAIL_AUDIENCE, f"{subject}: TikTok does not know this audience"
             )
+        cover = details.get("cover_num")
         return {
+            MATCHED: cover if isinstance(cover, int) and not isinstance(cover, bool) else None,
             "audience_id": str(details.get("audience_id", audience_id)),
             "name": details.get("name"),
             "audience_type": details.get("audience_type"),
