@@ -10,18 +10,20 @@ when there are fewer than three):
 * "Prospecting - Broad" bills IMPRESSIONS, targets C and *excludes* A: an exclusion is no
   targeting and carries no spend.
 
-Numbers come from a ``random.Random`` seeded by (seed, ad account, day, ad set), so the same
-arguments always give the same rows and adding days never changes earlier ones. Spend is in
-whole cents, as Meta bills; Insights render it, and every other number, as strings.
+Numbers come from ``syncd.sandbox.campaigns``, seeded by (seed, ad account, day, ad set), so
+the same arguments always give the same rows and adding days never changes earlier ones.
+Spend is in whole cents, as Meta bills; Insights render it, and every other number, as
+strings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from syncd.sandbox.campaigns import Plan, day_of_delivery, days, place
 
 __all__ = ["AdSet", "InsightRow", "build_ad_sets", "daily_rows", "restated"]
 
@@ -102,81 +104,50 @@ class InsightRow:
         return row
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    campaign: str
-    name: str
-    billing_event: str
-    targets: tuple[int, ...]  # audience slots
-    excludes: tuple[int, ...]
-    impressions: tuple[int, int]
-    ctr: tuple[float, float]
-    price: tuple[float, float]  # CPC or CPM in currency units
-
-
 _PLANS = (
-    _Plan("Retargeting", "Retargeting - Cart", "LINK_CLICKS", (0,), (), (800, 4_000),
-          (0.008, 0.02), (0.35, 1.4)),
-    _Plan("Retargeting", "Retargeting - Lookalike mix", "IMPRESSIONS", (0, 1), (),
-          (3_000, 12_000), (0.002, 0.006), (4.0, 11.0)),
-    _Plan("Remarketing", "Remarketing - Buyers", "LINK_CLICKS", (2,), (), (500, 2_500),
-          (0.01, 0.03), (0.5, 2.0)),
-    _Plan("Prospecting", "Prospecting - Broad", "IMPRESSIONS", (2,), (0,), (6_000, 20_000),
-          (0.001, 0.004), (3.0, 8.0)),
+    Plan("Retargeting", "Retargeting - Cart", True, (0,), (), (800, 4_000),
+         (0.008, 0.02), (0.35, 1.4)),
+    Plan("Retargeting", "Retargeting - Lookalike mix", False, (0, 1), (),
+         (3_000, 12_000), (0.002, 0.006), (4.0, 11.0)),
+    Plan("Remarketing", "Remarketing - Buyers", True, (2,), (), (500, 2_500),
+         (0.01, 0.03), (0.5, 2.0)),
+    Plan("Prospecting", "Prospecting - Broad", False, (2,), (0,), (6_000, 20_000),
+         (0.001, 0.004), (3.0, 8.0)),
 )  # fmt: skip
 _PLAN_BY_NAME = {plan.name: plan for plan in _PLANS}
+#: Saturdays and Sundays deliver this share of a weekday's impressions.
+_WEEKEND = 0.8
 
 
 def build_ad_sets(audiences: Sequence[tuple[str, str]]) -> list[AdSet]:
     """The four ad sets over (id, name) audiences; audience slots repeat when there are few."""
-    if not audiences:
-        raise ValueError("spend needs at least one custom audience to target")
-    ordered = sorted(audiences)
-    campaigns: dict[str, int] = {}
-    ad_sets = []
-    for index, plan in enumerate(_PLANS):
-        number = campaigns.setdefault(plan.campaign, len(campaigns) + 1)
-        targeted = tuple(dict.fromkeys(ordered[slot % len(ordered)] for slot in plan.targets))
-        excluded = tuple(
-            audience
-            for audience in (ordered[slot % len(ordered)] for slot in plan.excludes)
-            if audience not in targeted
+    return [
+        AdSet(
+            id=str(_AD_SET_BASE + placed.number),
+            name=placed.plan.name,
+            campaign_id=str(_CAMPAIGN_BASE + placed.campaign_number),
+            campaign_name=f"{placed.plan.campaign} {placed.campaign_number}",
+            billing_event="LINK_CLICKS" if placed.plan.per_click else "IMPRESSIONS",
+            custom_audiences=placed.targeted,
+            excluded_custom_audiences=placed.excluded,
         )
-        ad_sets.append(
-            AdSet(
-                id=str(_AD_SET_BASE + index + 1),
-                name=plan.name,
-                campaign_id=str(_CAMPAIGN_BASE + number),
-                campaign_name=f"{plan.campaign} {number}",
-                billing_event=plan.billing_event,
-                custom_audiences=targeted,
-                excluded_custom_audiences=excluded,
-            )
-        )
-    return ad_sets
+        for placed in place(_PLANS, sorted(audiences))
+    ]
 
 
 def daily_rows(
     ad_sets: Sequence[AdSet], account: str, start: dt.date, end: dt.date, seed: int
 ) -> list[InsightRow]:
     """Deterministic rows for every ad set and day from ``start`` to ``end`` inclusive."""
-    if end < start:
-        raise ValueError("end is before start")
     rows = []
-    for offset in range((end - start).days + 1):
-        day = start + dt.timedelta(days=offset)
+    for day in days(start, end):
         for ad_set in ad_sets:
             plan = _PLAN_BY_NAME[ad_set.name]
-            rng = random.Random(f"{seed}:{account}:{day}:{ad_set.id}")
-            weekend = 0.8 if day.weekday() >= 5 else 1.0
-            impressions = round(rng.randint(*plan.impressions) * weekend)
-            clicks = round(impressions * rng.uniform(*plan.ctr))
-            unit = rng.uniform(*plan.price)
-            if ad_set.billing_event == "IMPRESSIONS":
-                spend = impressions / 1000 * unit
-            else:
-                spend = clicks * unit
-            rows.append(InsightRow(day, ad_set, round(spend * 100), impressions, clicks))
+            key = f"{seed}:{account}:{day}:{ad_set.id}"
+            numbers = day_of_delivery(plan, day, key, _WEEKEND)
+            rows.append(
+                InsightRow(day, ad_set, numbers.spend_cents, numbers.impressions, numbers.clicks)
+            )
     return rows
 
 

@@ -12,18 +12,19 @@ when there are fewer than four):
   audiences): an exclusion is no targeting and carries no spend, and with four audiences D
   is only ever excluded.
 
-Numbers come from a ``random.Random`` seeded by (seed, advertiser, day, ad group), so the
-same arguments always give the same rows and adding days never changes earlier ones. Spend is
+Numbers come from ``syncd.sandbox.campaigns``, seeded by (seed, advertiser, day, ad group), so
+the same arguments always give the same rows and adding days never changes earlier ones. Spend is
 in whole cents; reports render it, and every other metric, as strings, as TikTok's do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from syncd.sandbox.campaigns import Plan, day_of_delivery, days, place
 
 __all__ = ["AdGroup", "Delivery", "ReportRow", "build_ad_groups", "daily_rows"]
 
@@ -120,76 +121,50 @@ class Delivery:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    campaign: str
-    name: str
-    billing_event: str
-    targets: tuple[int, ...]  # audience slots
-    excludes: tuple[int, ...]
-    impressions: tuple[int, int]
-    ctr: tuple[float, float]
-    price: tuple[float, float]  # CPC or CPM in currency units
-
-
 _PLANS = (
-    _Plan("Retargeting", "Retargeting - Cart", "CPC", (0,), (), (900, 5_000),
-          (0.008, 0.025), (0.25, 1.1)),
-    _Plan("Retargeting", "Retargeting - Lookalike mix", "OCPM", (0, 1), (),
-          (4_000, 15_000), (0.003, 0.008), (3.0, 9.0)),
-    _Plan("Remarketing", "Remarketing - Buyers", "CPC", (2,), (), (600, 3_000),
-          (0.01, 0.03), (0.4, 1.6)),
-    _Plan("Prospecting", "Prospecting - Broad", "OCPM", (2,), (3,), (8_000, 25_000),
-          (0.001, 0.005), (2.5, 7.0)),
+    Plan("Retargeting", "Retargeting - Cart", True, (0,), (), (900, 5_000),
+         (0.008, 0.025), (0.25, 1.1)),
+    Plan("Retargeting", "Retargeting - Lookalike mix", False, (0, 1), (),
+         (4_000, 15_000), (0.003, 0.008), (3.0, 9.0)),
+    Plan("Remarketing", "Remarketing - Buyers", True, (2,), (), (600, 3_000),
+         (0.01, 0.03), (0.4, 1.6)),
+    Plan("Prospecting", "Prospecting - Broad", False, (2,), (3,), (8_000, 25_000),
+         (0.001, 0.005), (2.5, 7.0)),
 )  # fmt: skip
 _PLAN_BY_NAME = {plan.name: plan for plan in _PLANS}
+#: Saturdays and Sundays deliver this share of a weekday's impressions.
+_WEEKEND = 0.85
 
 
 def build_ad_groups(audiences: Sequence[str]) -> list[AdGroup]:
-    """The four ad groups over the audience ids; slots repeat when there are few."""
-    if not audiences:
-        raise ValueError("spend needs at least one custom audience to target")
+    """The four ad groups over the audience ids (in numeric order); slots repeat when there
+    are few."""
     ordered = sorted(set(audiences), key=lambda i: (len(i), i))
-    campaigns: dict[str, int] = {}
-    ad_groups = []
-    for index, plan in enumerate(_PLANS):
-        number = campaigns.setdefault(plan.campaign, len(campaigns) + 1)
-        targeted = tuple(dict.fromkeys(ordered[slot % len(ordered)] for slot in plan.targets))
-        excluded = tuple(
-            audience
-            for audience in (ordered[slot % len(ordered)] for slot in plan.excludes)
-            if audience not in targeted
+    return [
+        AdGroup(
+            id=str(_AD_GROUP_BASE + placed.number),
+            name=placed.plan.name,
+            campaign_id=str(_CAMPAIGN_BASE + placed.campaign_number),
+            campaign_name=f"{placed.plan.campaign} {placed.campaign_number}",
+            billing_event="CPC" if placed.plan.per_click else "OCPM",
+            audience_ids=placed.targeted,
+            excluded_audience_ids=placed.excluded,
         )
-        ad_groups.append(
-            AdGroup(
-                id=str(_AD_GROUP_BASE + index + 1),
-                name=plan.name,
-                campaign_id=str(_CAMPAIGN_BASE + number),
-                campaign_name=f"{plan.campaign} {number}",
-                billing_event=plan.billing_event,
-                audience_ids=targeted,
-                excluded_audience_ids=excluded,
-            )
-        )
-    return ad_groups
+        for placed in place(_PLANS, ordered)
+    ]
 
 
 def daily_rows(
     ad_groups: Sequence[AdGroup], advertiser: str, start: dt.date, end: dt.date, seed: int
 ) -> list[ReportRow]:
     """Deterministic rows for every ad group and day from ``start`` to ``end`` inclusive."""
-    if end < start:
-        raise ValueError("end is before start")
     rows = []
-    for offset in range((end - start).days + 1):
-        day = start + dt.timedelta(days=offset)
+    for day in days(start, end):
         for ad_group in ad_groups:
             plan = _PLAN_BY_NAME[ad_group.name]
-            rng = random.Random(f"{seed}:{advertiser}:{day}:{ad_group.id}")
-            weekend = 0.85 if day.weekday() >= 5 else 1.0
-            impressions = round(rng.randint(*plan.impressions) * weekend)
-            clicks = round(impressions * rng.uniform(*plan.ctr))
-            unit = rng.uniform(*plan.price)
-            spend = clicks * unit if plan.billing_event == "CPC" else impressions / 1000 * unit
-            rows.append(ReportRow(day, ad_group, round(spend * 100), impressions, clicks))
+            key = f"{seed}:{advertiser}:{day}:{ad_group.id}"
+            numbers = day_of_delivery(plan, day, key, _WEEKEND)
+            rows.append(
+                ReportRow(day, ad_group, numbers.spend_cents, numbers.impressions, numbers.clicks)
+            )
     return rows
