@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import pyarrow as pa
 
 from syncd.config.models import Audience
 from syncd.destinations.meta.schema import CAPABILITIES
 from syncd.destinations.meta.settings import MetaDestination
 from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.pacing import Pacer, shared_pacer
-from syncd.spend.split import GroupDay, even_split_rows
+from syncd.spend.grouped import managed_segments, split_table
+from syncd.spend.split import GroupDay
 from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled
 
 __all__ = ["billing_model", "pull_meta"]
@@ -88,21 +87,17 @@ def pull_meta(
     client = MetaCustomAudiences(destination, sleep=sleep, pacer=pacer)
     subject = f"Meta ad account {destination.ad_account_id}"
     notes: list[str] = []
+
+    def find(name: str) -> str | None:
+        return call_with_retries(
+            lambda: client.find_audience(name),
+            retry_policy,
+            f"{subject}: audience names",
+            sleep=sleep,
+        )
+
     try:
-        segments = {a.audience_id: a.segment for a in audiences if a.audience_id is not None}
-        for audience in audiences:
-            if audience.audience_name is None:
-                continue
-            found = call_with_retries(
-                lambda name=audience.audience_name: client.find_audience(name),
-                retry_policy,
-                f"{subject}: audience names",
-                sleep=sleep,
-            )
-            if found is None:
-                notes.append(f"{audience.name}: no audience named {audience.audience_name!r}")
-            else:
-                segments[found] = audience.segment
+        segments = managed_segments(audiences, find, notes)
         if not segments:
             return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
         account = client.ad_account()
@@ -127,7 +122,13 @@ def pull_meta(
         )
     finally:
         client.close()
-    table = _table(insights, ad_sets, destination.ad_account_id, segments, pulled_at, notes)
+    table = split_table(
+        _group_days(insights, ad_sets, destination.ad_account_id),
+        segments,
+        pulled_at,
+        notes,
+        "ad set(s) in Insights are not listed (archived or deleted)",
+    )
     return Pulled(table, tuple(sorted(segments)), tuple(notes))
 
 
@@ -144,23 +145,17 @@ def _ad_sets(nodes: Iterable[dict[str, Any]]) -> dict[str, _AdSet]:
     return result
 
 
-def _table(
-    insights: Iterable[dict[str, Any]],
-    ad_sets: dict[str, _AdSet],
-    account_id: str,
-    segments: dict[str, str],
-    pulled_at: dt.datetime,
-    notes: list[str],
-) -> pa.Table:
-    records = []
-    unlisted: set[str] = set()
+def _group_days(
+    insights: Iterable[dict[str, Any]], ad_sets: dict[str, _AdSet], account_id: str
+) -> Iterator[GroupDay | str]:
+    """Each Insights row as a `GroupDay`, or the id of its ad set when that is not listed."""
     for row in insights:
         ad_set_id = str(row["adset_id"])
         ad_set = ad_sets.get(ad_set_id)
         if ad_set is None:
-            unlisted.add(ad_set_id)
+            yield ad_set_id
             continue
-        group = GroupDay(
+        yield GroupDay(
             day=dt.date.fromisoformat(row["date_start"]),
             network="meta",
             account_id=account_id,
@@ -175,10 +170,3 @@ def _table(
             currency=row.get("account_currency"),
             billing_model=billing_model(ad_set.billing_event),
         )
-        records.extend(even_split_rows(group, segments, pulled_at))
-    if unlisted:
-        notes.append(
-            f"{len(unlisted)} ad set(s) in Insights are not listed (archived or deleted): "
-            "their targeting is unknown, so their spend is not allocated"
-        )
-    return pa.Table.from_pylist(records, schema=SPEND_SCHEMA)

@@ -37,12 +37,11 @@ import datetime as dt
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import pyarrow as pa
 
 from syncd.config.models import Audience
 from syncd.destinations.base import DestinationError, ErrorClass
@@ -51,7 +50,8 @@ from syncd.destinations.retry import RetryPolicy, call_with_retries
 from syncd.destinations.tiktok.client import TikTokAudiences
 from syncd.destinations.tiktok.settings import TikTokDestination
 from syncd.pacing import Pacer
-from syncd.spend.split import GroupDay, even_split_rows
+from syncd.spend.grouped import managed_segments, split_table
+from syncd.spend.split import GroupDay
 from syncd.spend.table import CPC, CPM, SPEND_SCHEMA, Pulled
 
 __all__ = ["MAX_REPORT_DAYS", "PAGE_SIZE", "billing_model", "pull_spend"]
@@ -111,7 +111,7 @@ def pull_spend(
     reader = _Reader(client, subject, pacer_of(destination), retry_policy, sleep, page_size)
     notes: list[str] = []
     try:
-        segments = _segments(reader, audiences, notes)
+        segments = managed_segments(audiences, reader.find_audience, notes)
         if not segments:
             return Pulled(SPEND_SCHEMA.empty_table(), (), tuple(notes))
         ad_groups = _ad_groups(reader.pages(_AD_GROUPS, _ad_group_query(advertiser)))
@@ -122,7 +122,13 @@ def pull_spend(
         ]
     finally:
         client.close()
-    table = _table(rows, ad_groups, advertiser, segments, pulled_at, notes)
+    table = split_table(
+        _group_days(rows, ad_groups, advertiser),
+        segments,
+        pulled_at,
+        notes,
+        "ad group(s) in the report are not listed by /adgroup/get/",
+    )
     return Pulled(table, tuple(sorted(segments)), tuple(notes))
 
 
@@ -185,22 +191,6 @@ class _Reader:
             self._pacer.throttled(seconds)
 
 
-def _segments(reader: _Reader, audiences: Sequence[Audience], notes: list[str]) -> dict[str, str]:
-    """Audience id -> segment, for the audiences given by id and those found by name (a
-    look-up reads and never creates)."""
-    segments = {a.audience_id: a.segment for a in audiences if a.audience_id is not None}
-    for audience in audiences:
-        name = audience.audience_name
-        if name is None:
-            continue
-        found = reader.find_audience(name)
-        if found is None:
-            notes.append(f"{audience.name}: no audience named {name!r} (the first sync creates it)")
-        else:
-            segments[found] = audience.segment
-    return segments
-
-
 def _ad_group_query(advertiser: str) -> dict[str, str]:
     return {
         "advertiser_id": advertiser,
@@ -247,24 +237,18 @@ def _ad_groups(nodes: Iterable[dict[str, Any]]) -> dict[str, _AdGroup]:
     return result
 
 
-def _table(
-    rows: Iterable[dict[str, Any]],
-    ad_groups: dict[str, _AdGroup],
-    advertiser: str,
-    segments: dict[str, str],
-    pulled_at: dt.datetime,
-    notes: list[str],
-) -> pa.Table:
-    records = []
-    unlisted: set[str] = set()
+def _group_days(
+    rows: Iterable[dict[str, Any]], ad_groups: dict[str, _AdGroup], advertiser: str
+) -> Iterator[GroupDay | str]:
+    """Each report row as a `GroupDay`, or the id of its ad group when that is not listed."""
     for row in rows:
         dimensions, metrics = row.get("dimensions") or {}, row.get("metrics") or {}
         ad_group_id = str(dimensions.get("adgroup_id", ""))
         ad_group = ad_groups.get(ad_group_id)
         if ad_group is None:
-            unlisted.add(ad_group_id)
+            yield ad_group_id
             continue
-        group = GroupDay(
+        yield GroupDay(
             day=dt.date.fromisoformat(str(dimensions["stat_time_day"])[:10]),
             network="tiktok",
             account_id=advertiser,
@@ -279,13 +263,6 @@ def _table(
             currency=metrics.get("currency") or None,
             billing_model=billing_model(ad_group.billing_event),
         )
-        records.extend(even_split_rows(group, segments, pulled_at))
-    if unlisted:
-        notes.append(
-            f"{len(unlisted)} ad group(s) in the report are not listed by /adgroup/get/: "
-            "their targeting is unknown, so their spend is not allocated"
-        )
-    return pa.Table.from_pylist(records, schema=SPEND_SCHEMA)
 
 
 def _count(value: object) -> int:
