@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from syncd.config.models import Audience
 from syncd.daemon import Daemon
 from syncd.destinations.registry import dialects
 from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country, send_value
+from syncd.lift.pnl import ATTRIBUTION_DAYS
 from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.sources import SourceError
@@ -30,6 +32,8 @@ from syncd.summary import format_results
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 config_argument = click.argument(
     "config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path)
@@ -240,17 +244,69 @@ def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | Non
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a self-contained HTML page with charts (opens offline).",
 )
+@click.option(
+    "--attribution-days",
+    type=click.IntRange(min=0),
+    default=ATTRIBUTION_DAYS,
+    show_default=True,
+    help="P&L: a person's conversions count this many days after they entered their group.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the spend table, then the P&L table. csv or json: only the P&L rows, with "
+    "every number, for scripts.",
+)
+@click.option(
+    "--pnl-table",
+    metavar="NAME",
+    help="Also write the P&L rows to table NAME (replaced each time), beside the spend "
+    "table: in a PostgreSQL warehouse's schema; with a DuckDB warehouse (opened read-only, "
+    "and replaced whole by exports) or any other, in the state's database.",
+)
 def report(
-    config_path: Path, since: dt.datetime | None, until: dt.datetime | None, html_path: Path | None
+    config_path: Path,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    html_path: Path | None,
+    attribution_days: int,
+    output_format: str,
+    pnl_table: str | None,
 ) -> None:
     """What each segment cost per network: spend, impressions, clicks, CPC, CPM, billing
-    model, audience size and match rate, from the spend table (`syncd spend` fills it)."""
+    model, audience size and match rate, from the spend table (`syncd spend` fills it).
+
+    Then the audience P&L, for audiences with a holdout: people treated and held out,
+    conversion rates, incremental conversions and revenue with 95% intervals, cost per
+    incremental conversion, incremental ROAS and the minimum detectable effect, from the
+    holdout history, the `outcomes:` query and the spend table (see docs/lift.md).
+    """
+    from syncd.lift.pnl import build_pnl
+    from syncd.lift.pnl_format import pnl_csv, pnl_json, pnl_rows, pnl_text
+
     config = _load(config_path)
+    if pnl_table is not None and not _TABLE_NAME.fullmatch(pnl_table):
+        raise click.BadParameter("a plain table name: letters, digits, _", param_hint="--pnl-table")
     last = until.date() if until else dt.date.today()
     first = since.date() if since else last - dt.timedelta(days=30)
     with _reported():
         spend_report = build_report(config, first, last)
-    click.echo(spend_report.text())
+        pnl = build_pnl(config, first, last, attribution_days)
+    if output_format == "text":
+        click.echo(spend_report.text())
+        click.echo("")
+        click.echo(pnl_text(pnl))
+    else:
+        click.echo((pnl_csv if output_format == "csv" else pnl_json)(pnl), nl=False)
+    if pnl_table is not None:
+        from syncd.lift.pnl_table import write_pnl_table
+
+        with _reported():
+            where = write_pnl_table(config, pnl_table, pnl_rows(pnl))
+        click.echo(f"wrote {len(pnl.audiences)} P&L rows to {pnl_table} in {where}", err=True)
     if html_path is not None:
         html_path.write_text(spend_report.html(), encoding="utf-8")
         click.echo(f"wrote {html_path}")

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from syncd.config.experiments import Holdout
+from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
 from syncd.destinations.google.settings import (
     GoogleAdsConnection,
@@ -104,6 +104,11 @@ class Segment(StrictModel):
         description="Hold a random share of this segment's people out of all its audiences "
         "on every network, to measure what the audiences add (`syncd report`). An "
         "audience's own holdout replaces it for that audience.",
+    )
+    outcomes: Outcomes | None = Field(
+        default=None,
+        description="The conversions this segment's audiences are measured by (`syncd "
+        "report`'s P&L); replaces the top-level `outcomes` for this segment.",
     )
     trust_e164_phones: bool = Field(
         default=False,
@@ -321,6 +326,11 @@ class SyncdConfig(BaseSettings):
     spend: SpendSettings = Field(
         default_factory=SpendSettings,
         description="Pulling spend per audience back from the networks (`syncd spend`).",
+    )
+    outcomes: DefaultOutcomes | None = Field(
+        default=None,
+        description="The conversions audiences with a holdout are measured by (`syncd "
+        "report`'s P&L), for every segment without `outcomes` of its own.",
     )
 
     def read_timeout(self, segment: str) -> int:
