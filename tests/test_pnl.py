@@ -314,6 +314,13 @@ def test_the_attribution_window_outsiders_and_bad_rows(
     (cut,) = build_pnl(config, TODAY - day, (entered + 5 * day).date(), 10).audiences
     assert cut.treated.converters == 1  # the window's end cuts the attribution short
 
+    write_pnl_table(config, "audience_pnl", pnl_rows(seven))  # into the state's database
+    with open_state(config.state) as store:
+        written = store.backend.execute(
+            "SELECT treated_converters, incremental_revenue, spend_reported FROM audience_pnl"
+        )
+    assert written == [(1, pytest.approx(pnl_rows(seven)[0]["incremental_revenue"]), False)]
+
 
 def test_a_person_moved_into_the_holdout_stays_where_they_started(workspace: Workspace) -> None:
     """Intent to treat: raising the fraction moves people into the holdout mid-window, and

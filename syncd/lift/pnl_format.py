@@ -179,9 +179,9 @@ def pnl_text(report: PnlReport) -> str:
     if not report.has_holdouts:
         return HINT
     title = (
-        f"Audience P&L from {report.since} to {report.until}: conversions within "
-        f"{report.attribution_days} days of entering a group, each person in the group "
-        "they started the window in"
+        f"Audience P&L from {report.since} to {report.until}\n(conversions within "
+        f"{report.attribution_days} days of entering a group; each person counted in the "
+        "group they started the window in)"
     )
     headers = ("segment", "network", "treated", "held out", "conv. treated")
     headers += ("conv. held out", "incr. conversions [95% CI]", "incr. revenue [95% CI]")
