@@ -13,14 +13,25 @@ one Google Ads API emulator.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from syncd.destinations.settings import DestinationSettings
+    from syncd.sandbox.server import EmulatorServer
 
-__all__ = ["Emulated", "Emulation", "EmulatorFactory", "Endpoint", "SeedsSpend"]
+__all__ = [
+    "Emulated",
+    "Emulation",
+    "EmulatorFactory",
+    "Endpoint",
+    "OneServerPerNetwork",
+    "SeedsSpend",
+]
+
+_Server = TypeVar("_Server", bound="EmulatorServer")
 
 
 @dataclass(frozen=True)
@@ -93,3 +104,64 @@ class SeedsSpend(Protocol):
 
 
 EmulatorFactory = Callable[[Emulation], Emulated]
+
+
+class OneServerPerNetwork(ABC, Generic[_Server]):
+    """`Emulated` (and `SeedsSpend`) over one HTTP emulator that serves every destination of
+    its network, each audience and its spend on the destination's account (Meta's ad
+    account, TikTok's advertiser). A network supplies the server, its kind and API name, and
+    the three calls whose names differ from one emulator to the next."""
+
+    kind: ClassVar[str]
+    api: ClassVar[str]
+
+    def __init__(self, emulation: Emulation, emulator: _Server) -> None:
+        self._destinations = emulation.destinations
+        self.emulator = emulator
+        for name, ids in emulation.audiences.items():
+            for audience_id in ids:
+                self._add_audience(audience_id, self._account(name))
+
+    def start(self) -> None:
+        self.emulator.start()
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    def set_latency(self, seconds: float, jitter: float = 0.0, *, seed: int = 0) -> None:
+        self.emulator.set_latency(seconds, jitter, seed=seed)
+
+    def endpoints(self) -> Sequence[Endpoint]:
+        return [Endpoint(self.kind, self.api, self.emulator.base_url)]
+
+    def environment(self) -> Mapping[str, str]:
+        return {}
+
+    @abstractmethod
+    def identifiers(self, destination: str, audience_id: str) -> Mapping[str, frozenset[str]]:
+        """What `Emulated.identifiers` says, from the emulator's own member records."""
+
+    def seed_spend(
+        self, first: dt.date, last: dt.date, audiences: Mapping[str, Sequence[str]], *, seed: int
+    ) -> None:
+        """Spend on each account over all its audiences at once, whichever destinations
+        name them, as one account's campaigns target audiences regardless of who made them."""
+        by_account: dict[str, list[str]] = {}
+        for name, ids in audiences.items():
+            by_account.setdefault(self._account(name), []).extend(ids)
+        for account, ids in by_account.items():
+            if ids:
+                self._generate_spend(first, last, ids, seed, account)
+
+    @abstractmethod
+    def _add_audience(self, audience_id: str, account: str) -> None:
+        """Create the audience on the account."""
+
+    @abstractmethod
+    def _generate_spend(
+        self, first: dt.date, last: dt.date, audience_ids: list[str], seed: int, account: str
+    ) -> None:
+        """Campaigns over the account's audiences with spend on every day, first to last."""
+
+    def _account(self, destination: str) -> str:
+        return self._destinations[destination].account

@@ -6,10 +6,10 @@ destination's advertiser, with ad groups and daily spend over them (`seed_spend`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from syncd.destinations.tiktok.sandbox.emulator import TikTokEmulator
-from syncd.sandbox.emulated import Emulation, Endpoint
+from syncd.sandbox.emulated import Emulation, OneServerPerNetwork
 
 __all__ = ["EmulatedTikTok"]
 
@@ -17,31 +17,16 @@ __all__ = ["EmulatedTikTok"]
 _COLUMNS = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone"}
 
 
-class EmulatedTikTok:
-    """`syncd.sandbox.emulated.Emulated` (and `SeedsSpend`) over one `TikTokEmulator`."""
+class EmulatedTikTok(OneServerPerNetwork[TikTokEmulator]):
+    """`syncd.sandbox.emulated.Emulated` (and `SeedsSpend`) over one `TikTokEmulator`.
+    Spend is four ad groups per advertiser over its audiences (one shared by two audiences,
+    one excluding another: `delivery.build_ad_groups`), with daily report rows."""
+
+    kind = "tiktok"
+    api = "TikTok API for Business"
 
     def __init__(self, emulation: Emulation) -> None:
-        self._destinations = emulation.destinations
-        self.emulator = TikTokEmulator(port=emulation.ports["tiktok"])
-        for name, ids in emulation.audiences.items():
-            advertiser = emulation.destinations[name].account
-            for audience_id in ids:
-                self.emulator.add_audience(audience_id, advertiser=advertiser)
-
-    def start(self) -> None:
-        self.emulator.start()
-
-    def stop(self) -> None:
-        self.emulator.stop()
-
-    def set_latency(self, seconds: float, jitter: float = 0.0, *, seed: int = 0) -> None:
-        self.emulator.set_latency(seconds, jitter, seed=seed)
-
-    def endpoints(self) -> Sequence[Endpoint]:
-        return [Endpoint("tiktok", "TikTok API for Business", self.emulator.base_url)]
-
-    def environment(self) -> Mapping[str, str]:
-        return {}
+        super().__init__(emulation, TikTokEmulator(port=emulation.ports["tiktok"]))
 
     def identifiers(self, destination: str, audience_id: str) -> Mapping[str, frozenset[str]]:
         """What TikTok has applied: changes still processing are not in it."""
@@ -51,14 +36,10 @@ class EmulatedTikTok:
             for id_type, column in _COLUMNS.items()
         }
 
-    def seed_spend(
-        self, first: dt.date, last: dt.date, audiences: Mapping[str, Sequence[str]], *, seed: int
+    def _add_audience(self, audience_id: str, account: str) -> None:
+        self.emulator.add_audience(audience_id, advertiser=account)
+
+    def _generate_spend(
+        self, first: dt.date, last: dt.date, audience_ids: list[str], seed: int, account: str
     ) -> None:
-        """Four ad groups per advertiser over its audiences (one shared by two audiences, one
-        excluding another: `delivery.build_ad_groups`), with daily report rows."""
-        by_advertiser: dict[str, list[str]] = {}
-        for name, ids in audiences.items():
-            by_advertiser.setdefault(self._destinations[name].account, []).extend(ids)
-        for advertiser, ids in by_advertiser.items():
-            if ids:
-                self.emulator.generate_spend(first, last, ids, seed=seed, advertiser_id=advertiser)
+        self.emulator.generate_spend(first, last, audience_ids, seed=seed, advertiser_id=account)
