@@ -6,21 +6,35 @@ A plan is one group to build: its campaign, whether it bills per click or per th
 impressions, the audience slots it targets and excludes, and the ranges its daily numbers
 are drawn from. Slots index the audiences in the network's order and repeat round-robin when
 there are fewer audiences than slots. A day's numbers come from a ``random.Random`` seeded by
-a key the network builds from (seed, account, day, group), so the same arguments always give
-the same numbers and adding days never changes earlier ones.
+(seed, account, day, group id), so the same arguments always give the same numbers and adding
+days never changes earlier ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["DayOfDelivery", "Placed", "Plan", "day_of_delivery", "days", "place"]
+__all__ = ["Campaigns", "DayOfDelivery", "Placed", "Plan"]
 
 _A = TypeVar("_A")
+
+
+class _Group(Protocol):
+    """An ad set or ad group as a network's emulator holds it: built from the plan of its
+    ``name``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+_G = TypeVar("_G", bound=_Group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,39 +73,52 @@ class DayOfDelivery:
     clicks: int
 
 
-def place(plans: Sequence[Plan], audiences: Sequence[_A]) -> list[Placed[_A]]:
-    """Every plan over ``audiences``, taken in the order given; slots repeat when few."""
-    if not audiences:
-        raise ValueError("spend needs at least one custom audience to target")
-    campaigns: dict[str, int] = {}
-    placed = []
-    for index, plan in enumerate(plans):
-        number = campaigns.setdefault(plan.campaign, len(campaigns) + 1)
-        targeted = tuple(dict.fromkeys(audiences[slot % len(audiences)] for slot in plan.targets))
-        excluded = tuple(
-            audience
-            for audience in (audiences[slot % len(audiences)] for slot in plan.excludes)
-            if audience not in targeted
-        )
-        placed.append(Placed(index + 1, plan, number, targeted, excluded))
-    return placed
+@dataclass(frozen=True)
+class Campaigns:
+    """One network's plans, and the share of a weekday's impressions that Saturdays and
+    Sundays deliver."""
 
+    plans: tuple[Plan, ...]
+    weekend_factor: float
 
-def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
-    """Every day from ``start`` to ``end`` inclusive."""
-    if end < start:
-        raise ValueError("end is before start")
-    for offset in range((end - start).days + 1):
-        yield start + dt.timedelta(days=offset)
+    def place(self, audiences: Sequence[_A]) -> list[Placed[_A]]:
+        """Every plan over ``audiences``, taken in the order given; slots repeat when few."""
+        if not audiences:
+            raise ValueError("spend needs at least one custom audience to target")
+        campaigns: dict[str, int] = {}
+        placed = []
+        for index, plan in enumerate(self.plans):
+            number = campaigns.setdefault(plan.campaign, len(campaigns) + 1)
+            targeted = tuple(
+                dict.fromkeys(audiences[slot % len(audiences)] for slot in plan.targets)
+            )
+            excluded = tuple(
+                audience
+                for audience in (audiences[slot % len(audiences)] for slot in plan.excludes)
+                if audience not in targeted
+            )
+            placed.append(Placed(index + 1, plan, number, targeted, excluded))
+        return placed
 
+    def deliver(
+        self, groups: Sequence[_G], account: str, start: dt.date, end: dt.date, seed: int
+    ) -> list[tuple[dt.date, _G, DayOfDelivery]]:
+        """Every group's numbers on every day from ``start`` to ``end`` inclusive, each drawn
+        from a generator seeded by (seed, account, day, group id)."""
+        if end < start:
+            raise ValueError("end is before start")
+        plans = {plan.name: plan for plan in self.plans}
+        return [
+            (day, group, self._day(plans[group.name], day, f"{seed}:{account}:{day}:{group.id}"))
+            for day in (start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+            for group in groups
+        ]
 
-def day_of_delivery(plan: Plan, day: dt.date, key: str, weekend_factor: float) -> DayOfDelivery:
-    """The plan's numbers on ``day``, drawn from a generator seeded by ``key``; Saturdays and
-    Sundays deliver ``weekend_factor`` of a weekday's impressions."""
-    rng = random.Random(key)
-    weekend = weekend_factor if day.weekday() >= 5 else 1.0
-    impressions = round(rng.randint(*plan.impressions) * weekend)
-    clicks = round(impressions * rng.uniform(*plan.ctr))
-    unit = rng.uniform(*plan.price)
-    spend = clicks * unit if plan.per_click else impressions / 1000 * unit
-    return DayOfDelivery(round(spend * 100), impressions, clicks)
+    def _day(self, plan: Plan, day: dt.date, key: str) -> DayOfDelivery:
+        rng = random.Random(key)
+        weekend = self.weekend_factor if day.weekday() >= 5 else 1.0
+        impressions = round(rng.randint(*plan.impressions) * weekend)
+        clicks = round(impressions * rng.uniform(*plan.ctr))
+        unit = rng.uniform(*plan.price)
+        spend = clicks * unit if plan.per_click else impressions / 1000 * unit
+        return DayOfDelivery(round(spend * 100), impressions, clicks)

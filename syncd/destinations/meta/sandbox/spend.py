@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from syncd.sandbox.campaigns import Plan, day_of_delivery, days, place
+from syncd.sandbox.campaigns import Campaigns, Plan
 
 __all__ = ["AdSet", "InsightRow", "build_ad_sets", "daily_rows", "restated"]
 
@@ -114,9 +114,7 @@ _PLANS = (
     Plan("Prospecting", "Prospecting - Broad", False, (2,), (0,), (6_000, 20_000),
          (0.001, 0.004), (3.0, 8.0)),
 )  # fmt: skip
-_PLAN_BY_NAME = {plan.name: plan for plan in _PLANS}
-#: Saturdays and Sundays deliver this share of a weekday's impressions.
-_WEEKEND = 0.8
+_CAMPAIGNS = Campaigns(_PLANS, weekend_factor=0.8)
 
 
 def build_ad_sets(audiences: Sequence[tuple[str, str]]) -> list[AdSet]:
@@ -131,7 +129,7 @@ def build_ad_sets(audiences: Sequence[tuple[str, str]]) -> list[AdSet]:
             custom_audiences=placed.targeted,
             excluded_custom_audiences=placed.excluded,
         )
-        for placed in place(_PLANS, sorted(audiences))
+        for placed in _CAMPAIGNS.place(sorted(audiences))
     ]
 
 
@@ -139,16 +137,10 @@ def daily_rows(
     ad_sets: Sequence[AdSet], account: str, start: dt.date, end: dt.date, seed: int
 ) -> list[InsightRow]:
     """Deterministic rows for every ad set and day from ``start`` to ``end`` inclusive."""
-    rows = []
-    for day in days(start, end):
-        for ad_set in ad_sets:
-            plan = _PLAN_BY_NAME[ad_set.name]
-            key = f"{seed}:{account}:{day}:{ad_set.id}"
-            numbers = day_of_delivery(plan, day, key, _WEEKEND)
-            rows.append(
-                InsightRow(day, ad_set, numbers.spend_cents, numbers.impressions, numbers.clicks)
-            )
-    return rows
+    return [
+        InsightRow(day, ad_set, numbers.spend_cents, numbers.impressions, numbers.clicks)
+        for day, ad_set, numbers in _CAMPAIGNS.deliver(ad_sets, account, start, end, seed)
+    ]
 
 
 def restated(

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from syncd.sandbox.campaigns import Plan, day_of_delivery, days, place
+from syncd.sandbox.campaigns import Campaigns, Plan
 
 __all__ = ["AdGroup", "Delivery", "ReportRow", "build_ad_groups", "daily_rows"]
 
@@ -131,9 +131,7 @@ _PLANS = (
     Plan("Prospecting", "Prospecting - Broad", False, (2,), (3,), (8_000, 25_000),
          (0.001, 0.005), (2.5, 7.0)),
 )  # fmt: skip
-_PLAN_BY_NAME = {plan.name: plan for plan in _PLANS}
-#: Saturdays and Sundays deliver this share of a weekday's impressions.
-_WEEKEND = 0.85
+_CAMPAIGNS = Campaigns(_PLANS, weekend_factor=0.85)
 
 
 def build_ad_groups(audiences: Sequence[str]) -> list[AdGroup]:
@@ -150,7 +148,7 @@ def build_ad_groups(audiences: Sequence[str]) -> list[AdGroup]:
             audience_ids=placed.targeted,
             excluded_audience_ids=placed.excluded,
         )
-        for placed in place(_PLANS, ordered)
+        for placed in _CAMPAIGNS.place(ordered)
     ]
 
 
@@ -158,13 +156,7 @@ def daily_rows(
     ad_groups: Sequence[AdGroup], advertiser: str, start: dt.date, end: dt.date, seed: int
 ) -> list[ReportRow]:
     """Deterministic rows for every ad group and day from ``start`` to ``end`` inclusive."""
-    rows = []
-    for day in days(start, end):
-        for ad_group in ad_groups:
-            plan = _PLAN_BY_NAME[ad_group.name]
-            key = f"{seed}:{advertiser}:{day}:{ad_group.id}"
-            numbers = day_of_delivery(plan, day, key, _WEEKEND)
-            rows.append(
-                ReportRow(day, ad_group, numbers.spend_cents, numbers.impressions, numbers.clicks)
-            )
-    return rows
+    return [
+        ReportRow(day, ad_group, numbers.spend_cents, numbers.impressions, numbers.clicks)
+        for day, ad_group, numbers in _CAMPAIGNS.deliver(ad_groups, advertiser, start, end, seed)
+    ]
