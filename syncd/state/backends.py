@@ -40,6 +40,12 @@ WRITES = threading.RLock()
 #: upgrade committed would do it again. (Processes cannot share a DuckDB file.)
 _DUCKDB_SETUP = threading.Lock()
 
+#: Lease statements (`execute_aside`) on a DuckDB file, one at a time in the process: DuckDB
+#: has no row locks, so two at once on one lease (the daemon's renewal beside a pass's claim)
+#: fail instead of one waiting for the other ("Duplicate key", "Conflict on tuple
+#: deletion"). One process alone can open the file, so this lock serializes them all.
+_DUCKDB_LEASES = threading.Lock()
+
 #: How long opening a DuckDB file waits while another process holds it before it gives up.
 LOCK_WAIT_SECONDS = 30.0
 
@@ -137,7 +143,6 @@ class DuckDBBackend:
         # row numbers (fingerprints) and batches (the journal) are read back by.
         self._db.execute("SET preserve_insertion_order = true")
         self._aside: duckdb.DuckDBPyConnection | None = None  # `execute_aside`'s
-        self._aside_lock = threading.Lock()
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         with WRITES:
@@ -161,8 +166,9 @@ class DuckDBBackend:
 
     def execute_aside(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         """DuckDB runs it beside the other connection's transaction: only lease statements
-        come here, and no other statement touches the leases' rows."""
-        with self._aside_lock:
+        come here, and no other statement touches the leases' rows. They take turns with
+        those of every store of the process (`_DUCKDB_LEASES`)."""
+        with _DUCKDB_LEASES:
             if self._aside is None:
                 self._aside = self._db.cursor()
                 self._aside.execute("SET enable_progress_bar = false")
@@ -211,7 +217,7 @@ class DuckDBBackend:
             yield
 
     def close(self) -> None:
-        with self._aside_lock:
+        with _DUCKDB_LEASES:
             if self._aside is not None:
                 self._aside.close()
         self._db.close()
