@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -42,6 +42,8 @@ class Run:
     retry_policy: RetryPolicy
     #: Set from another thread (a signal handler) to stop before the next batch.
     stop: threading.Event
+    #: Days a finished stay in a holdout's group is kept (`Retention.group_history_days`).
+    group_history_days: int
 
 
 def apply_plan(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
@@ -106,18 +108,20 @@ def apply_plan(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
             statuses.close()
         destination.close()
         if result.status == "ok":
-            _record_groups(plan, state, result)
+            _record_groups(plan, run, result)
         _record_run(state, run_id, result)
 
 
-def _record_groups(plan: AudiencePlan, state: StateStore, result: AudienceResult) -> None:
+def _record_groups(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
     """A pass that ended ok records who was treated and who held out, from now on (a failed
     one leaves the history to the next pass)."""
     groups, experiment = plan.segment.groups, plan.target.experiment
     if groups is None or experiment is None:
         return
     try:
-        state.record_groups(plan.target.ref, experiment.salt, groups.people, datetime.now(UTC))
+        now = datetime.now(UTC)
+        kept_since = now - timedelta(days=run.group_history_days)
+        run.state.record_groups(plan.target.ref, experiment.salt, groups.people, now, kept_since)
     except Exception as error:  # the members are right; only the history waits a pass
         result.notes.append(f"could not record the holdout's groups: {error}")
         log.error("%s: could not record the holdout's groups: %s", result.audience, error)

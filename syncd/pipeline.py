@@ -96,7 +96,14 @@ def sync_all(
             by_destination.setdefault(target.audience.destination, []).append(target)
         local = [target for target in claimed if not pushdown.pushes_down(config, target)]
         reads = PassReads(config.warehouse, local, spill, options.stop)
-        run = Run(state, lease.holder, claims, options.retry_policy, options.stop)
+        run = Run(
+            state,
+            lease.holder,
+            claims,
+            options.retry_policy,
+            options.stop,
+            config.retention.group_history_days,
+        )
         this_pass = _Pass(config, options, reads, run)
 
         def sync_destination(group: list[Target]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -19,7 +20,7 @@ from support.holdouts import google_emails, held_out, meta_emails
 
 from syncd.config import ConfigError, load_config
 from syncd.pipeline import sync_all
-from syncd.state import open_state
+from syncd.state import AudienceRef, StateStore, open_state
 from syncd.summary import format_results
 from syncd.targets import resolve
 
@@ -170,3 +171,32 @@ def test_the_state_keeps_when_each_person_entered_and_left_each_group(
 
 def _columns(table: pa.Table, *names: str) -> list[list[object]]:
     return [table.column(name).to_pylist() for name in names]
+
+
+def test_a_redrawn_holdout_closes_the_old_experiment_and_old_stays_are_pruned(
+    tmp_path: Path,
+) -> None:
+    """Stays of an audience's earlier experiment (another salt) close when the new one is
+    recorded; finished stays older than the retention go, open ones never do."""
+    audience = AudienceRef("meta:act_1", "1")
+    day = [dt.datetime(2026, 1, d, tzinfo=dt.UTC) for d in range(1, 5)]
+    with StateStore.at(tmp_path / "state.duckdb") as store, store.spill() as spill:
+
+        def record(experiment: str, people: str, at: dt.datetime, kept: dt.datetime) -> None:
+            table = spill.create_as(
+                "groups", f"SELECT * FROM (VALUES {people}) AS t(person_key, held_out)"
+            )
+            store.record_groups(audience, experiment, table, at, kept)
+
+        record("old", "('email:a', false), ('email:b', true)", day[0], day[0])
+        record("new", "('email:a', true)", day[1], day[0])
+        stays = store.group_history(audience).to_pylist()
+        assert {(s["experiment"], s["person_key"], s["left_at"]) for s in stays} == {
+            ("old", "email:a", day[1]),
+            ("old", "email:b", day[1]),
+            ("new", "email:a", None),
+        }
+        record("new", "('email:a', true)", day[3], day[2])  # the old stays ended before day 3
+        assert [
+            (s["experiment"], s["left_at"]) for s in store.group_history(audience).to_pylist()
+        ] == [("new", None)]

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
+from syncd.config.retention import Retention
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
 from syncd.destinations.google.settings import (
     GoogleAdsConnection,
@@ -326,6 +327,9 @@ class SyncdConfig(BaseSettings):
     spend: SpendSettings = Field(
         default_factory=SpendSettings,
         description="Pulling spend per audience back from the networks (`syncd spend`).",
+    )
+    retention: Retention = Field(
+        default_factory=Retention, description="How long the state keeps history."
     )
     outcomes: DefaultOutcomes | None = Field(
         default=None,

@@ -38,21 +38,35 @@ def record_groups(
     experiment: str,
     people: SpillTable,
     at: dt.datetime,
+    kept_since: dt.datetime,
 ) -> None:
     """Bring the open stays of the audience (destination, audience id) in line with `people`
     (person_key, held_out; one row a person): stays no longer true close at `at`, new ones
-    open at `at`. `people` is read where it lies: in the state's own database, or copied
-    from the pass's spill (PostgreSQL state) for the two statements."""
+    open at `at`; stays of the audience's earlier experiments (another salt: the holdout was
+    re-drawn or renamed) close too, and stays that ended before `kept_since` go.
+    `people` is read where it lies: in the state's own database, or copied from the pass's
+    spill (PostgreSQL state) for the statements."""
     if people.spill.local:
-        _record(backend, people.name, [*audience, experiment], at)
+        _record(backend, people.name, [*audience, experiment], at, kept_since)
         return
     reader = people.spill.reader(f"SELECT person_key, held_out FROM {people.name}")
     with backend.registered("current_groups", reader):
-        _record(backend, "current_groups", [*audience, experiment], at)
+        _record(backend, "current_groups", [*audience, experiment], at, kept_since)
 
 
-def _record(backend: Backend, current: str, key: list[str], at: dt.datetime) -> None:
+def _record(
+    backend: Backend, current: str, key: list[str], at: dt.datetime, kept_since: dt.datetime
+) -> None:
     with backend.transaction():
+        backend.execute(
+            "UPDATE group_history SET left_at = ? WHERE destination = ? AND audience_id = ? "
+            "AND experiment <> ? AND left_at IS NULL",
+            [at, *key],
+        )
+        backend.execute(
+            "DELETE FROM group_history WHERE destination = ? AND audience_id = ? AND left_at < ?",
+            [*key[:2], kept_since],
+        )
         backend.execute(
             f"UPDATE group_history SET left_at = ? WHERE {_OPEN} AND NOT EXISTS ("
             f"SELECT 1 FROM {current} c WHERE c.person_key = group_history.person_key "

@@ -342,10 +342,16 @@ class StateStore:
         quarantine.record_members(self._backend, run_id, name, operation, members, reasons)
 
     def record_groups(
-        self, audience: AudienceRef, experiment: str, people: SpillTable, at: datetime
+        self,
+        audience: AudienceRef,
+        experiment: str,
+        people: SpillTable,
+        at: datetime,
+        kept_since: datetime,
     ) -> None:
-        """The audience's people by experiment group as of `at` (`experiments.record_groups`)."""
-        experiments.record_groups(self._backend, _key(audience), experiment, people, at)
+        """The audience's people by experiment group as of `at`; stays that ended before
+        `kept_since` go (`experiments.record_groups`)."""
+        experiments.record_groups(self._backend, _key(audience), experiment, people, at, kept_since)
 
     def group_history(self, audience: AudienceRef) -> pa.Table:
         """Every stay of the audience's people in a treated or held-out group."""
