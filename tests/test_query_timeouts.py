@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
+from support.held_proxy import HeldProxy
 
 from syncd.config import load_config
 from syncd.health import Health
@@ -213,6 +214,34 @@ def test_interrupt_ends_a_running_read(
             finished(lambda: list(source.read(sql)))
     finally:
         source.close()
+
+
+def test_a_cancel_that_lands_late_never_fails_a_later_read(postgres: PostgresServer) -> None:
+    """A cancel stops whatever its connection runs when the request lands. One that landed
+    on the ROLLBACK of a read its own statement timeout had just ended left that transaction
+    open and aborted, and every later read on the connection failed. That window is
+    microseconds wide; here a proxy holds the request back until the next read runs."""
+    with HeldProxy(postgres.host, postgres.port) as proxy:
+        source = PostgresSource(
+            f"postgresql://{postgres.user}:{postgres.password}@127.0.0.1:{proxy.port}/"
+            f"{postgres.dbname}"
+        )
+        try:
+            proxy.hold_next()
+            cancel = threading.Thread(target=source.interrupt, daemon=True)
+            cancel.start()
+            assert proxy.holding.wait(ENDS_WITHIN)
+            threading.Thread(
+                target=lambda: (segment_backend(postgres), proxy.release()), daemon=True
+            ).start()
+            read = finished(
+                lambda: [b.to_pylist() for b in source.read("select 1 as one from pg_sleep(1)")]
+            )
+            cancel.join(ENDS_WITHIN)
+        finally:
+            source.close()
+    assert read == [[{"one": 1}]]
+    assert not cancel.is_alive()
 
 
 # -- a read the warehouse does not stop makes syncd unready ---------------------------------------

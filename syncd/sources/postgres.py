@@ -126,6 +126,7 @@ class PostgresSource:
         self._params.setdefault("application_name", "syncd")
         self._active: Generator[pa.RecordBatch, None, None] | None = None
         self._conn: psycopg.Connection | None = None
+        self._interrupted: psycopg.Connection | None = None  # the last one `interrupt` hit
         self._conn = self._connect()
 
     def read(self, sql: str, timeout_seconds: int | None = None) -> Iterator[pa.RecordBatch]:
@@ -140,9 +141,14 @@ class PostgresSource:
 
     def interrupt(self) -> None:
         """Ask the server to cancel the running statement (a cancel request on a connection
-        of its own, so it works while the reading thread waits for rows)."""
+        of its own, so it works while the reading thread waits for rows). No later read
+        runs on that connection: the cancel stops whatever it runs when the request lands,
+        which may be after the read has ended, by its own statement timeout for instance.
+        One that landed on that read's ROLLBACK left the transaction open and aborted, and
+        every later read on the connection failed in it."""
         conn = self._conn
         if conn is not None and not conn.closed:
+            self._interrupted = conn  # before the request leaves
             conn.cancel_safe(timeout=CONNECT_TIMEOUT_SECONDS)
 
     def close(self) -> None:
@@ -152,9 +158,7 @@ class PostgresSource:
             self._conn.close()
 
     def _read(self, query: str, timeout: int | None) -> Generator[pa.RecordBatch, None, None]:
-        if self._conn is None or self._conn.closed:  # a broken link is closed: reconnect
-            self._conn = self._connect()
-        conn = self._conn
+        conn = self._conn = self._fresh_connection()
         try:
             with conn.transaction(), conn.cursor(name=CURSOR_NAME) as cursor:
                 if timeout is not None:  # for this transaction only
@@ -192,6 +196,16 @@ class PostgresSource:
                 return
 
     # -- connecting ---------------------------------------------------------------------------
+
+    def _fresh_connection(self) -> psycopg.Connection:
+        """The connection a read starts on: the last one, unless it broke (it is then
+        closed) or was interrupted (see `interrupt`)."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            if conn is not self._interrupted:
+                return conn
+            conn.close()
+        return self._connect()
 
     def _connect(self) -> psycopg.Connection:
         for attempt in range(len(self._retry_delays) + 1):
