@@ -11,7 +11,9 @@ let two processes both win (under PostgreSQL's default isolation, two processes 
 same 300 fresh leases both won 111 of them), and a client's own clock let a replica one
 hour ahead take leases in the middle of a pass. Lease statements run on a connection of
 their own (`Backend.execute_aside`): a renewal that waited behind a long fold could let
-the lease run out while its pass still works.
+the lease run out while its pass still works. PostgreSQL makes a second upsert of one lease
+wait for the first; DuckDB, without row locks, fails it, so on a DuckDB file they take
+turns (the daemon renews its leases while a pass claims them: a duplicate key, once).
 """
 
 from __future__ import annotations
