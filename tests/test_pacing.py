@@ -63,7 +63,13 @@ def test_a_request_counts_until_a_window_after_its_answer() -> None:
     nine slow requests of TikTok's second keep their places until a second after they were
     answered, and while they are all out, the tenth waits for their answers."""
     clock = FakeClock()
-    pace = Pace(requests_per_minute=600, window_seconds=1.0, max_in_flight=16, margin=0.9)
+    pace = Pace(
+        requests_per_minute=600,
+        window_seconds=1.0,
+        until_answered=True,
+        max_in_flight=16,
+        margin=0.9,
+    )
     pacer = Pacer(dataclasses.replace(pace, start_in_flight=16), clock=clock)
     started = clock.now
     with contextlib.ExitStack() as out:

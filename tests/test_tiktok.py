@@ -398,7 +398,11 @@ def test_the_dialect_is_googles_with_device_ids_hashed() -> None:
     assert CAPABILITIES.identifier_kinds == {K.EMAIL, K.PHONE, K.MADID}
     assert (CAPABILITIES.max_members_per_request, CAPABILITIES.min_serving_size) == (10_000, 1_000)
     assert CAPABILITIES.pace == Pace(
-        requests_per_minute=600.0, window_seconds=1.0, max_in_flight=4, margin=0.9
+        requests_per_minute=600.0,
+        window_seconds=1.0,
+        until_answered=True,
+        max_in_flight=4,
+        margin=0.9,
     )
     assert CAPABILITIES.pace.per_window == 9  # 90% of the Basic level's 10 calls a second
     # The per-value rules and the Arrow kernels agree on what TikTok gets.
@@ -437,7 +441,11 @@ def test_settings_validate_and_describe_the_apps_budget() -> None:
     assert plain.quota_owner == settings(plain.endpoint, advertiser_id="2").quota_owner
     fast = settings(plain.endpoint, calls_per_second=20, max_in_flight=6)
     assert fast.paced(CAPABILITIES.pace) == Pace(
-        requests_per_minute=1_200.0, window_seconds=1.0, max_in_flight=6, margin=0.9
+        requests_per_minute=1_200.0,
+        window_seconds=1.0,
+        until_answered=True,
+        max_in_flight=6,
+        margin=0.9,
     )
     assert fast.paced(CAPABILITIES.pace).per_window == 18
     assert plain.paced(CAPABILITIES.pace) == CAPABILITIES.pace

@@ -66,5 +66,11 @@ CAPABILITIES = Capabilities(
     # same app spend it too), and TikTok counts a call when it arrives, a little after the
     # pacer lets it leave. A destination's ``calls_per_second`` and ``max_in_flight``
     # change them (`TikTokDestination.paced`).
-    pace=Pace(requests_per_minute=600.0, window_seconds=1.0, max_in_flight=4, margin=0.9),
+    pace=Pace(
+        requests_per_minute=600.0,
+        window_seconds=1.0,
+        until_answered=True,
+        max_in_flight=4,
+        margin=0.9,
+    ),
 )
