@@ -44,7 +44,7 @@ from syncd.targets import Target, targets
 #: Days after a person's exposure starts in which their conversions count (`--attribution-days`).
 ATTRIBUTION_DAYS = 7
 
-_GROUPS = """
+_PER_PERSON = """
 WITH stays AS (
     SELECT person_key, held_out, entered_at, row_number() OVER (
         PARTITION BY person_key ORDER BY entered_at, held_out) AS nth
@@ -53,17 +53,46 @@ WITH stays AS (
 ), people AS (
     SELECT person_key, held_out, greatest(entered_at, ?) AS start FROM stays WHERE nth = 1
 ), per_person AS (
-    SELECT p.held_out, p.person_key, count(o.person_key) AS events,
-        coalesce(sum(o.value), 0) AS revenue
+    SELECT p.held_out, p.person_key, p.start, count(o.person_key) AS events,
+        coalesce(sum(o.value), 0) AS revenue, min(o.occurred_at) AS first_at
     FROM people p LEFT JOIN {outcomes} o ON o.person_key = p.person_key
         AND o.occurred_at >= p.start AND o.occurred_at <= p.start + to_days(?)
         AND o.occurred_at < ?
-    GROUP BY p.held_out, p.person_key
-)
+    GROUP BY p.held_out, p.person_key, p.start
+)"""
+_GROUPS = (
+    _PER_PERSON
+    + """
 SELECT held_out, count(*), count(*) FILTER (WHERE events > 0), sum(revenue),
     sum(revenue * revenue)
 FROM per_person GROUP BY held_out
 """
+)
+#: Per day of the window and group: the people whose exposure started by the day's end,
+#: and those of them who converted by then (the same conversions `_GROUPS` counts).
+_DAILY = (
+    _PER_PERSON
+    + """, days AS (
+    SELECT CAST(unnest(generate_series(CAST(? AS DATE), CAST(? AS DATE), INTERVAL 1 DAY))
+        AS DATE) AS day
+)
+SELECT d.day, p.held_out, count(*) FILTER (WHERE p.start < d.day + 1),
+    count(*) FILTER (WHERE p.first_at < d.day + 1)
+FROM days d CROSS JOIN per_person p GROUP BY d.day, p.held_out ORDER BY d.day, p.held_out
+"""
+)
+
+
+@dataclass(frozen=True)
+class DailyGroup:
+    """One group on one day of the window: its people whose exposure had started by the
+    day's end, and how many of them had converted by then (cumulative, for the chart of
+    treated against held out over time)."""
+
+    day: dt.date
+    held_out: bool
+    people: int
+    converters: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +111,8 @@ class AudiencePnl:
     #: is 0 and the ratios are none, which the report says rather than call it free.
     spend_reported: bool
     estimate: Estimate
+    #: The two groups day by day (`daily_groups`), days before anyone entered left out.
+    daily: tuple[DailyGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,14 +217,14 @@ def _audience(
 ) -> AudiencePnl:
     assert target.experiment is not None
     groups = {True: GroupOutcomes(0, 0), False: GroupOutcomes(0, 0)}
+    daily: tuple[DailyGroup, ...] = ()
     if len(history):
         parameters = [target.experiment.salt, window.end, window.start, window.start]
+        parameters += [window.attribution_days, window.end]
         db.register("history", history)
         try:
-            found = db.execute(
-                _GROUPS.format(outcomes=outcomes),
-                [*parameters, window.attribution_days, window.end],
-            ).fetchall()
+            found = db.execute(_GROUPS.format(outcomes=outcomes), parameters).fetchall()
+            daily = daily_groups(db, outcomes, parameters, window)
         finally:
             db.unregister("history")
         for held_out, people, converters, revenue, squares in found:
@@ -209,7 +240,20 @@ def _audience(
         currency=currency,
         spend_reported=reported,
         estimate=estimate(groups[False], groups[True], cost),
+        daily=daily,
     )
+
+
+def daily_groups(
+    db: duckdb.DuckDBPyConnection, outcomes: str, parameters: list[object], window: _Window
+) -> tuple[DailyGroup, ...]:
+    """Each group's people and converters by the end of each day of the window, from the
+    same people and conversions as the P&L line (`history` registered in `db`, the
+    `_GROUPS` parameters), leaving out the days before anyone entered."""
+    found = db.execute(
+        _DAILY.format(outcomes=outcomes), [*parameters, window.since, window.until]
+    ).fetchall()
+    return tuple(DailyGroup(day, held, people, conv) for day, held, people, conv in found if people)
 
 
 def _spend(target: Target, rows: pa.Table) -> tuple[float, str, bool]:
