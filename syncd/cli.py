@@ -308,7 +308,9 @@ def report(
             where = write_pnl_table(config, pnl_table, pnl_rows(pnl))
         click.echo(f"wrote {len(pnl.audiences)} P&L rows to {pnl_table} in {where}", err=True)
     if html_path is not None:
-        html_path.write_text(spend_report.html(), encoding="utf-8")
+        from syncd.lift.pnl_html import section
+
+        html_path.write_text(spend_report.html(section(pnl)), encoding="utf-8")
         click.echo(f"wrote {html_path}")
 
 

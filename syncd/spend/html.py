@@ -17,6 +17,7 @@ _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#111}
 h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:2rem 0 .2rem}
+h3{font-size:1rem;margin:1.2rem 0 .2rem}
 p.sub{color:#555;margin:0 0 1rem}p.what{color:#555;margin:0 0 .5rem;max-width:46rem}
 table{border-collapse:collapse}
 th,td{padding:.3rem .7rem;border-bottom:1px solid #ddd;text-align:right}
@@ -32,8 +33,10 @@ def render(
     segments: Sequence[SegmentSpend],
     daily: dict[str, dict[dt.date, float]],
     period: tuple[dt.date, dt.date] | None,
+    more: str = "",
 ) -> str:
-    """The whole page as a string."""
+    """The whole page as a string; `more` is HTML put last (the P&L's charts,
+    `syncd.lift.pnl_html`, which draws on this module's styles)."""
     currencies = sorted({s.currency for s in segments if s.currency})
     unit = currencies[0] if len(currencies) == 1 else "mixed currencies"
     if period:
@@ -73,6 +76,7 @@ def render(
         "numbers allow. Excluded audiences carry no spend. Audience is the members syncd "
         "holds; match rate is the members the network says it matched after the latest sync, "
         "over the members sent.</p>",
+        more,
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -104,11 +104,12 @@ class SpendReport:
         table = format_table(headers, rows)
         return f"Spend from {self.first} to {self.last}\n{table}"
 
-    def html(self) -> str:
+    def html(self, more: str = "") -> str:
+        """The page; `more` is HTML after the spend's charts (the audience P&L's)."""
         from syncd.spend import html
 
         title = "syncd: spend per segment"
-        return html.render(title, self.segments, daily_cost(self.rows), period(self.rows))
+        return html.render(title, self.segments, daily_cost(self.rows), period(self.rows), more)
 
 
 def build_report(config: SyncdConfig, first: dt.date, last: dt.date) -> SpendReport:
