@@ -1,5 +1,6 @@
 """`syncd demo` and `syncd sandbox` as a user runs them: subprocesses in an empty folder, no
-credentials."""
+credentials. The demo runs at its defaults (20,000 visitors, order seed 7), so the P&L it is
+checked on is the one a user sees."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from syncd.demo.config import demo_yaml
+from syncd.demo.lifts import TRUE_LIFTS
 from syncd.demo.shop import build_shop
 from syncd.destinations.registry import NETWORKS
 
@@ -20,16 +22,7 @@ ROW = re.compile(rf"^\w+->({'|'.join(DEMO_NETWORKS)}) ")
 
 def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "syncd",
-            "demo",
-            "--dir",
-            str(tmp_path / "demo"),
-            "--visitors",
-            "800",
-        ],
+        [sys.executable, "-m", "syncd", "demo", "--dir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -59,7 +52,7 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     counts = written_rows(spend)
     assert counts["meta"] > 0 and counts["google"] > 0 and set(counts) <= set(DEMO_NETWORKS)
     assert "error" not in spend
-    report = spend.split("\nSpend from ", 1)[1]
+    report, pnl = spend.split("\nSpend from ", 1)[1].split("\nAudience P&L from ", 1)
     network = rf"^\w+ +({'|'.join(DEMO_NETWORKS)}) "
     lines = [line.split() for line in report.splitlines() if re.match(network, line)]
     assert {(line[0], line[1]) for line in lines} >= {
@@ -74,7 +67,49 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     page = tmp_path / "demo" / "report.html"
     assert f"Report with charts: {page}" in spend
     html = page.read_text(encoding="utf-8")
-    assert html.count("<svg") == 3 and "abandoned_carts" in html and "http" not in html
+    assert "http" not in html and "abandoned_carts" in html
+    # The spend's three charts, then the P&L's: the lifts, and one over time per segment.
+    assert html.count("<svg") == 3 + 1 + len(TRUE_LIFTS)
+    assert "abandoned_carts pays for itself" in html
+    check_pnl_recovers_the_true_lifts(pnl)
+
+
+#: A P&L row: segment, network, treated, held out, two rates, then the conversions' interval.
+PNL_ROW = re.compile(
+    rf"^(\w+) +({'|'.join(DEMO_NETWORKS)}) +([\d,]+) +([\d,]+) +\S+ +\S+ +"
+    r"(-?[\d,.]+) \[(-?[\d,.]+), (-?[\d,.]+)\] .*  (\S.*)$"
+)
+TRUTH = re.compile(r"^  (\w+): true ([+-]\d+)%, i\.e\. ([+-][\d,.]+) conversions among ([\d,]+)")
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def check_pnl_recovers_the_true_lifts(pnl: str) -> None:
+    """The P&L table has every audience of a segment with a holdout; the note beneath gives
+    each segment's true lift, as the demo's table says; every row's 95% interval holds the
+    true incremental conversions, and the segment with no lift is not called significant."""
+    table, note = pnl.split("\nEstimates beside the true lifts", 1)
+    rows = [m.groups() for line in table.splitlines() if (m := PNL_ROW.match(line))]
+    assert {(row[0], row[1]) for row in rows} == {
+        (segment, network) for segment in TRUE_LIFTS for network in DEMO_NETWORKS
+    }
+    truths = {m[1]: m.groups() for line in note.splitlines() if (m := TRUTH.match(line))}
+    assert set(truths) == set(TRUE_LIFTS)
+    for segment, network, treated, _, value, low, high, verdict in rows:
+        _, lift, expected, treated_in_note = truths[segment]
+        assert int(lift) == round(TRUE_LIFTS[segment].lift * 100)
+        assert treated == treated_in_note
+        assert number(low) <= number(expected) <= number(high), (segment, network)
+        assert number(low) <= number(value) <= number(high)
+        if TRUE_LIFTS[segment].lift == 0:
+            assert number(expected) == 0 and not verdict.startswith("adds conversions")
+            assert verdict.startswith("no detectable lift"), verdict
+        else:
+            assert number(expected) > 0
+    assert "misses the truth" not in note
+    assert note.count("the interval covers the truth") == len(TRUE_LIFTS)
 
 
 def written_rows(spend: str) -> dict[str, int]:

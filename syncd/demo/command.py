@@ -17,8 +17,13 @@ import click
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.demo.addresses import DEFAULT_PORT_BASE
 from syncd.demo.config import demo_yaml
+from syncd.demo.lifts import ORDERS_TABLE, write_orders
+from syncd.demo.recovered import recovery_note
 from syncd.demo.shop import build_shop
 from syncd.destinations.registry import NETWORKS
+from syncd.lift.pnl import build_pnl
+from syncd.lift.pnl_format import pnl_text
+from syncd.lift.pnl_html import section
 from syncd.pipeline import AudienceResult, sync_all
 from syncd.plan import audience_ref
 from syncd.spend.pull import pull_spend
@@ -79,7 +84,13 @@ def latency_options(command: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="Where the shop, the config and the state are written (replaced on each run).",
 )
-@click.option("--visitors", type=click.IntRange(min=100), default=5_000, show_default=True)
+@click.option(
+    "--visitors",
+    type=click.IntRange(min=100),
+    default=20_000,
+    show_default=True,
+    help="Visitors in the shop; at 20,000 the P&L finds the abandoned carts' lift.",
+)
 @latency_options
 def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) -> None:
     """Run the whole loop locally: shop in DuckDB -> hashed audiences on emulated networks.
@@ -89,7 +100,9 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
     and Google Ads APIs, TikTok) on 127.0.0.1, syncs every playbook segment to Meta, Google
     and TikTok, then syncs again to show that an unchanged segment sends nothing. Then it
     closes the loop: two weeks of spend on the emulated campaigns are pulled back per
-    audience, reported per segment, and drawn in report.html in the same folder.
+    audience, reported per segment, and drawn in report.html in the same folder. Orders
+    placed in the week after the first sync carry a known true lift per segment (part of
+    each segment is held out), and the audience P&L is printed beside the true lifts.
     """
     from syncd.demo.emulators import Emulators
     from syncd.sandbox.latency import Latency
@@ -116,6 +129,11 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
         second = sync_all(config)
         click.echo(format_results(second))
         click.echo(_verdict(config, emulators, first, second))
+        orders = write_orders(config, shop.path)
+        click.echo(
+            f"\nOrders: {orders.orders:,} placed in the week after the first sync, with a "
+            f"known true lift per segment ({ORDERS_TABLE} in the shop; the P&L below)."
+        )
 
         first_day, last_day = seed_spend(config, emulators, dt.date.today())
         click.echo(
@@ -128,13 +146,16 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
             raise click.ClickException("the spend pull failed")
     report = build_report(config, first_day, last_day)
     click.echo(f"\n{report.text()}")
+    pnl = build_pnl(config, first_day, orders.last_day)
+    click.echo(f"\n{pnl_text(pnl)}\n\n{recovery_note(pnl, orders.segments)}")
     page = directory / "report.html"
-    page.write_text(report.html(), encoding="utf-8")
+    page.write_text(report.html(section(pnl)), encoding="utf-8")
     click.echo(f"\nReport with charts: {page.resolve()} (self-contained; open it in a browser).")
     click.echo(
         f"\nBy hand: `syncd sandbox --config {config_path}` in one shell, then "
         f"`syncd plan {config_path}` or `syncd sync --once {config_path}` in another, "
-        f"and `syncd spend` / `syncd report --html report.html` on the same config."
+        f"and `syncd spend` / `syncd report --until {orders.last_day} --html report.html` "
+        "on the same config."
     )
 
 

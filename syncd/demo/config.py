@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from syncd.demo.addresses import DEFAULT_PORT_BASE, endpoint_variable, sandbox_port
+from syncd.demo.lifts import HOLDOUT_FRACTION, OUTCOMES_SQL, TRUE_LIFTS
 from syncd.demo.segments import SEGMENT_COLUMNS, SEGMENTS
 
 __all__ = ["demo_config", "demo_yaml"]
@@ -31,6 +32,8 @@ def demo_config(shop_file: str) -> dict[str, Any]:
             "sql": segment.sql,
             "identifiers": {column: column for column in SEGMENT_COLUMNS},
             "default_country": "US",
+            # A share held out of the segment's audiences on every network, for the P&L.
+            **({"holdout": {"fraction": HOLDOUT_FRACTION}} if name in TRUE_LIFTS else {}),
         }
         for name, segment in SEGMENTS.items()
     }
@@ -69,6 +72,15 @@ def demo_config(shop_file: str) -> dict[str, Any]:
             },
         },
         "audiences": audiences,
+        # The orders placed after the first sync: what the held-out people are compared by.
+        "outcomes": {
+            "sql": OUTCOMES_SQL,
+            "identifiers": {"email": "email", "phone": "phone"},
+            "occurred_at": "ordered_at",
+            "value": "amount",
+            "country_column": "country",
+            "default_country": "US",
+        },
         "state": {"path": "state.duckdb"},
     }
 
