@@ -466,3 +466,15 @@ def test_without_a_holdout_the_report_says_how_to_add_one(workspace: Workspace) 
     as_json = CliRunner().invoke(main, ["report", str(path), "--format", "json"],
                                  env={"TEST_TOKEN": TOKEN})  # fmt: skip
     assert json.loads(as_json.stdout) == []
+
+
+def test_report_html_draws_the_pnl_after_the_spend(synced: Synced, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    report(synced, "--html", str(page))
+    html = page.read_text(encoding="utf-8")
+    pnl = html.split("Audience P&amp;L", 1)[1]
+    assert html.count("<svg") == 3 + 1 + 2  # spend's, the lifts, one over time per segment
+    assert pnl.count("<svg class=pnl") == 3 and "<script" not in html
+    assert "lifted · meta" in pnl and "flat · google" in pnl
+    assert "lifted pays for itself" in pnl
+    assert "flat: no spend recorded for its audiences" in pnl
