@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
+from syncd.config.countries import IsoCountry
+from syncd.identity import IdentifierKind
 from syncd.lift.person import PERSON_KINDS
 from syncd.members import SegmentShape
 
@@ -72,21 +73,11 @@ class Outcomes(BaseModel):
         description="Column with each row's ISO country, for national phone numbers; in a "
         "segment's block it defaults to the segment's.",
     )
-    default_country: str | None = Field(
+    default_country: IsoCountry | None = Field(
         default=None,
         description="ISO country (e.g. US) for rows whose country is missing; in a segment's "
         "block it defaults to the segment's.",
     )
-
-    @field_validator("default_country")
-    @classmethod
-    def _iso_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalize_country(value)
-        except InvalidIdentifier:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code") from None
 
     @field_validator("identifiers")
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncd.config.countries import IsoCountry
 from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
 from syncd.config.retention import Retention
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
@@ -34,7 +35,7 @@ from syncd.destinations.settings import (
     DestinationSettings,
     StrictModel,
 )
-from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country
+from syncd.identity import IdentifierKind
 from syncd.members import SegmentShape
 from syncd.sources.bigquery_config import BigQueryWarehouse
 from syncd.sources.duckdb_config import DuckDBWarehouse
@@ -83,7 +84,7 @@ class Segment(StrictModel):
         description="Column with each row's ISO country, used to read national phone numbers "
         "and US zips. Defaults to the `country` identifier's column when one is mapped.",
     )
-    default_country: str | None = Field(
+    default_country: IsoCountry | None = Field(
         default=None,
         description="ISO country (e.g. US) for rows whose country is missing.",
     )
@@ -120,16 +121,6 @@ class Segment(StrictModel):
         "the whole segment go through the local path. Without it, a segment that maps a "
         "phone is always read locally.",
     )
-
-    @field_validator("default_country")
-    @classmethod
-    def _iso_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalize_country(value)
-        except InvalidIdentifier:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code") from None
 
     def shape(self) -> SegmentShape:
         return SegmentShape(self.identifiers, self.country_column, self.default_country)
