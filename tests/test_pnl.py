@@ -444,7 +444,10 @@ def test_a_segments_outcomes_default_to_its_own_identifiers(workspace: Workspace
     config = workspace.config(data)
     sync_all(config)
     pnl = build_pnl(config, TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
-    assert len(pnl.audiences) == 2  # Meta and Google, one experiment
+    # Meta and Google share the segment's holdout: one line, weighed against both's spend.
+    assert [(line.network, line.destination) for line in pnl.audiences] == [
+        ("meta, google", "meta, google")
+    ]
     assert pnl.outcomes.kept == 3  # read by the segment's email, phone and country columns
     with duckdb.connect(str(workspace.warehouse)) as db:
         db.execute(

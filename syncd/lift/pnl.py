@@ -97,7 +97,9 @@ class DailyGroup:
 
 @dataclass(frozen=True)
 class AudiencePnl:
-    """One audience's line: its two groups, its spend and the estimate from them."""
+    """One experiment's line: its two groups, its spend and the estimate from them. A
+    segment's holdout is one line for all its audiences (`destination` and `network` list
+    them, comma-separated); an audience's own holdout is a line of its own."""
 
     segment: str
     destination: str
@@ -157,11 +159,24 @@ def build_pnl(
             spend = store.rows(since, until)
         window = _Window(since, until, attribution_days)
         lines = [
-            _audience(db, target, measured[target.name], histories[target.name], spend, window)
-            for target in held
-            if target.name in measured
+            _experiment(
+                db, shared, measured[shared[0].name], histories[shared[0].name], spend, window
+            )
+            for shared in _by_experiment([t for t in held if t.name in measured])
         ]
     return PnlReport(since, until, attribution_days, lines, without, counts)
+
+
+def _by_experiment(held: list[Target]) -> list[list[Target]]:
+    """The audiences grouped by experiment (salt), in config order. A segment's holdout is
+    shared by its audiences on every network: their treated people are targeted on all of
+    them at once, so the lift is the networks' together and is weighed against their spend
+    together; one line each would credit every network with the whole lift."""
+    shared: dict[str, list[Target]] = {}
+    for target in held:
+        assert target.experiment is not None
+        shared.setdefault(target.experiment.salt, []).append(target)
+    return list(shared.values())
 
 
 def _read_outcomes(
@@ -207,14 +222,17 @@ class _Window:
         return dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), dt.UTC)
 
 
-def _audience(
+def _experiment(
     db: duckdb.DuckDBPyConnection,
-    target: Target,
+    shared: list[Target],
     outcomes: str,
     history: pa.Table,
     spend_rows: pa.Table,
     window: _Window,
 ) -> AudiencePnl:
+    """One experiment's line: its people and outcomes from its first audience's history
+    (its audiences hold the same people in the same groups), the spend of them all."""
+    target = shared[0]
     assert target.experiment is not None
     groups = {True: GroupOutcomes(0, 0), False: GroupOutcomes(0, 0)}
     daily: tuple[DailyGroup, ...] = ()
@@ -229,11 +247,14 @@ def _audience(
             db.unregister("history")
         for held_out, people, converters, revenue, squares in found:
             groups[held_out] = GroupOutcomes(people, converters, revenue, squares)
-    cost, currency, reported = _spend(target, spend_rows)
+    spent = [_spend(one, spend_rows) for one in shared]
+    cost = round(sum(one[0] for one in spent), 2)
+    currency = "/".join(sorted({c for _, found, _ in spent for c in found.split("/") if c}))
+    reported = any(one[2] for one in spent)
     return AudiencePnl(
         segment=target.audience.segment,
-        destination=target.audience.destination,
-        network=network_of(target.destination).name,
+        destination=", ".join(one.audience.destination for one in shared),
+        network=", ".join(network_of(one.destination).name for one in shared),
         treated=groups[False],
         held_out=groups[True],
         spend=cost,
