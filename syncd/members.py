@@ -124,12 +124,10 @@ def build_members(
     dialect: Dialect,
     first_row: int = 0,
     consented: pa.Array | None = None,
-    treated: pa.Array | None = None,
 ) -> MemberBatch:
     """Normalize and hash one batch by a network's `dialect`; `first_row` numbers quarantine
     records. Rows whose `consented` flag is false are never members: they are counted as
-    no_consent. Rows whose `treated` flag is false (held out of an experiment) are never
-    members either, and are not refusals: the builder counts them."""
+    no_consent."""
     countries = row_countries(batch, shape)
     values: dict[IdentifierKind, pa.Array] = {}
     quarantined: list[pa.Table] = []
@@ -147,8 +145,6 @@ def build_members(
         reasons = pc.if_else(refused, NO_CONSENT, reasons)
         usable = pc.and_(usable, consented)
     quarantined.append(_quarantine_records(reasons, "row", first_row))
-    if treated is not None:
-        usable = pc.and_(usable, treated)
 
     columns = {
         name: values.get(IdentifierKind(name), pa.nulls(len(batch), pa.string()))

@@ -8,17 +8,19 @@ documented rule by hand, not through the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from pathlib import Path
 
 import psycopg
 import pyarrow as pa
 import pytest
-from conftest import TOKEN, Workspace, sha
+from conftest import META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
 from support.holdouts import google_emails, held_out, meta_emails
 
 from syncd.config import ConfigError, load_config
+from syncd.lift import experiment_salt
 from syncd.pipeline import sync_all
 from syncd.state import AudienceRef, StateStore, open_state
 from syncd.summary import format_results
@@ -200,3 +202,31 @@ def test_a_redrawn_holdout_closes_the_old_experiment_and_old_stays_are_pruned(
         assert [
             (s["experiment"], s["left_at"]) for s in store.group_history(audience).to_pylist()
         ] == [("new", None)]
+
+
+def test_a_person_held_out_by_one_row_is_not_sent_by_another(workspace: Workspace) -> None:
+    """One person on two rows (email and phone; the phone alone) gets a group per row, by
+    each row's first identifier. When the email's row is held out and the phone's is not,
+    the phone is still not sent: nobody held out is ever reached."""
+    prefix = experiment_salt("people").encode() + b"\x1f"
+
+    def held(key: str) -> bool:
+        return int.from_bytes(hashlib.sha256(prefix + key.encode()).digest()[:8]) < 2**63
+
+    email, phone = next(
+        (f"twice{i}@example.com", f"+1415555{i:04d}")
+        for i in range(1000)
+        if held(f"email:{sha(f'twice{i}@example.com')}")
+        and not held(f"phone:{sha(f'+1415555{i:04d}')}")
+    )
+    others = [(e, None, "US", None, None, None) for e in EMAILS[:20]]
+    workspace.write_people(
+        [(email, phone, "US", None, None, None), (None, phone, "US", None, None, None), *others]
+    )
+    sync_all(workspace.config(with_holdout(workspace, {"fraction": 0.5})))
+
+    sent = {
+        value for member in workspace.sandbox.meta.members(META_AUDIENCE) for _, value in member
+    }
+    assert sha(email) not in sent and sha(phone.lstrip("+")) not in sent
+    assert sent  # the other people's treated half went

@@ -5,6 +5,7 @@ fingerprint matched (`syncd.fingerprints`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,6 +114,12 @@ class MemberBuilder:
         self.people = (
             spill.create("people", PEOPLE_SCHEMA) if target.experiment is not None else None
         )
+        #: The held-out rows' members: no treated member sharing a value with one is sent.
+        self.held = (
+            spill.create("held", pa.schema([MEMBER_SCHEMA.field(n) for n in self.identifiers]))
+            if target.experiment is not None
+            else None
+        )
         self.members = spill.create(
             "segment",
             pa.schema([*(MEMBER_SCHEMA.field(name) for name in self.columns[:-1]), FINGERPRINT]),
@@ -131,8 +138,15 @@ class MemberBuilder:
             if consent is not None
             else None
         )
-        treated = self._treated(batch) if self.people is not None else None
-        return build_members(batch, self.shape, self.dialect, first_row, consented, treated)
+        built = build_members(batch, self.shape, self.dialect, first_row, consented)
+        if self.held is None:
+            return built
+        treated = self._treated(batch)
+        sent = treated.filter(built.kept)  # per member: its row's group
+        held = built.members.select(self.identifiers).filter(pc.invert(sent))
+        self.spill.append(self.held, held)
+        members = built.members.filter(sent)
+        return dataclasses.replace(built, members=members, kept=pc.and_(built.kept, treated))
 
     def _treated(self, batch: pa.RecordBatch) -> pa.Array:
         """Per row, whether the experiment sends it; the rows' people and groups are kept
@@ -175,7 +189,8 @@ class MemberBuilder:
             self.build_and_append(batch, first_row)
 
     def drop(self) -> None:
-        self.spill.drop(self.members, self.quarantine, *([self.people] if self.people else []))
+        extra = [table for table in (self.people, self.held) if table]
+        self.spill.drop(self.members, self.quarantine, *extra)
 
     def finish(self, rows: int, raw: RawRows | None) -> SpilledSegment | FingerprintedSegment:
         """The segment's members; with fingerprints, those of the rows they did not match,
@@ -200,6 +215,8 @@ class MemberBuilder:
             "GROUP BY ALL",
             [NO_USABLE_IDENTIFIER],
         )
+        if self.held is not None:
+            self._drop_members_held_out_elsewhere()
         kept = distinct(self.spill, self.members, self.columns)
         quarantine = SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts))
         invalid = dict(sorted((key, count) for key, count, _ in counts))
@@ -209,9 +226,25 @@ class MemberBuilder:
             return FingerprintedSegment(rows, members, delta, quarantine, invalid, unusable)
         return SpilledSegment(rows, members, quarantine, invalid, unusable, self._groups())
 
+    def _drop_members_held_out_elsewhere(self) -> None:
+        """A person's group follows their row's first identifier, so one person on two rows
+        (an email and a phone on one, the phone alone on another) may fall in both groups:
+        a treated member sharing any value with a held-out one is not sent, so nobody held
+        out is ever reached. The table is written anew, in order, for `distinct`'s dense
+        rowids. Such a person still counts in the group their key gave (`_groups`)."""
+        assert self.held is not None
+        shared = " OR ".join(
+            f"coalesce({c} IN (SELECT {c} FROM {self.held} WHERE {c} IS NOT NULL), false)"
+            for c in self.identifiers
+        )
+        kept = self.spill.create_as(
+            "segment", f"SELECT * FROM {self.members} WHERE NOT ({shared}) ORDER BY rowid"
+        )
+        self.spill.drop(self.members, self.held)
+        self.members, self.held = kept.name, None
+
     def _groups(self) -> Groups | None:
-        """The experiment's people by group; a person whose rows fall in both groups (two
-        rows with different first identifiers) counts once, held out."""
+        """The experiment's people by person key and group."""
         if self.people is None:
             return None
         people = self.spill.create_as(
