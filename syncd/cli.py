@@ -246,7 +246,7 @@ def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | Non
 )
 @click.option(
     "--attribution-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     default=ATTRIBUTION_DAYS,
     show_default=True,
     help="P&L: a person's conversions count this many days after they entered their group.",
@@ -290,7 +290,7 @@ def report(
     config = _load(config_path)
     if pnl_table is not None and not _TABLE_NAME.fullmatch(pnl_table):
         raise click.BadParameter("a plain table name: letters, digits, _", param_hint="--pnl-table")
-    last = until.date() if until else dt.date.today()
+    last = until.date() if until else dt.datetime.now(dt.UTC).date()  # the window's days are UTC
     first = since.date() if since else last - dt.timedelta(days=30)
     with _reported():
         spend_report = build_report(config, first, last)

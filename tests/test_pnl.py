@@ -33,9 +33,12 @@ from postgres_server import PostgresServer
 
 from syncd.cli import main
 from syncd.config import ConfigError, SyncdConfig, load_config
+from syncd.config.experiments import DefaultOutcomes, Outcomes
+from syncd.identity import IdentifierKind
 from syncd.lift.pnl import build_pnl
 from syncd.lift.pnl_format import HINT, pnl_rows, pnl_text
 from syncd.lift.pnl_table import write_pnl_table
+from syncd.members import SegmentShape
 from syncd.pipeline import sync_all
 from syncd.spend import open_spend_store
 from syncd.spend.table import SPEND_SCHEMA
@@ -481,3 +484,14 @@ def test_report_html_draws_the_pnl_after_the_spend(synced: Synced, tmp_path: Pat
     assert "lifted · meta" in pnl and "flat · google" in pnl
     assert "lifted pays for itself" in pnl
     assert "flat: no spend recorded for its audiences" in pnl
+
+
+def test_an_outcomes_block_with_its_own_mapping_does_not_read_the_segments_country_column() -> None:
+    """The segment's country column belongs to the segment's query: an outcomes block that
+    maps its own identifiers reads its own columns (and the segment's default country); one
+    that maps none reads the segment's columns, country column included."""
+    segment = SegmentShape({IdentifierKind.EMAIL: "email"}, "country", "GB")
+    own = DefaultOutcomes(sql="select 1", identifiers={"email": "mail"}, occurred_at="at")
+    assert own.shape(segment) == SegmentShape({IdentifierKind.EMAIL: "mail"}, None, "GB")
+    inherited = Outcomes(sql="select 1", occurred_at="at")
+    assert inherited.shape(segment) == segment

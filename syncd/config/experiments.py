@@ -91,13 +91,18 @@ class Outcomes(BaseModel):
 
     def shape(self, segment: SegmentShape | None) -> SegmentShape:
         """How rows of the outcomes query are read into person keys: this block's mapping
-        and countries, each falling back to the segment's (`segment`) where unset."""
-        identifiers = self.identifiers or (segment.identifiers if segment else None)
-        if identifiers is None:  # DefaultOutcomes requires them; a segment always has some
-            raise ValueError("outcomes without identifiers need a segment's mapping")
+        and countries. A block without its own mapping reads the segment's columns, country
+        column included; one with its own mapping never needs the segment's country
+        column (another query's), only its default country."""
+        if self.identifiers is None:
+            if segment is None:  # DefaultOutcomes requires them; a segment always has some
+                raise ValueError("outcomes without identifiers need a segment's mapping")
+            identifiers, country = segment.identifiers, segment.country_source
+        else:
+            identifiers, country = self.identifiers, None
         return SegmentShape(
             identifiers,
-            self.country_column or (segment.country_column if segment else None),
+            self.country_column or country,
             self.default_country or (segment.default_country if segment else None),
         )
 

@@ -56,7 +56,7 @@ WITH stays AS (
     SELECT p.held_out, p.person_key, p.start, count(o.person_key) AS events,
         coalesce(sum(o.value), 0) AS revenue, min(o.occurred_at) AS first_at
     FROM people p LEFT JOIN {outcomes} o ON o.person_key = p.person_key
-        AND o.occurred_at >= p.start AND o.occurred_at <= p.start + to_days(?)
+        AND o.occurred_at >= p.start AND o.occurred_at < p.start + to_days(?)
         AND o.occurred_at < ?
     GROUP BY p.held_out, p.person_key, p.start
 )"""
@@ -144,8 +144,8 @@ def build_pnl(
     from syncd.spend import open_spend_store
     from syncd.state import open_state
 
-    if attribution_days < 0:
-        raise ValueError(f"attribution_days is a number of days >= 0, got {attribution_days}")
+    if attribution_days < 1:
+        raise ValueError(f"attribution_days is a number of days >= 1, got {attribution_days}")
     held = [t for t in targets(config, dt.datetime.now(dt.UTC)) if t.experiment is not None]
     report = PnlReport(since, until, attribution_days)
     if not held:
