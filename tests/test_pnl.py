@@ -30,11 +30,15 @@ import pytest
 from click.testing import CliRunner
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
+from pydantic import TypeAdapter
+from support.targets import META_SETTINGS
 
 from syncd.cli import main
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.experiments import DefaultOutcomes, Outcomes
+from syncd.config.models import Audience, Destination, DuckDBWarehouse, Segment
 from syncd.identity import IdentifierKind
+from syncd.lift import pnl as pnl_module
 from syncd.lift.pnl import build_pnl
 from syncd.lift.pnl_format import HINT, pnl_rows, pnl_text
 from syncd.lift.pnl_table import write_pnl_table
@@ -495,3 +499,26 @@ def test_an_outcomes_block_with_its_own_mapping_does_not_read_the_segments_count
     assert own.shape(segment) == SegmentShape({IdentifierKind.EMAIL: "mail"}, None, "GB")
     inherited = Outcomes(sql="select 1", occurred_at="at")
     assert inherited.shape(segment) == segment
+
+
+def test_an_audience_given_by_name_finds_its_spend_by_its_segment() -> None:
+    """The spend puller files the rows of an audience it found by name under its segment,
+    so the P&L weighs such an audience against them rather than calling it free."""
+    segment = Segment(sql="select 1", identifiers={"email": "email"})
+    audience = Audience(segment="people", destination="d", audience_name="People")
+    config = SyncdConfig.model_construct(
+        warehouse=DuckDBWarehouse(kind="duckdb", path=Path("unused.duckdb")),
+        segments={"people": segment},
+        destinations={"d": TypeAdapter(Destination).validate_python(META_SETTINGS)},
+        audiences=[audience],
+    )
+    target = resolve(config, audience, dt.datetime.now(dt.UTC))
+    row = {"network": "meta", "account_id": "act_1000", "audience_id": "238", "cost": 12.5}
+    rows = pa.Table.from_pylist(
+        [
+            {**row, "segment": "people", "currency": "USD"},
+            {**row, "segment": "others", "currency": "USD"},
+            {**row, "account_id": "act_2", "segment": "people", "currency": "USD"},
+        ]
+    )
+    assert pnl_module._spend(target, rows) == (12.5, "USD", True)

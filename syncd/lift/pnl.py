@@ -160,11 +160,19 @@ def build_pnl(
         window = _Window(since, until, attribution_days)
         lines = [
             _experiment(
-                db, shared, measured[shared[0].name], histories[shared[0].name], spend, window
+                db, shared, measured[shared[0].name], _history(shared, histories), spend, window
             )
             for shared in _by_experiment([t for t in held if t.name in measured])
         ]
     return PnlReport(since, until, attribution_days, lines, without, counts)
+
+
+def _history(shared: list[Target], histories: dict[str, pa.Table]) -> pa.Table:
+    """The stays of all the experiment's audiences: each records its own passes (one that
+    failed, or was added later, records later or not at all), and a person's first stay in
+    any of them is when their exposure started (the P&L takes the first per person)."""
+    tables = [histories[target.name] for target in shared]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _by_experiment(held: list[Target]) -> list[list[Target]]:
@@ -278,18 +286,24 @@ def daily_groups(
 
 
 def _spend(target: Target, rows: pa.Table) -> tuple[float, str, bool]:
-    """The audience's cost in the window, its currency, and whether any row was found.
-    An audience known only by name has no network id yet, so no spend either."""
-    audience_id = target.audience.audience_id
-    if audience_id is None or not len(rows):
+    """The audience's cost in the window, its currency, and whether any row was found. An
+    audience given by name is found by its segment: the spend puller files the rows of the
+    audience it found by that name under the segment."""
+    if not len(rows):
         return 0.0, "", False
+    audience_id = target.audience.audience_id
+    which = (
+        pc.equal(rows["audience_id"], audience_id)
+        if audience_id is not None
+        else pc.equal(rows["segment"], target.audience.segment)
+    )
     mine = rows.filter(
         pc.and_(
             pc.and_(
                 pc.equal(rows["network"], network_of(target.destination).name),
                 pc.equal(rows["account_id"], target.destination.account),
             ),
-            pc.equal(rows["audience_id"], audience_id),
+            which,
         )
     )
     if not len(mine):
