@@ -16,7 +16,7 @@ from syncd.fingerprints import DIGEST, Fingerprints
 from syncd.fingerprints import FIELD as FINGERPRINT
 from syncd.identity import IdentifierKind
 from syncd.identity.vector import trues
-from syncd.lift.person import person_keys
+from syncd.lift.person import PERSON_KINDS, person_keys
 from syncd.members import (
     IDENTIFIER_COLUMNS,
     MEMBER_SCHEMA,
@@ -114,9 +114,11 @@ class MemberBuilder:
         self.people = (
             spill.create("people", PEOPLE_SCHEMA) if target.experiment is not None else None
         )
-        #: The held-out rows' members: no treated member sharing a value with one is sent.
+        #: The held-out rows' identifiers that tell a person (email, phone, ids; not names,
+        #: countries or zips, which many share): no treated member sharing one is sent.
+        self.personal = [name for name in self.identifiers if IdentifierKind(name) in PERSON_KINDS]
         self.held = (
-            spill.create("held", pa.schema([MEMBER_SCHEMA.field(n) for n in self.identifiers]))
+            spill.create("held", pa.schema([MEMBER_SCHEMA.field(n) for n in self.personal]))
             if target.experiment is not None
             else None
         )
@@ -143,7 +145,7 @@ class MemberBuilder:
             return built
         treated = self._treated(batch)
         sent = treated.filter(built.kept)  # per member: its row's group
-        held = built.members.select(self.identifiers).filter(pc.invert(sent))
+        held = built.members.select(self.personal).filter(pc.invert(sent))
         self.spill.append(self.held, held)
         members = built.members.filter(sent)
         return dataclasses.replace(built, members=members, kept=pc.and_(built.kept, treated))
@@ -229,13 +231,16 @@ class MemberBuilder:
     def _drop_members_held_out_elsewhere(self) -> None:
         """A person's group follows their row's first identifier, so one person on two rows
         (an email and a phone on one, the phone alone on another) may fall in both groups:
-        a treated member sharing any value with a held-out one is not sent, so nobody held
-        out is ever reached. The table is written anew, in order, for `distinct`'s dense
+        a treated member sharing an email, phone or id with a held-out one is not sent, so
+        nobody held out is ever reached. The table is written anew, in order, for `distinct`'s dense
         rowids. Such a person still counts in the group their key gave (`_groups`)."""
         assert self.held is not None
-        shared = " OR ".join(
-            f"coalesce({c} IN (SELECT {c} FROM {self.held} WHERE {c} IS NOT NULL), false)"
-            for c in self.identifiers
+        shared = (
+            " OR ".join(
+                f"coalesce({c} IN (SELECT {c} FROM {self.held} WHERE {c} IS NOT NULL), false)"
+                for c in self.personal
+            )
+            or "false"
         )
         kept = self.spill.create_as(
             "segment", f"SELECT * FROM {self.members} WHERE NOT ({shared}) ORDER BY rowid"
