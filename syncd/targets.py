@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from syncd.config.models import Audience, Consent, Segment, SyncdConfig
+from syncd.config.suppressions import Suppressions
 from syncd.destinations import Capabilities
 from syncd.destinations.registry import capabilities_of
 from syncd.destinations.settings import DestinationSettings
@@ -46,6 +47,8 @@ class Target:
     read_timeout: int
     #: The holdout the audience is in (its own, else its segment's), or None.
     experiment: Experiment | None = None
+    #: The people no audience may hold (the config's `suppressions:`), or None.
+    suppressions: Suppressions | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +90,7 @@ def resolve(config: SyncdConfig, audience: Audience, now: dt.datetime) -> Target
         consent=destination.consent_defaults() if capabilities.needs_consent else None,
         read_timeout=config.read_timeout(audience.segment),
         experiment=_experiment(audience, segment),
+        suppressions=config.suppressions,
     )
 
 

@@ -22,6 +22,7 @@ from syncd.config.countries import IsoCountry
 from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
 from syncd.config.retention import Retention
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
+from syncd.config.suppressions import Suppressions
 from syncd.destinations.google.settings import (
     GoogleAdsConnection,
     GoogleAdsDestination,
@@ -318,6 +319,10 @@ class SyncdConfig(BaseSettings):
     spend: SpendSettings = Field(
         default_factory=SpendSettings,
         description="Pulling spend per audience back from the networks (`syncd spend`).",
+    )
+    suppressions: Suppressions | None = Field(
+        default=None,
+        description="People no audience may hold, on any network (opt-outs, erasures).",
     )
     retention: Retention = Field(
         default_factory=Retention, description="How long the state keeps history."

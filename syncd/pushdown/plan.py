@@ -74,6 +74,8 @@ def refusal(target: Target) -> str | None:
         return "mode: replace sends the whole segment, not changes"
     if target.experiment is not None:
         return "a holdout assigns people by identifiers SQL does not normalize here"
+    if target.suppressions is not None:
+        return "suppressions are matched by the network's normalized identifiers"
     ok, reason = is_pushdownable(
         _carried(target),
         target.capabilities.dialect,

@@ -23,6 +23,7 @@ from syncd.members import (
     NO_USABLE_IDENTIFIER,
     QUARANTINE_SCHEMA,
     MemberBatch,
+    SegmentShape,
     build_members,
     member_key_sql,
 )
@@ -104,22 +105,25 @@ class MemberBuilder:
         self.key = member_key_sql(self.identifiers)
         # Fingerprints live beside members in the state, so only a state in the spill's
         # database keeps them.
-        # Nor does an audience in a holdout take them: who is held out depends on more
-        # columns than it is sent, so every row takes identity and assignment each pass.
+        # Nor does an audience in a holdout, or under suppressions, take them: who is held
+        # out or suppressed depends on more than a row's own columns, so every row takes
+        # identity each pass.
+        excluding = target.experiment is not None or target.suppressions is not None
         self.fingerprints = (
             Fingerprints.of(segment, self.dialect, list(carried), target.consent)
-            if spill.local and target.experiment is None
+            if spill.local and not excluding
             else None
         )
         self.people = (
             spill.create("people", PEOPLE_SCHEMA) if target.experiment is not None else None
         )
-        #: The held-out rows' identifiers that tell a person (email, phone, ids; not names,
-        #: countries or zips, which many share): no treated member sharing one is sent.
+        #: The identifiers that tell a person (email, phone, ids; not names, countries or
+        #: zips, which many share) of the held-out rows and the suppressed people: no member
+        #: sharing one is sent.
         self.personal = [name for name in self.identifiers if IdentifierKind(name) in PERSON_KINDS]
-        self.held = (
-            spill.create("held", pa.schema([MEMBER_SCHEMA.field(n) for n in self.personal]))
-            if target.experiment is not None
+        self.excluded = (
+            spill.create("excluded", pa.schema([MEMBER_SCHEMA.field(n) for n in self.personal]))
+            if excluding
             else None
         )
         self.members = spill.create(
@@ -141,14 +145,23 @@ class MemberBuilder:
             else None
         )
         built = build_members(batch, self.shape, self.dialect, first_row, consented)
-        if self.held is None:
+        if self.people is None:
             return built
         treated = self._treated(batch)
         sent = treated.filter(built.kept)  # per member: its row's group
-        held = built.members.select(self.personal).filter(pc.invert(sent))
-        self.spill.append(self.held, held)
+        self._exclude(built.members.filter(pc.invert(sent)))
         members = built.members.filter(sent)
         return dataclasses.replace(built, members=members, kept=pc.and_(built.kept, treated))
+
+    def suppress(self, batch: pa.RecordBatch, shape: SegmentShape) -> None:
+        """A batch of the suppressions query (read as `shape` says), normalized as this
+        network reads people: their emails, phones and ids are not sent."""
+        carried = shape.carried(self.target.capabilities.identifier_kinds)
+        self._exclude(build_members(batch, carried, self.dialect).members)
+
+    def _exclude(self, members: pa.Table) -> None:
+        assert self.excluded is not None
+        self.spill.append(self.excluded, members.select(self.personal))
 
     def _treated(self, batch: pa.RecordBatch) -> pa.Array:
         """Per row, whether the experiment sends it; the rows' people and groups are kept
@@ -191,7 +204,7 @@ class MemberBuilder:
             self.build_and_append(batch, first_row)
 
     def drop(self) -> None:
-        extra = [table for table in (self.people, self.held) if table]
+        extra = [table for table in (self.people, self.excluded) if table]
         self.spill.drop(self.members, self.quarantine, *extra)
 
     def finish(self, rows: int, raw: RawRows | None) -> SpilledSegment | FingerprintedSegment:
@@ -217,8 +230,8 @@ class MemberBuilder:
             "GROUP BY ALL",
             [NO_USABLE_IDENTIFIER],
         )
-        if self.held is not None:
-            self._drop_members_held_out_elsewhere()
+        if self.excluded is not None:
+            self._drop_excluded_members()
         kept = distinct(self.spill, self.members, self.columns)
         quarantine = SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts))
         invalid = dict(sorted((key, count) for key, count, _ in counts))
@@ -228,25 +241,24 @@ class MemberBuilder:
             return FingerprintedSegment(rows, members, delta, quarantine, invalid, unusable)
         return SpilledSegment(rows, members, quarantine, invalid, unusable, self._groups())
 
-    def _drop_members_held_out_elsewhere(self) -> None:
-        """A person's group follows their row's first identifier, so one person on two rows
-        (an email and a phone on one, the phone alone on another) may fall in both groups:
-        a treated member sharing an email, phone or id with a held-out one is not sent, so
-        nobody held out is ever reached. The table is written anew, in order, for `distinct`'s dense
-        rowids. Such a person still counts in the group their key gave (`_groups`)."""
-        assert self.held is not None
-        shared = (
-            " OR ".join(
-                f"coalesce({c} IN (SELECT {c} FROM {self.held} WHERE {c} IS NOT NULL), false)"
-                for c in self.personal
-            )
-            or "false"
+    def _drop_excluded_members(self) -> None:
+        """No member sharing an email, phone or id with an excluded one is sent: suppressed
+        people, and held-out ones. A person's group follows their row's first identifier,
+        so one person on two rows (an email and a phone on one, the phone alone on another)
+        may fall in both groups; this keeps nobody held out from being reached. The table is
+        written anew, in order, for `distinct`'s dense rowids. Such a person still counts in
+        the group their key gave (`_groups`)."""
+        assert self.excluded is not None
+        shared = " OR ".join(
+            f"coalesce({c} IN (SELECT {c} FROM {self.excluded} WHERE {c} IS NOT NULL), false)"
+            for c in self.personal
         )
         kept = self.spill.create_as(
-            "segment", f"SELECT * FROM {self.members} WHERE NOT ({shared}) ORDER BY rowid"
+            "segment",
+            f"SELECT * FROM {self.members} WHERE NOT ({shared or 'false'}) ORDER BY rowid",
         )
-        self.spill.drop(self.members, self.held)
-        self.members, self.held = kept.name, None
+        self.spill.drop(self.members, self.excluded)
+        self.members, self.excluded = kept.name, None
 
     def _groups(self) -> Groups | None:
         """The experiment's people by person key and group."""

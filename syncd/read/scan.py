@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from syncd.config.models import Segment
+from syncd.config.suppressions import Suppressions
 from syncd.members import MEMBER_SCHEMA, QUARANTINE_SCHEMA
 from syncd.read.builder import Digests, MemberBuilder
 from syncd.read.segments import ReadSegment, SegmentMembers, SpilledSegment
@@ -78,6 +79,8 @@ def spill_segments(source: Source, reads: Sequence[Read], spill: Spill) -> list[
     try:
         for read in reads:
             builders.append(MemberBuilder(read.target, spill, digests, read.by_fingerprint))
+        if first.suppressions is not None:
+            _suppress(source, first.suppressions, builders)
         kept = sorted({column for columns in digests.columns() for column in columns})
         with ThreadPoolExecutor(max_workers=len(builders)) as pool:
             working: list[Future[None]] = []
@@ -113,6 +116,24 @@ def spill_segments(source: Source, reads: Sequence[Read], spill: Spill) -> list[
         raise
     finally:
         digests.drop()
+
+
+def _suppress(source: Source, suppressions: Suppressions, builders: list[MemberBuilder]) -> None:
+    """Read the suppressions query into every network's exclusions, before the segment: a
+    list of people, small beside a segment, read once per segment read."""
+    shape = suppressions.shape()
+    try:
+        for batch in source.read(suppressions.sql):
+            missing = [c for c in suppressions.identifiers.values() if c not in batch.schema.names]
+            if missing:
+                raise SourceError(
+                    f"column {', '.join(map(repr, missing))} not in the query result; it has: "
+                    f"{', '.join(batch.schema.names)}; fix suppressions.sql or its identifiers"
+                )
+            for builder in builders:
+                builder.suppress(batch, shape)
+    except SourceError as error:
+        raise SourceError(f"suppressions: {error}") from None
 
 
 def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa.RecordBatch]:
