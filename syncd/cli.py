@@ -8,15 +8,15 @@ import importlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 import click
 
 from syncd import __version__
-from syncd.config import ConfigError, SyncdConfig, load_config
+from syncd.cli_support import EXIT_FAILED, config_argument, load_config_or_exit, reported
+from syncd.config import SyncdConfig
 from syncd.config.models import Audience
 from syncd.daemon import Daemon
 from syncd.destinations.registry import dialects
@@ -24,20 +24,12 @@ from syncd.identity import IdentifierKind, InvalidIdentifier, normalize_country,
 from syncd.lift.pnl import ATTRIBUTION_DAYS
 from syncd.logs import configure_logging
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
-from syncd.sources import SourceError
 from syncd.spend.report import build_report
-from syncd.state import StateUnavailable, open_state
-from syncd.state.store import StateFormatError
+from syncd.state import open_state
 from syncd.summary import format_results
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-config_argument = click.argument(
-    "config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path)
-)
 audience_option = click.option(
     "--audience",
     "audiences",
@@ -58,7 +50,10 @@ class _Commands(click.Group):
     for (or listed in the help): they bring the demo shop and every emulator, which a
     production pass never needs (tests/test_lean_install.py)."""
 
-    LAZY: ClassVar[dict[str, str]] = {"demo": "syncd.demo.command", "sandbox": "syncd.demo.command"}
+    LAZY: ClassVar[dict[str, str]] = {
+        "demo": "syncd.demo.command",
+        "sandbox": "syncd.demo.command",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -103,7 +98,7 @@ def main(context: click.Context, log_level: str, log_format: str | None) -> None
 @config_argument
 def validate(config_path: Path) -> None:
     """Check a config file and report every problem, with its line and a hint."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     click.echo(
         f"{config_path}: ok ({len(config.segments)} segments, "
         f"{len(config.destinations)} destinations, {len(config.audiences)} audiences)"
@@ -129,7 +124,7 @@ def plan(
     With --validate, Google reads the exact requests the next sync would send and says
     whether it would take them (list id, permissions, terms, hashes); exits 1 if not.
     """
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     results = _run(
         config, audiences, apply=False, allow_mass_removal=allow_mass_removal, validate=validate
     )
@@ -157,7 +152,7 @@ def sync(
     segment change sends nothing. Exits 1 if any audience did not complete: failed, refused
     by a guardrail, deferred by a used-up quota or stopped (the others still sync).
     """
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     results = _run(config, audiences, apply=True, allow_mass_removal=allow_mass_removal)
     click.echo(format_results(results))
     if any(result.status != "ok" for result in results):
@@ -194,10 +189,10 @@ def run(config_path: Path, listen: str) -> None:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("write HOST:PORT, e.g. 0.0.0.0:9108", param_hint="--listen")
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     # Opened once before serving: a state that cannot be is a failed start, said in one line,
     # not a daemon that stays unready. The tables are created or upgraded here.
-    with _reported(), open_state(config.state):
+    with reported(), open_state(config.state):
         pass
     sys.exit(Daemon(config_path, config).run(host, int(port)))
 
@@ -222,8 +217,8 @@ def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | Non
     """
     from syncd.spend.pull import pull_spend
 
-    config = _load(config_path)
-    with _reported():
+    config = load_config_or_exit(config_path)
+    with reported():
         summary = pull_spend(
             config, since.date() if since else None, until.date() if until else None
         )
@@ -287,12 +282,12 @@ def report(
     from syncd.lift.pnl import build_pnl
     from syncd.lift.pnl_format import pnl_csv, pnl_json, pnl_rows, pnl_text
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     if pnl_table is not None and not _TABLE_NAME.fullmatch(pnl_table):
         raise click.BadParameter("a plain table name: letters, digits, _", param_hint="--pnl-table")
     last = until.date() if until else dt.datetime.now(dt.UTC).date()  # the window's days are UTC
     first = since.date() if since else last - dt.timedelta(days=30)
-    with _reported():
+    with reported():
         spend_report = build_report(config, first, last)
         pnl = build_pnl(config, first, last, attribution_days)
     if output_format == "text":
@@ -304,7 +299,7 @@ def report(
     if pnl_table is not None:
         from syncd.lift.pnl_table import write_pnl_table
 
-        with _reported():
+        with reported():
             where = write_pnl_table(config, pnl_table, pnl_rows(pnl))
         click.echo(f"wrote {len(pnl.audiences)} P&L rows to {pnl_table} in {where}", err=True)
     if html_path is not None:
@@ -354,16 +349,6 @@ def hash_command(network: str, kind: str, default_country: str | None) -> None:
             click.echo("")
 
 
-def _load(config_path: Path) -> SyncdConfig:
-    try:
-        return load_config(config_path)
-    except ConfigError as error:
-        click.echo(str(error), err=True)
-        count = len(error.problems)
-        click.echo(f"{count} problem{'s' if count != 1 else ''} in {config_path}", err=True)
-        sys.exit(EXIT_CONFIG)
-
-
 def _run(
     config: SyncdConfig,
     names: tuple[str, ...],
@@ -374,19 +359,8 @@ def _run(
 ) -> list[AudienceResult]:
     options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
     only = _selector(config, names)
-    with _reported():
+    with reported():
         return sync_all(config, options, only=only)
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """A warehouse or state that cannot be opened ends the command with its one-line message
-    (which names the place and the fix) and exit 1, not a traceback."""
-    try:
-        yield
-    except (SourceError, StateFormatError, StateUnavailable) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FAILED)
 
 
 def _selector(config: SyncdConfig, names: tuple[str, ...]) -> Callable[[Audience], bool]:
