@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncd.config.alerts import Alerts
 from syncd.config.countries import IsoCountry
 from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
 from syncd.config.retention import Retention
@@ -326,6 +327,10 @@ class SyncdConfig(BaseSettings):
     )
     retention: Retention = Field(
         default_factory=Retention, description="How long the state keeps history."
+    )
+    alerts: Alerts = Field(
+        default_factory=Alerts,
+        description="Webhooks told when an audience's sync breaks, and the rules' thresholds.",
     )
     outcomes: DefaultOutcomes | None = Field(
         default=None,
