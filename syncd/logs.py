@@ -1,7 +1,8 @@
 """Logging set-up for the command line: readable lines on stderr, with credentials scrubbed.
 
 Client libraries log at DEBUG what they send; urllib3 (under facebook-business) writes
-request lines whose query string carries the Graph access token. Those records are
+request lines whose query string carries the Graph access token (or, asking Graph's token
+debugger, the token as input_token). Those records are
 scrubbed here, at the handler, so no library's logging can put a token on disk.
 """
 
@@ -14,7 +15,8 @@ import sys
 from datetime import UTC, datetime
 
 _CREDENTIALS = re.compile(
-    r"(?P<key>access_token=|appsecret_proof=|Bearer\s+|\"access_token\":\s*\")[^&\s\"']+",
+    r"(?P<key>access_token=|input_token=|appsecret_proof=|Bearer\s+|\"access_token\":\s*\")"
+    r"[^&\s\"']+",
     re.IGNORECASE,
 )
 

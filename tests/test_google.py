@@ -9,7 +9,6 @@ pydantic models and members in MEMBER_SCHEMA, plus consent columns where a test 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
+from support.google_keys import service_account_file
 
 from syncd.config.models import GoogleAdsDestination, GoogleDataManagerDestination
 from syncd.destinations.base import (
@@ -402,31 +402,6 @@ def test_permission_denied_names_the_fix(opened: Opener) -> None:
         assert denied.value.error_class is ErrorClass.FAIL_AUDIENCE
         assert "must be a user of the operating account" in str(denied.value)
         assert "login_account_id" in str(denied.value)
-
-
-def service_account_file(path: Path, token_uri: str) -> Path:
-    """A service-account key whose token_uri is the emulator (google-auth honours it for
-    service accounts; for authorized-user files it always uses Google's)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "sandbox",
-        "private_key_id": "sandbox-key",
-        "private_key": pem,
-        "client_email": "syncd@sandbox.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 def test_credentials_file_is_refreshed_once_on_401(tmp_path: Path, opened: Opener) -> None:

@@ -15,6 +15,7 @@ from syncd.destinations.base import Capabilities, Destination
 from syncd.pacing import Pacer
 
 if TYPE_CHECKING:
+    from syncd.destinations.credentials import CredentialChecker
     from syncd.destinations.retry import RetryPolicy
     from syncd.destinations.settings import DestinationSettings
     from syncd.sandbox.emulated import EmulatorFactory
@@ -66,11 +67,19 @@ class Network:
     #: `syncd demo`, `syncd sandbox` and tests: named, so a pass never imports an emulator.
     #: Records naming the same factory share one emulator.
     emulator: str | None = None
+    #: "module:function" of its `CredentialChecker` (`syncd.destinations.credentials`): how
+    #: the credential alert asks whether a destination's token still works and until when.
+    credential_check: str | None = None
 
     def pull_spend(self) -> SpendPuller | None:
         """The network's spend puller, or None when syncd cannot read its spend."""
         puller: SpendPuller | None = _load(self.spend_puller)
         return puller
+
+    def check_credentials(self) -> CredentialChecker | None:
+        """The network's credential check, or None when it has nothing to ask."""
+        checker: CredentialChecker | None = _load(self.credential_check)
+        return checker
 
     def emulator_factory(self) -> EmulatorFactory | None:
         """What builds the network's emulator, or None when it has none."""

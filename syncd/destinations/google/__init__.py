@@ -37,6 +37,7 @@ DATA_MANAGER = Network(
     open=_open_data_manager,
     spend_puller=_SPEND,
     emulator=_EMULATOR,
+    credential_check="syncd.destinations.google.credential_check:check_data_manager",
 )
 GOOGLE_ADS = Network(
     kind="google_ads",
@@ -45,4 +46,5 @@ GOOGLE_ADS = Network(
     open=_open_google_ads,
     spend_puller=_SPEND,
     emulator=_EMULATOR,
+    credential_check="syncd.destinations.google.credential_check:check_google_ads",
 )

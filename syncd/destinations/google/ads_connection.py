@@ -15,7 +15,7 @@ from syncd.destinations.google.settings import GoogleAdsConnection
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-__all__ = ["ADS_SCOPE", "API_VERSION", "build_client"]
+__all__ = ["ADS_SCOPE", "API_VERSION", "build_client", "oauth_credentials"]
 
 ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
 #: The Google Ads API version syncd speaks, whatever the google-ads library defaults to. v25 is
@@ -37,7 +37,7 @@ def build_client(config: GoogleAdsConnection) -> GoogleAdsClient:
 
     token = config.developer_token
     return GoogleAdsClient(
-        credentials=_credentials(config),
+        credentials=oauth_credentials(config),
         # Optional since the 2026-09-09 sunset: the library leaves the header out for None.
         developer_token=token.get_secret_value() if token is not None else None,
         endpoint=config.endpoint,
@@ -47,7 +47,9 @@ def build_client(config: GoogleAdsConnection) -> GoogleAdsClient:
     )
 
 
-def _credentials(config: GoogleAdsConnection) -> Any:
+def oauth_credentials(config: GoogleAdsConnection) -> Any:
+    """The connection's google-auth credentials (also refreshed alone by the credential
+    check, `syncd.destinations.google.credential_check`)."""
     import google.auth
     from google.oauth2.credentials import Credentials
 

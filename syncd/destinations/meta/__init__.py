@@ -52,4 +52,5 @@ META = Network(
     open=_open,
     spend_puller="syncd.spend.meta:pull_meta",
     emulator="syncd.destinations.meta.sandbox.emulated:EmulatedMeta",
+    credential_check="syncd.destinations.meta.token:check_token",
 )

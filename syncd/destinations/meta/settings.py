@@ -22,6 +22,14 @@ class MetaDestination(DestinationSettings):
         description="A system-user token with ads_management; use ${META_ACCESS_TOKEN} or "
         "${file:/path/to/token}, never the token itself."
     )
+    app_access_token: SecretStr | None = Field(
+        default=None,
+        description="Optional: the app's access token (app_id|app_secret, e.g. "
+        "${META_APP_ACCESS_TOKEN}) syncd reads access_token's expiry with: Graph's "
+        "debug_token needs an app token or a token of one of the app's developers "
+        "(https://developers.facebook.com/docs/graph-api/reference/debug_token). Without it, "
+        "access_token asks about itself.",
+    )
     endpoint: str = Field(
         default="https://graph.facebook.com",
         description="Graph API base URL; point it at the sandbox for tests and demos.",

@@ -18,6 +18,7 @@ from syncd.destinations.meta.sandbox.errors import THROTTLES, USE_CASE_THROTTLES
 from syncd.destinations.meta.sandbox.payload import Member
 from syncd.destinations.meta.sandbox.spend import AdSet, InsightRow
 from syncd.destinations.meta.sandbox.state import Account, Audience
+from syncd.destinations.meta.sandbox.tokens import TokenLife
 from syncd.destinations.meta.sandbox.usage import UsageWindow
 
 __all__ = ["ACCOUNT_ID", "EmulatorControls"]
@@ -37,6 +38,7 @@ class EmulatorControls:
     _budgets: dict[str, tuple[int, float]]
     _denied: dict[str, int]
     _token_subcode: int | None
+    _token_life: TokenLife
     _throttles: dict[str, tuple[int, int | None]]
     _under_applied: dict[str, deque[int | None]]
     replace_window_seconds: float
@@ -131,6 +133,24 @@ class EmulatorControls:
     def renew_token(self) -> None:
         with self._lock:
             self._token_subcode = None
+
+    def token_expires(
+        self, at: dt.datetime | None, data_access_at: dt.datetime | None = None
+    ) -> None:
+        """Give the token an expiry (None: never, what a system user's non-expiring token
+        has), and an end of the app's access to user data: ``debug_token`` reports both, and
+        every call is refused (190/463) once either has passed."""
+        with self._lock:
+            self._token_life.expires_at = int(at.timestamp()) if at else 0
+            self._token_life.data_access_expires_at = (
+                int(data_access_at.timestamp()) if data_access_at else 0
+            )
+
+    def require_app_token(self, app_token: str | None) -> None:
+        """Let only this app access token ("app_id|app_secret") ask ``debug_token``, as
+        Graph does for a token whose user is not a developer of the app (None: any)."""
+        with self._lock:
+            self._token_life.app_token = app_token
 
     def deny(self, object_id: str, code: int = 200) -> None:
         """Refuse requests on an audience or ad account with permission error ``code``

@@ -5,7 +5,8 @@ Paths served (``/vX.Y/`` any version):
 * ``act_{id}/customaudiences`` GET (list, filtering, paging) and POST (create);
 * ``act_{id}/adsets`` and ``act_{id}/insights`` GET (spend reporting);
 * ``{audience_id}`` GET; ``{audience_id}/users`` POST (add) and DELETE, or POST with
-  ``method=DELETE`` (remove); ``{audience_id}/usersreplace`` POST (replace, by session).
+  ``method=DELETE`` (remove); ``{audience_id}/usersreplace`` POST (replace, by session);
+* ``debug_token`` GET (the token's validity and expiry, see ``tokens``).
 
 Each edge belongs to a business use case with its own budget per ad account, as on Graph
 (custom audience edges: custom_audience; ``adsets``: ads_management; ``insights``:
@@ -23,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from syncd.destinations.meta.sandbox import edges, replace
+from syncd.destinations.meta.sandbox import edges, replace, tokens
 from syncd.destinations.meta.sandbox.controls import ACCOUNT_ID, EmulatorControls
 from syncd.destinations.meta.sandbox.errors import (
     USE_CASE_THROTTLES,
@@ -110,6 +111,7 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         self._next_id = _FIRST_AUDIENCE_ID
         self._denied: dict[str, int] = {}
         self._token_subcode: int | None = None
+        self._token_life = tokens.TokenLife(issued_at=int(time.time()))
         for audience_id in audiences:
             self.add_audience(str(audience_id))
 
@@ -137,6 +139,8 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         if method == "POST" and params.get("method", "").upper() == "DELETE":
             method = "DELETE"  # Graph's method override: a removal with its payload in the body
         object_id, edge = match["id"], match["edge"]
+        if (method, object_id, edge) == ("GET", "debug_token", None):
+            return self._debug_token(params.get("input_token"), request)
         operation = _operation(method, edge)
         use_case = _USE_CASES.get(edge or "", "custom_audience")
         with self._lock:
@@ -204,13 +208,29 @@ class MetaGraphEmulator(EmulatorControls, EmulatorServer):
         if not token:
             raise GraphError("An access token is required to request this resource.", code=190)
         with self._lock:
-            subcode = self._token_subcode
+            subcode = self._token_subcode or self._token_life.expired_subcode(time.time())
         if subcode is not None:
             raise token_error(subcode)
         if self._access_token is not None and not secrets.compare_digest(
             token.encode(), self._access_token.encode()
         ):
             raise token_error(None)
+
+    def _debug_token(self, input_token: str | None, request: Request) -> Response:
+        caller = request.query.get("access_token") or request.bearer_token()
+        with self._lock:
+            life, refused = self._token_life, self._token_subcode
+        try:
+            return tokens.debug_token(
+                input_token,
+                caller,
+                expected=self._access_token,
+                life=life,
+                refused_subcode=refused,
+                now=time.time(),
+            )
+        except GraphError as error:
+            return graph_error(error, "debug_token")
 
     def _check_permission(self, object_id: str, account: Account | None) -> None:
         with self._lock:

@@ -39,11 +39,17 @@ def check_bearer(token: str | None, expected: str | None) -> None:
         )
 
 
-def token_response(request: Request, refresh_token: str | None, access_token: str) -> Response:
+def token_response(
+    request: Request, refresh_token: str | None, access_token: str, *, revoked: bool = False
+) -> Response:
     """Exchange a refresh token (only ``refresh_token`` when given), or a service account's
-    signed JWT (not verified here), for ``access_token``."""
+    signed JWT (not verified here), for ``access_token``; refuse every grant when
+    ``revoked``, with the words Google's token endpoint answers a revoked or expired one."""
     form = request.form()
     grant = form.get("grant_type")
+    if revoked:
+        body = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+        return json_response(400, body, operation="oauth_token")
     if grant == "refresh_token":
         given = form.get("refresh_token", "")
         valid = bool(given) and (

@@ -142,8 +142,8 @@ class DataManagerEmulator(EmulatorControls, EmulatorServer):
         """Route one request; every failure becomes a Google-shaped error response."""
         if request.method == "POST" and request.path == "/token":
             with self._lock:
-                token = self._access_token or "sandbox-access-token"
-            return token_response(request, self._refresh_token, token)
+                token, revoked = self._access_token or "sandbox-access-token", self._grants_revoked
+            return token_response(request, self._refresh_token, token, revoked=revoked)
         routes = {
             ("POST", "/v1/audienceMembers:ingest"): "ingest",
             ("POST", "/v1/audienceMembers:remove"): "remove",
@@ -256,6 +256,8 @@ class DataManagerEmulator(EmulatorControls, EmulatorServer):
                 field="audience_members",
             )
         parsed = parse_members(members_raw, Decoder(encoding))
+        if operation == "ingest":
+            self._refuse_some(parsed)
         if parsed:
             self._check_list_types(destinations, KEY_TYPES[parsed[0].data_type])
         return destinations, parsed, consent
