@@ -52,6 +52,7 @@ def apply_plan(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
     target, state = plan.target, run.state
     name = target.name
     run_id = state.start_run(name, target.ref, run.holder)
+    result.run_id = run_id
     state.record_quarantine(run_id, name, plan.segment.quarantine)
     destination = open_destination(target.destination, sleep=run.stop.wait)
     log.info(

@@ -41,6 +41,7 @@ from syncd.destinations.retry import RetryPolicy
 from syncd.plan import AudiencePlan, plan_audience
 from syncd.pushdown import plan as pushdown
 from syncd.read.per_pass import PassReads
+from syncd.receipts import write_receipts
 from syncd.results import AudienceResult, finish, new_result
 from syncd.sources import SourceError
 from syncd.state import open_state
@@ -130,7 +131,10 @@ def sync_all(
             _each(sync_destination, groups, options.destinations_at_once, "syncd-pass")
         finally:
             reads.close()
-    return [results[id(target)] for target in selected if id(target) in results]
+        finished = [results[id(target)] for target in selected if id(target) in results]
+        if options.apply:  # in one insert, while the state's file is still this process's
+            write_receipts(config, finished)
+    return finished
 
 
 @dataclass(frozen=True)

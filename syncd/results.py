@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from syncd import metrics
 from syncd.targets import Target
@@ -42,6 +43,12 @@ class AudienceResult:
     checks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: The audience's run record in the state (`runs.run_id`), once its plan is applied.
+    run_id: str | None = None
+    #: When the audience's pass began (ISO 8601, UTC: a result is made as its pass begins),
+    #: and how long it took (set by `finish`, after the run record, which has its own times).
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
         return asdict(self)
@@ -53,6 +60,7 @@ def new_result(target: Target) -> AudienceResult:
 
 def finish(result: AudienceResult, seconds: float) -> None:
     """The pass of one audience is over: its metrics, and one log line with its counts."""
+    result.seconds = round(seconds, 3)
     metrics.observe_pass(
         result.audience, result.status, result.rows_read, result.invalid, result.members, seconds
     )

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from syncd.config.alerts import Alerts
 from syncd.config.countries import IsoCountry
 from syncd.config.experiments import DefaultOutcomes, Holdout, Outcomes
+from syncd.config.receipts import Receipts
 from syncd.config.retention import Retention
 from syncd.config.schedule import Schedule, checked_duration, duration_seconds
 from syncd.config.suppressions import Suppressions
@@ -327,6 +328,11 @@ class SyncdConfig(BaseSettings):
     )
     retention: Retention = Field(
         default_factory=Retention, description="How long the state keeps history."
+    )
+    receipts: Receipts | None = Field(
+        default=None,
+        description="A row per audience per pass in a table beside your data (`receipts: "
+        "{table: syncd_receipts}`); none are written without it.",
     )
     alerts: Alerts = Field(
         default_factory=Alerts,
