@@ -45,6 +45,7 @@ from syncd.receipts import write_receipts
 from syncd.results import AudienceResult, finish, new_result
 from syncd.sources import SourceError
 from syncd.state import open_state
+from syncd.state.retention import prune_when_due
 from syncd.targets import Target, targets
 from syncd.validate import validate_plan
 
@@ -131,6 +132,8 @@ def sync_all(
             _each(sync_destination, groups, options.destinations_at_once, "syncd-pass")
         finally:
             reads.close()
+        if options.apply and not options.stop.is_set():
+            prune_when_due(state, config.retention, lease.holder, datetime.now(UTC))
         finished = [results[id(target)] for target in selected if id(target) in results]
         if options.apply:  # in one insert, while the state's file is still this process's
             write_receipts(config, finished)
