@@ -52,6 +52,7 @@ class _Commands(click.Group):
 
     LAZY: ClassVar[dict[str, str]] = {
         "demo": "syncd.demo.command",
+        "forget": "syncd.erasure.command",
         "sandbox": "syncd.demo.command",
     }
 

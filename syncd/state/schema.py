@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from syncd.fingerprints import SQL_TYPE
 from syncd.members import HASHED_COLUMNS, IDENTIFIER_COLUMNS, member_key_sql
-from syncd.state import alerts, experiments, journal
+from syncd.state import alerts, erasures, experiments, journal
 from syncd.state.backends import Backend, DuckDBBackend
 
 _MEMBERS = """
@@ -138,6 +138,7 @@ def create_or_upgrade(backend: Backend) -> None:
         _batch_members_ddl(backend.member_key_type, backend.hash_storage, table="pending_removals")
     )
     backend.execute(experiments.HISTORY_DDL)
+    erasures.create(backend)
     alerts.create(backend)
     for statement in filter(str.strip, _SCHEMA.split(";")):
         backend.execute(statement)
