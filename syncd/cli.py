@@ -45,6 +45,13 @@ mass_removal_option = click.option(
 )
 
 
+mass_suppression_option = click.option(
+    "--allow-mass-suppression",
+    is_flag=True,
+    help="Let this pass sync audiences whose suppressions leave out more than "
+    "guardrails.max_suppressed_fraction of the segment.",
+)
+
 class _Commands(click.Group):
     """syncd's commands, with `demo` and `sandbox` imported only when one of them is asked
     for (or listed in the help): they bring the demo shop and every emulator, which a
@@ -112,13 +119,12 @@ def validate(config_path: Path) -> None:
 @mass_removal_option
 @click.option(
     "--validate",
+@mass_suppression_option
     is_flag=True,
     help="Also send the planned requests with Google's validateOnly flag: Google checks "
     "them and applies nothing (Data Manager API only; Meta has no such mode).",
 )
-def plan(
-    config_path: Path, audiences: tuple[str, ...], allow_mass_removal: bool, validate: bool
-) -> None:
+def plan(config_path: Path, audiences: tuple[str, ...], validate: bool, **allowed: bool) -> None:
     """Show what a sync would add and remove, how many requests, and every guardrail
     decision; changes nothing, on the networks or in the state.
 
@@ -126,9 +132,7 @@ def plan(
     whether it would take them (list id, permissions, terms, hashes); exits 1 if not.
     """
     config = load_config_or_exit(config_path)
-    results = _run(
-        config, audiences, apply=False, allow_mass_removal=allow_mass_removal, validate=validate
-    )
+    results = _run(config, audiences, apply=False, validate=validate, **allowed)
     click.echo(format_results(results, planned=True))
     if validate and any(result.status == "invalid" for result in results):
         sys.exit(EXIT_FAILED)
@@ -144,9 +148,8 @@ def plan(
     help="One pass over every audience, then exit (the only mode of this command).",
 )
 @mass_removal_option
-def sync(
-    config_path: Path, audiences: tuple[str, ...], once: bool, allow_mass_removal: bool
-) -> None:
+@mass_suppression_option
+def sync(config_path: Path, audiences: tuple[str, ...], once: bool, **allowed: bool) -> None:
     """Make every audience equal to its segment: one pass, then exit.
 
     Only changes are sent, in as few requests as the networks allow; a second pass with no
@@ -154,7 +157,7 @@ def sync(
     by a guardrail, deferred by a used-up quota or stopped (the others still sync).
     """
     config = load_config_or_exit(config_path)
-    results = _run(config, audiences, apply=True, allow_mass_removal=allow_mass_removal)
+    results = _run(config, audiences, apply=True, **allowed)
     click.echo(format_results(results))
     if any(result.status != "ok" for result in results):
         sys.exit(EXIT_FAILED)
@@ -358,7 +361,13 @@ def _run(
     allow_mass_removal: bool,
     validate: bool = False,
 ) -> list[AudienceResult]:
-    options = PassOptions(apply=apply, allow_mass_removal=allow_mass_removal, validate=validate)
+    options = PassOptions(
+        apply=apply,
+        allow_mass_removal=allow_mass_removal,
+        allow_mass_suppression=allow_mass_suppression,
+        validate=validate,
+    )
+    allow_mass_suppression: bool = False,
     only = _selector(config, names)
     with reported():
         return sync_all(config, options, only=only)

@@ -1,9 +1,10 @@
 """Guardrails: the checks that stop a sync from doing damage a person did not mean.
 
 A removal that goes through keeps costing nothing; a wiped audience stops a campaign. So a
-plan that would empty an audience from an empty query, remove a large share of it, or feed
-it from a segment that is mostly unreadable is refused, with the reason and the way to go
-ahead. Every decision, passed or not, is kept on the plan so `syncd plan` can show it.
+plan that would empty an audience from an empty query, remove a large share of it, leave
+most of its segment out by suppressions, or feed it from a segment that is mostly unreadable
+is refused, with the reason and the way to go ahead. Every decision, passed or not, is kept
+on the plan so `syncd plan` can show it.
 """
 
 from __future__ import annotations
@@ -43,11 +44,24 @@ def check_plan(
     min_serving_size: int,
     limits: Guardrails,
     allow_mass_removal: bool,
+    suppressed: int = 0,
+    erased: int = 0,
+    allow_mass_suppression: bool = False,
 ) -> list[Check]:
-    """Every guardrail decision for one audience's plan, in a fixed order."""
+    """Every guardrail decision for one audience's plan, in a fixed order. `members` are the
+    segment's members sent; `suppressed` and `erased` those the suppressions query and
+    erasures left out besides. Removals of people left out are the suppression guard's to
+    judge, not the removal share's: a wave of opt-outs passes one flag, not two."""
+    by_segment = max(0, removes - suppressed - erased)
     return [
-        _empty_segment(members, held, allow_mass_removal),
-        _removal_share(held, removes, limits.max_removal_fraction, allow_mass_removal),
+        _empty_segment(members + suppressed + erased, held, allow_mass_removal),
+        _removal_share(held, by_segment, limits.max_removal_fraction, allow_mass_removal),
+        _suppressed_share(
+            members + suppressed + erased,
+            suppressed,
+            limits.max_suppressed_fraction,
+            allow_mass_suppression,
+        ),
         _invalid_share(rows, unusable_rows, limits.max_invalid_fraction),
         _serving_size(members, min_serving_size),
     ]
@@ -78,6 +92,25 @@ def _removal_share(held: int, removes: int, limit: float, allowed: bool) -> Chec
         "removal_share",
         Verdict.REFUSE,
         detail + ": pass --allow-mass-removal, or raise guardrails.max_removal_fraction",
+    )
+
+
+def _suppressed_share(read: int, suppressed: int, limit: float, allowed: bool) -> Check:
+    """The suppressions query's share of the segment's members (erasures are not counted:
+    each is one person's own request, and always goes through)."""
+    share = suppressed / read if read else 0.0
+    detail = f"{suppressed:,} of {read:,} members suppressed ({share:.1%}; limit {limit:.0%})"
+    if read < GUARDED_AUDIENCE_SIZE or share <= limit:
+        return Check("suppressed_share", Verdict.OK, detail)
+    if allowed:
+        return Check("suppressed_share", Verdict.WARN, detail + ", allowed")
+    return Check(
+        "suppressed_share",
+        Verdict.REFUSE,
+        detail + ": holding the audience; a suppressions query that suddenly covers most of "
+        "an audience is more often broken (a missing WHERE, a join on the wrong table) than a "
+        "wave of opt-outs; check suppressions.sql, then pass --allow-mass-suppression if "
+        "they did opt out, or raise guardrails.max_suppressed_fraction",
     )
 
 

@@ -56,6 +56,9 @@ __all__ = ["AudienceResult", "PassOptions", "sync_all"]
 _THIS_PROCESS = process_name()
 _T = TypeVar("_T")
 
+ERASED_READ_LOCALLY = (
+    "pushdown: erased people are matched by the network's normalized identifiers; read locally"
+)
 
 @dataclass(frozen=True)
 class PassOptions:
@@ -63,6 +66,8 @@ class PassOptions:
     allow_mass_removal: bool = False
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Set from another thread (a signal handler) to stop before the next batch.
+    #: Sync audiences whose suppressions cover more than guardrails.max_suppressed_fraction.
+    allow_mass_suppression: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     #: Whose claim the pass takes on each audience (`syncd.claims`); by default this
     #: process's, for the config's `daemon.lease_seconds`, given back when the pass ends.
@@ -97,7 +102,7 @@ def sync_all(
         for target in claimed:
             by_destination.setdefault(target.audience.destination, []).append(target)
         local = [target for target in claimed if not pushdown.pushes_down(config, target)]
-        reads = PassReads(config.warehouse, local, spill, options.stop)
+        reads = PassReads(config.warehouse, local, spill, options.stop, state)
         run = Run(
             state,
             lease.holder,
@@ -200,7 +205,9 @@ def _plan(target: Target, this_pass: _Pass, result: AudienceResult) -> AudienceP
     """The audience's plan: made in the warehouse with pushdown (see `syncd.pushdown.plan`),
     else, or when pushdown falls back (a note says why), from the segment read here."""
     config, options, state = this_pass.config, this_pass.options, this_pass.run.state
-    if pushdown.enabled(config):
+    if pushdown.enabled(config) and this_pass.reads.exclusions.erases(target.destination.kind):
+        result.notes.append(ERASED_READ_LOCALLY)
+    elif pushdown.enabled(config):
         try:
             plan, note = pushdown.plan_in_warehouse(
                 config,
@@ -231,6 +238,7 @@ def _plan(target: Target, this_pass: _Pass, result: AudienceResult) -> AudienceP
 def _sync_audience(target: Target, this_pass: _Pass, result: AudienceResult) -> None:
     options = this_pass.options
     try:
+        allow_mass_suppression=options.allow_mass_suppression,
         plan = _plan(target, this_pass, result)
     except duckdb.Error as error:
         result.status, result.error = "failed", working_database_error(error)
@@ -278,5 +286,6 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.held_before = plan.held
     result.adds = plan.changes.adds.rows
     result.removes = plan.changes.removes.rows
+    result.suppressed = plan.segment.left_out.total
     result.refreshes = plan.changes.refreshes
     result.checks = [str(check) for check in plan.checks]

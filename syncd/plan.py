@@ -7,14 +7,14 @@ what to remove, and how many requests that takes. Building a plan sends nothing,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from syncd.config.models import Guardrails
 from syncd.guardrails import Check, Verdict, check_plan
 from syncd.identity import versions
-from syncd.read.segments import FingerprintedSegment, SpilledSegment
+from syncd.read.segments import FingerprintedSegment, LeftOut, SpilledSegment
 from syncd.state import AudienceRef, Changes, SpillTable, StateStore
 from syncd.targets import Target
 
@@ -39,6 +39,8 @@ class CountedSegment:
     #: None: an audience in a holdout is never diffed without its members
     #: (`syncd.pushdown.plan.refusal`, `syncd.read.builder`).
     groups: None = None
+    #: Nobody: suppressions and erasures are matched on a segment's members, read locally.
+    left_out: LeftOut = field(default_factory=LeftOut)
 
     def invalid_counts(self) -> dict[str, int]:
         return dict(self.invalid)
@@ -76,6 +78,7 @@ def plan_audience(
     *,
     guardrails: Guardrails,
     allow_mass_removal: bool = False,
+    allow_mass_suppression: bool = False,
 ) -> AudiencePlan:
     """The plan of one audience from its segment as read here (`syncd.read`); its changes
     live in the segment's spill until `drop`."""
@@ -98,6 +101,7 @@ def plan_audience(
         state=state,
         guardrails=guardrails,
         allow_mass_removal=allow_mass_removal,
+        allow_mass_suppression=allow_mass_suppression,
     )
 
 
@@ -110,6 +114,7 @@ def build_plan(
     state: StateStore,
     guardrails: Guardrails,
     allow_mass_removal: bool = False,
+    allow_mass_suppression: bool = False,
 ) -> AudiencePlan:
     """The plan of one audience from its segment and its changes, however they were made
     (here, or in the warehouse by `syncd.pushdown.plan`), with the guardrails' verdicts and
@@ -125,6 +130,9 @@ def build_plan(
         min_serving_size=capabilities.min_serving_size,
         limits=guardrails,
         allow_mass_removal=allow_mass_removal,
+        suppressed=segment.left_out.suppressed,
+        erased=segment.left_out.erased,
+        allow_mass_suppression=allow_mass_suppression,
     )
     checks.append(_identity_rules(target.network, held, _rules_before(state, target.ref)))
     return AudiencePlan(target, segment, held, changes, checks)

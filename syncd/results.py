@@ -25,6 +25,9 @@ class AudienceResult:
     invalid: dict[str, int] = field(default_factory=dict)
     members: int = 0
     #: With a holdout: the experiment's people sent (treated) and held out, this pass.
+    #: Members of the segment left out because a suppression or an erasure covers them:
+    #: never sent, removed where held (not among `members`).
+    suppressed: int = 0
     treated_people: int | None = None
     held_out_people: int | None = None
     held_before: int = 0

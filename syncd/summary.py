@@ -62,6 +62,11 @@ def format_results(results: Sequence[AudienceResult], *, planned: bool = False) 
     for result in results:
         shown = result.checks if planned else [c for c in result.checks if ": ok (" not in c]
         notes.extend(f"  {result.audience}: {check}" for check in shown)
+        if result.suppressed:
+            notes.append(
+                f"  {result.audience}: suppressed: {result.suppressed:,} members left out "
+                "(suppressions and erasures), never sent, removed where held"
+            )
         if result.held_out_people is not None and result.treated_people is not None:
             notes.append(f"  {result.audience}: holdout: {_groups(result)}")
         if result.invalid:

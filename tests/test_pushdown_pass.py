@@ -391,9 +391,9 @@ def test_only_audiences_that_fall_back_read_the_segment_locally(
     read: list[list[str]] = []
     spill_segments = per_pass.spill_segments
 
-    def spy(source: Source, reads: Sequence[Read], spill: Spill) -> list[ReadSegment]:
+    def spy(source: Source, reads: Sequence[Read], spill: Spill, *rest: Any) -> list[ReadSegment]:
         read.append(sorted(each.target.network for each in reads))
-        return spill_segments(source, reads, spill)
+        return spill_segments(source, reads, spill, *rest)
 
     monkeypatch.setattr(per_pass, "spill_segments", spy)
     meta, google = sync_all(config, PassOptions(retry_policy=FAST_RETRIES))

@@ -10,10 +10,13 @@ from conftest import Workspace, sha
 from support.holdouts import google_emails, meta_emails
 
 from syncd.config import ConfigError
-from syncd.pipeline import sync_all
+from syncd.pipeline import PassOptions, sync_all
+from syncd.read import exclusions
+from syncd.summary import format_results
 
 EMAILS = [f"buyer{i}@example.com" for i in range(30)]
 PHONE = "+14155550123"
+NETWORKS = ("meta", "google_data_manager")
 
 
 def suppressing(workspace: Workspace, sql: str, identifiers: dict) -> dict:
@@ -74,3 +77,114 @@ def test_suppressions_need_an_identifier_that_tells_a_person(workspace: Workspac
     with pytest.raises(ConfigError) as refused:
         workspace.config(suppressing(workspace, "select 1", {"first_name": "first"}))
     assert "suppressions.identifiers" in str(refused.value)
+
+
+def erase(workspace: Workspace, rows: list[tuple[str, str, str, bool]]) -> None:
+    """Erasure values as `syncd forget` records them: (network, kind, digest, rehashed). The
+    table is made here as the shared interface gives it, if the state does not have it."""
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS erasure_values (erasure_id VARCHAR NOT NULL, "
+            "network VARCHAR NOT NULL, kind VARCHAR NOT NULL, digest VARCHAR NOT NULL, "
+            "rehashed BOOLEAN NOT NULL)"
+        )
+        db.executemany("INSERT INTO erasure_values VALUES ('e1', ?, ?, ?, ?)", rows)
+
+
+def with_ids(workspace: Workspace, emails: list[str]) -> dict:
+    """A warehouse of people with an email and a customer id each, and a config reading
+    both (Meta takes the id in clear, as EXTERN_ID; Google only the email)."""
+    with duckdb.connect(str(workspace.warehouse)) as db:
+        db.execute("CREATE OR REPLACE TABLE customers (email VARCHAR, id VARCHAR)")
+        db.executemany(
+            "INSERT INTO customers VALUES (?, ?)", [(e, f"C-{i}") for i, e in enumerate(emails)]
+        )
+    data = workspace.config_data()
+    data["segments"] = {
+        "people": {"sql": "select * from customers", "identifiers": {"email": "email"}},
+        "ids": {
+            "sql": "select * from customers",
+            "identifiers": {"email": "email", "external_id": "id"},
+        },
+    }
+    data["audiences"][0]["segment"] = "ids"  # Google lists hold one key type: emails here
+    return data
+
+
+def test_erased_people_stay_out_of_every_audience(workspace: Workspace) -> None:
+    data = with_ids(workspace, EMAILS)
+    sync_all(workspace.config(data))
+    assert meta_emails(workspace) == google_emails(workspace) == {sha(e) for e in EMAILS}
+
+    # Meta holds the id in clear: its erasure value is the id's SHA-256 (rehashed); it and
+    # Google hold emails hashed: their values are the hashes themselves.
+    erase(
+        workspace,
+        [
+            ("meta", "external_id", sha("C-4"), True),
+            ("google_data_manager", "email", sha(EMAILS[4]), False),
+            ("meta", "email", sha(EMAILS[9]), False),
+            ("google_data_manager", "email", sha(EMAILS[9]), False),
+        ],
+    )
+    results = sync_all(workspace.config(data))
+    kept = {sha(e) for e in EMAILS} - {sha(EMAILS[4]), sha(EMAILS[9])}
+    assert meta_emails(workspace) == google_emails(workspace) == kept
+    assert [(r.status, r.removes, r.suppressed) for r in results] == [("ok", 2, 2)] * 2
+    assert all(r.summary()["suppressed"] == 2 for r in results)
+    shown = format_results(results)
+    assert "people->google: suppressed: 2 members left out" in shown
+    assert [r.requests for r in sync_all(workspace.config(data))] == [0, 0]
+
+
+def test_suppressions_are_read_once_per_pass(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.write_people([(email, None, "US", None, None, None) for email in EMAILS])
+    with duckdb.connect(str(workspace.warehouse)) as db:
+        db.execute("CREATE TABLE opt_outs AS SELECT 'buyer7@example.com' AS email")
+    data = suppressing(workspace, "select * from opt_outs", {"email": "email"})
+    # Two segments, each on both networks: four audiences, two segment reads, one list.
+    data["segments"]["more"] = dict(data["segments"]["people"], sql="select * from people")
+    data["audiences"] += [
+        {"segment": "more", "destination": "meta", "audience_name": "more"},
+        {"segment": "more", "destination": "google", "audience_name": "more"},
+    ]
+    reads = []
+    read = exclusions._read
+    monkeypatch.setattr(exclusions, "_read", lambda *args: reads.append(1) or read(*args))
+    results = sync_all(workspace.config(data))
+    assert len(reads) == 1
+    assert [(r.status, r.suppressed) for r in results] == [("ok", 1)] * 4
+
+
+def many(count: int) -> list[str]:
+    return [f"person{i}@example.com" for i in range(count)]
+
+
+def test_a_suppressions_list_covering_most_of_an_audience_holds_it(workspace: Workspace) -> None:
+    people = many(120)
+    workspace.write_people([(email, None, "US", None, None, None) for email in people])
+    sync_all(workspace.config())
+    with duckdb.connect(str(workspace.warehouse)) as db:  # a join gone wrong: 70 of 120
+        db.execute("CREATE TABLE opt_outs AS SELECT email FROM people LIMIT 70")
+    data = suppressing(workspace, "select * from opt_outs", {"email": "email"})
+    held = sync_all(workspace.config(data))
+    assert {r.status for r in held} == {"refused"}
+    assert all("70 of 120 members suppressed (58.3%; limit 50%)" in (r.error or "") for r in held)
+    assert all("--allow-mass-suppression" in (r.error or "") for r in held)
+    assert len(meta_emails(workspace)) == len(google_emails(workspace)) == 120  # untouched
+
+    allowed = sync_all(workspace.config(data), PassOptions(allow_mass_suppression=True))
+    assert [(r.status, r.removes, r.suppressed) for r in allowed] == [("ok", 70, 70)] * 2
+    assert len(meta_emails(workspace)) == len(google_emails(workspace)) == 50
+
+
+def test_erasures_never_hold_an_audience(workspace: Workspace) -> None:
+    people = many(120)
+    workspace.write_people([(email, None, "US", None, None, None) for email in people])
+    sync_all(workspace.config())
+    erase(workspace, [(net, "email", sha(e), False) for e in people[:90] for net in NETWORKS])
+    results = sync_all(workspace.config())
+    assert [(r.status, r.removes, r.suppressed) for r in results] == [("ok", 90, 90)] * 2
+    assert meta_emails(workspace) == google_emails(workspace) == {sha(e) for e in people[90:]}

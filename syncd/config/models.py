@@ -201,6 +201,15 @@ class Guardrails(StrictModel):
         description="Refuse a segment whose share of rows with no usable identifier is "
         "higher: a broken column should stop the sync, not shrink the audience.",
     )
+    max_suppressed_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Hold an audience (of 100+ members) when the suppressions query leaves "
+        "out more than this share of its segment's members: opt-outs are a few percent of a "
+        "list, so most of one suppressed at once is more likely a broken query; "
+        "`--allow-mass-suppression` overrides it once. Erasures never count.",
+    )
 
 
 class Daemon(StrictModel):

@@ -23,13 +23,13 @@ from syncd.members import (
     NO_USABLE_IDENTIFIER,
     QUARANTINE_SCHEMA,
     MemberBatch,
-    SegmentShape,
     build_members,
     member_key_sql,
 )
 from syncd.read.consent import consent_mask
 from syncd.read.distinct import distinct
-from syncd.read.segments import FingerprintedSegment, Groups, SpilledSegment
+from syncd.read.exclusions import Excluded
+from syncd.read.segments import FingerprintedSegment, Groups, LeftOut, SpilledSegment
 from syncd.state import AudienceRef, Spill, SpillTable
 from syncd.state.diff import fingerprint_delta, state_members
 from syncd.state.spill import RawRows
@@ -87,10 +87,17 @@ class Digests:
 class MemberBuilder:
     """One network's members of a segment, appended to spill tables batch by batch, for
     `target`'s network and consent; with `by_fingerprint`, the target's held members'
-    fingerprints may stand in for identity (its audience is the only one reading them)."""
+    fingerprints may stand in for identity (its audience is the only one reading them). No
+    member sharing a person's identifier with `exclusions` (the pass's suppressed and erased
+    people of the network) is kept."""
 
     def __init__(
-        self, target: Target, spill: Spill, digests: Digests, by_fingerprint: bool = False
+        self,
+        target: Target,
+        spill: Spill,
+        digests: Digests,
+        by_fingerprint: bool = False,
+        exclusions: Excluded | None = None,
     ) -> None:
         segment, capabilities = target.segment, target.capabilities
         self.shape = segment.shape().carried(capabilities.identifier_kinds)
@@ -105,10 +112,11 @@ class MemberBuilder:
         self.key = member_key_sql(self.identifiers)
         # Fingerprints live beside members in the state, so only a state in the spill's
         # database keeps them.
-        # Nor does an audience in a holdout, or under suppressions, take them: who is held
-        # out or suppressed depends on more than a row's own columns, so every row takes
-        # identity each pass.
-        excluding = target.experiment is not None or target.suppressions is not None
+        # Nor does an audience in a holdout, or with people suppressed or erased, take them:
+        # who is held out or excluded depends on more than a row's own columns, so every row
+        # takes identity each pass.
+        self.exclusions = exclusions
+        excluding = target.experiment is not None or exclusions is not None
         self.fingerprints = (
             Fingerprints.of(segment, self.dialect, list(carried), target.consent)
             if spill.local and not excluding
@@ -118,12 +126,12 @@ class MemberBuilder:
             spill.create("people", PEOPLE_SCHEMA) if target.experiment is not None else None
         )
         #: The identifiers that tell a person (email, phone, ids; not names, countries or
-        #: zips, which many share) of the held-out rows and the suppressed people: no member
-        #: sharing one is sent.
+        #: zips, which many share) of the held-out rows, and of the suppressed and erased
+        #: people: no member sharing one is sent.
         self.personal = [name for name in self.identifiers if IdentifierKind(name) in PERSON_KINDS]
         self.excluded = (
             spill.create("excluded", pa.schema([MEMBER_SCHEMA.field(n) for n in self.personal]))
-            if excluding
+            if target.experiment is not None
             else None
         )
         self.members = spill.create(
@@ -152,12 +160,6 @@ class MemberBuilder:
         self._exclude(built.members.filter(pc.invert(sent)))
         members = built.members.filter(sent)
         return dataclasses.replace(built, members=members, kept=pc.and_(built.kept, treated))
-
-    def suppress(self, batch: pa.RecordBatch, shape: SegmentShape) -> None:
-        """A batch of the suppressions query (read as `shape` says), normalized as this
-        network reads people: their emails, phones and ids are not sent."""
-        carried = shape.carried(self.target.capabilities.identifier_kinds)
-        self._exclude(build_members(batch, carried, self.dialect).members)
 
     def _exclude(self, members: pa.Table) -> None:
         assert self.excluded is not None
@@ -230,8 +232,9 @@ class MemberBuilder:
             "GROUP BY ALL",
             [NO_USABLE_IDENTIFIER],
         )
-        if self.excluded is not None:
-            self._drop_excluded_members()
+        left_out = LeftOut()
+        if self.excluded is not None or self.exclusions is not None:
+            left_out = self._drop_excluded_members()
         kept = distinct(self.spill, self.members, self.columns)
         quarantine = SpillTable(self.spill, self.quarantine, sum(count for _, count, _ in counts))
         invalid = dict(sorted((key, count) for key, count, _ in counts))
@@ -239,26 +242,41 @@ class MemberBuilder:
         members = self.spill.view(kept, _as_member_schema(self.columns))
         if delta is not None:
             return FingerprintedSegment(rows, members, delta, quarantine, invalid, unusable)
-        return SpilledSegment(rows, members, quarantine, invalid, unusable, self._groups())
+        groups = self._groups()
+        return SpilledSegment(rows, members, quarantine, invalid, unusable, groups, left_out)
 
-    def _drop_excluded_members(self) -> None:
+    def _drop_excluded_members(self) -> LeftOut:
         """No member sharing an email, phone or id with an excluded one is sent: suppressed
-        people, and held-out ones. A person's group follows their row's first identifier,
-        so one person on two rows (an email and a phone on one, the phone alone on another)
-        may fall in both groups; this keeps nobody held out from being reached. The table is
-        written anew, in order, for `distinct`'s dense rowids. Such a person still counts in
-        the group their key gave (`_groups`)."""
-        assert self.excluded is not None
-        shared = " OR ".join(
+        and erased people, and held-out ones. A person's group follows their row's first
+        identifier, so one person on two rows (an email and a phone on one, the phone alone
+        on another) may fall in both groups; this keeps nobody held out from being reached.
+        The table is written anew, in order, for `distinct`'s dense rowids. Such a person
+        still counts in the group their key gave (`_groups`). Returns how many distinct
+        members suppressions and erasures left out (a member is one key: all its rows share
+        its values, so it is left out whole)."""
+        held_out = " OR ".join(
             f"coalesce({c} IN (SELECT {c} FROM {self.excluded} WHERE {c} IS NOT NULL), false)"
             for c in self.personal
+            if self.excluded is not None
         )
+        left_out = LeftOut()
+        suppressed, erased = "false", "false"
+        if self.exclusions is not None:
+            suppressed, erased = self.exclusions.predicates(self.personal)
+            ((either, by_erasure),) = self.spill.execute(
+                "SELECT count(DISTINCT member_key), count(DISTINCT member_key) FILTER (WHERE e) "
+                f"FROM (SELECT member_key, {suppressed} AS s, {erased} AS e FROM {self.members}) "
+                "WHERE s OR e"
+            )
+            left_out = LeftOut(suppressed=either - by_erasure, erased=by_erasure)
         kept = self.spill.create_as(
             "segment",
-            f"SELECT * FROM {self.members} WHERE NOT ({shared or 'false'}) ORDER BY rowid",
+            f"SELECT * FROM {self.members} "
+            f"WHERE NOT ({held_out or 'false'} OR {suppressed} OR {erased}) ORDER BY rowid",
         )
-        self.spill.drop(self.members, self.excluded)
+        self.spill.drop(self.members, *([self.excluded] if self.excluded else []))
         self.members, self.excluded = kept.name, None
+        return left_out
 
     def _groups(self) -> Groups | None:
         """The experiment's people by person key and group."""

@@ -9,11 +9,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from syncd.config.models import Consent, Warehouse
+from syncd.read.exclusions import Exclusions
 from syncd.read.scan import Read, spill_segments
 from syncd.read.segments import ReadSegment
 from syncd.sources import Source, SourceError, open_source
 from syncd.sources.watch import WatchedSource
-from syncd.state import Spill
+from syncd.state import Spill, StateStore
 from syncd.targets import Target
 
 #: Targets with one key share their segment's members: same segment, same network's rules,
@@ -24,7 +25,8 @@ ReadKey = tuple[str, str, Consent | None]
 class PassReads:
     """The segments of a pass's `targets` (those the pass reads locally), each read when
     the first of them asks for it; a target planned elsewhere that falls back to a local
-    read asks for itself."""
+    read asks for itself. The people no audience may hold (`exclusions`: suppressed, and
+    erased in `state`) are read once for the whole pass."""
 
     def __init__(
         self,
@@ -32,11 +34,13 @@ class PassReads:
         targets: Sequence[Target],
         spill: Spill,
         stop: threading.Event,
+        state: StateStore | None = None,
     ) -> None:
         self._warehouse = warehouse
         self._targets = targets
         self.spill = spill
         self._stop = stop
+        self.exclusions = Exclusions(spill, state)
         self._read: dict[ReadKey, ReadSegment | SourceError] = {}
         self._source: Source | None = None
         self._lock = threading.Lock()
@@ -55,7 +59,7 @@ class PassReads:
                     and read_key(other) not in self._read
                 ]
                 source = WatchedSource(self._source, segment, target.read_timeout, self._stop)
-                self._read.update(_read(source, unread, self.spill))
+                self._read.update(_read(source, unread, self.spill, self.exclusions))
             return self._read[key]
 
     def close(self) -> None:
@@ -68,7 +72,7 @@ def read_key(target: Target) -> ReadKey:
 
 
 def _read(
-    source: Source, targets: list[Target], spill: Spill
+    source: Source, targets: list[Target], spill: Spill, exclusions: Exclusions
 ) -> dict[ReadKey, ReadSegment | SourceError]:
     """The members of one segment for every network these targets need, from one scan. A
     network's members read for one incremental audience alone may be matched with that
@@ -81,7 +85,7 @@ def _read(
         for target in targets
     }
     try:
-        spilled = spill_segments(source, list(reads.values()), spill)
+        spilled = spill_segments(source, list(reads.values()), spill, exclusions)
     except SourceError as error:
         return dict.fromkeys(reads, error)
     return dict(zip(reads, spilled, strict=True))

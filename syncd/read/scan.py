@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from syncd.config.models import Segment
-from syncd.config.suppressions import Suppressions
 from syncd.members import MEMBER_SCHEMA, QUARANTINE_SCHEMA
 from syncd.read.builder import Digests, MemberBuilder
+from syncd.read.exclusions import Exclusions
 from syncd.read.segments import ReadSegment, SegmentMembers, SpilledSegment
 from syncd.sources import Source, SourceError
 from syncd.state import Spill
@@ -61,7 +61,9 @@ def spill_segment(source: Source, target: Target, spill: Spill) -> SpilledSegmen
     return spilled
 
 
-def spill_segments(source: Source, reads: Sequence[Read], spill: Spill) -> list[ReadSegment]:
+def spill_segments(
+    source: Source, reads: Sequence[Read], spill: Spill, exclusions: Exclusions | None = None
+) -> list[ReadSegment]:
     """`spill_segment` for several networks (the reads' targets, all of one segment) from
     one scan of the segment. Each source batch goes through every network's identity and
     into its spill table on a thread of its own, while the next batch is read (the work runs
@@ -69,18 +71,24 @@ def spill_segments(source: Source, reads: Sequence[Read], spill: Spill) -> list[
     stays at two source batches whatever the segment's size. A network read by fingerprint
     takes only the rows' digests at first (`Digests`); the rows are kept, compressed in
     memory (`RawRows`), for the few that identity must see after all
-    (`MemberBuilder.finish`)."""
+    (`MemberBuilder.finish`). The pass's `exclusions` (suppressed and erased people) are
+    read on the first segment read that needs them, from `source`; without them, those of
+    this read alone (its suppressions, no erasures)."""
     first = reads[0].target
+    exclusions = exclusions or Exclusions(spill)
     name, segment = first.audience.segment, first.segment
     digests = Digests(spill)
     builders: list[MemberBuilder] = []
     raw: RawRows | None = None
     rows = 0
     try:
-        for read in reads:
-            builders.append(MemberBuilder(read.target, spill, digests, read.by_fingerprint))
         if first.suppressions is not None:
-            _suppress(source, first.suppressions, builders)
+            exclusions.read_suppressions(source, first.suppressions)
+        for read in reads:
+            excluded = exclusions.of(read.target)
+            builders.append(
+                MemberBuilder(read.target, spill, digests, read.by_fingerprint, excluded)
+            )
         kept = sorted({column for columns in digests.columns() for column in columns})
         with ThreadPoolExecutor(max_workers=len(builders)) as pool:
             working: list[Future[None]] = []
@@ -116,24 +124,6 @@ def spill_segments(source: Source, reads: Sequence[Read], spill: Spill) -> list[
         raise
     finally:
         digests.drop()
-
-
-def _suppress(source: Source, suppressions: Suppressions, builders: list[MemberBuilder]) -> None:
-    """Read the suppressions query into every network's exclusions, before the segment: a
-    list of people, small beside a segment, read once per segment read."""
-    shape = suppressions.shape()
-    try:
-        for batch in source.read(suppressions.sql):
-            missing = [c for c in suppressions.identifiers.values() if c not in batch.schema.names]
-            if missing:
-                raise SourceError(
-                    f"column {', '.join(map(repr, missing))} not in the query result; it has: "
-                    f"{', '.join(batch.schema.names)}; fix suppressions.sql or its identifiers"
-                )
-            for builder in builders:
-                builder.suppress(batch, shape)
-    except SourceError as error:
-        raise SourceError(f"suppressions: {error}") from None
 
 
 def _checked_batches(source: Source, name: str, segment: Segment) -> Iterator[pa.RecordBatch]:

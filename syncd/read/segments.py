@@ -46,6 +46,22 @@ class Groups:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Distinct members of one read that the pass's exclusions left out (never sent, removed
+    where held): `suppressed` by the suppressions query alone, `erased` by an erasure
+    (`syncd forget`), whether or not the query has them too. They are counted apart because
+    only the query's share is guarded (`syncd.guardrails`): a single erasure always goes
+    through."""
+
+    suppressed: int = 0
+    erased: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.suppressed + self.erased
+
+
+@dataclass(frozen=True)
 class SpilledSegment:
     """A segment read and turned into one network's members, in the pass's spill:
     `members` with distinct member keys, `quarantine` the values and rows refused."""
@@ -59,6 +75,8 @@ class SpilledSegment:
     unusable: int
     #: The experiment's groups when the audience has a holdout.
     groups: Groups | None = None
+    #: Members left out by suppressions and erasures (not among `members`).
+    left_out: LeftOut = LeftOut()
 
     def invalid_counts(self) -> dict[str, int]:
         return dict(self.invalid)
