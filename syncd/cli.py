@@ -44,13 +44,13 @@ mass_removal_option = click.option(
     help="Let this pass empty an audience or remove more than guardrails.max_removal_fraction.",
 )
 
-
 mass_suppression_option = click.option(
     "--allow-mass-suppression",
     is_flag=True,
     help="Let this pass sync audiences whose suppressions leave out more than "
     "guardrails.max_suppressed_fraction of the segment.",
 )
+
 
 class _Commands(click.Group):
     """syncd's commands, with `demo` and `sandbox` imported only when one of them is asked
@@ -117,9 +117,9 @@ def validate(config_path: Path) -> None:
 @config_argument
 @audience_option
 @mass_removal_option
+@mass_suppression_option
 @click.option(
     "--validate",
-@mass_suppression_option
     is_flag=True,
     help="Also send the planned requests with Google's validateOnly flag: Google checks "
     "them and applies nothing (Data Manager API only; Meta has no such mode).",
@@ -359,6 +359,7 @@ def _run(
     *,
     apply: bool,
     allow_mass_removal: bool,
+    allow_mass_suppression: bool = False,
     validate: bool = False,
 ) -> list[AudienceResult]:
     options = PassOptions(
@@ -367,7 +368,6 @@ def _run(
         allow_mass_suppression=allow_mass_suppression,
         validate=validate,
     )
-    allow_mass_suppression: bool = False,
     only = _selector(config, names)
     with reported():
         return sync_all(config, options, only=only)

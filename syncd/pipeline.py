@@ -54,20 +54,20 @@ log = logging.getLogger("syncd")
 __all__ = ["AudienceResult", "PassOptions", "sync_all"]
 
 _THIS_PROCESS = process_name()
-_T = TypeVar("_T")
-
 ERASED_READ_LOCALLY = (
     "pushdown: erased people are matched by the network's normalized identifiers; read locally"
 )
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class PassOptions:
     apply: bool = True
     allow_mass_removal: bool = False
-    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Set from another thread (a signal handler) to stop before the next batch.
     #: Sync audiences whose suppressions cover more than guardrails.max_suppressed_fraction.
     allow_mass_suppression: bool = False
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Set from another thread (a signal handler) to stop before the next batch.
     stop: threading.Event = field(default_factory=threading.Event)
     #: Whose claim the pass takes on each audience (`syncd.claims`); by default this
     #: process's, for the config's `daemon.lease_seconds`, given back when the pass ends.
@@ -232,13 +232,13 @@ def _plan(target: Target, this_pass: _Pass, result: AudienceResult) -> AudienceP
         state,
         guardrails=config.guardrails,
         allow_mass_removal=options.allow_mass_removal,
+        allow_mass_suppression=options.allow_mass_suppression,
     )
 
 
 def _sync_audience(target: Target, this_pass: _Pass, result: AudienceResult) -> None:
     options = this_pass.options
     try:
-        allow_mass_suppression=options.allow_mass_suppression,
         plan = _plan(target, this_pass, result)
     except duckdb.Error as error:
         result.status, result.error = "failed", working_database_error(error)
@@ -280,12 +280,12 @@ def _describe(result: AudienceResult, plan: AudiencePlan) -> None:
     result.rows_read = plan.segment.rows
     result.invalid = plan.segment.invalid_counts()
     result.members = plan.segment.member_count
+    result.suppressed = plan.segment.left_out.total
     if plan.segment.groups is not None:
         result.treated_people = plan.segment.groups.treated
         result.held_out_people = plan.segment.groups.held_out
     result.held_before = plan.held
     result.adds = plan.changes.adds.rows
     result.removes = plan.changes.removes.rows
-    result.suppressed = plan.segment.left_out.total
     result.refreshes = plan.changes.refreshes
     result.checks = [str(check) for check in plan.checks]

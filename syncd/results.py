@@ -24,10 +24,10 @@ class AudienceResult:
     rows_read: int = 0
     invalid: dict[str, int] = field(default_factory=dict)
     members: int = 0
-    #: With a holdout: the experiment's people sent (treated) and held out, this pass.
     #: Members of the segment left out because a suppression or an erasure covers them:
     #: never sent, removed where held (not among `members`).
     suppressed: int = 0
+    #: With a holdout: the experiment's people sent (treated) and held out, this pass.
     treated_people: int | None = None
     held_out_people: int | None = None
     held_before: int = 0
