@@ -38,6 +38,7 @@ from syncd.claims import Claims, Lease, process_name
 from syncd.config.models import Audience, SyncdConfig
 from syncd.destinations import DestinationError
 from syncd.destinations.retry import RetryPolicy
+from syncd.erasure.resume import apply_unfinished
 from syncd.plan import AudiencePlan, plan_audience
 from syncd.pushdown import plan as pushdown
 from syncd.read.per_pass import PassReads
@@ -111,6 +112,8 @@ def sync_all(
             options.stop,
             config.retention.group_history_days,
         )
+        if options.apply:  # erasures go first, before any segment is read
+            apply_unfinished(claimed, run, spill, config.guardrails)
         this_pass = _Pass(config, options, reads, run)
 
         def sync_destination(group: list[Target]) -> None:

@@ -8,7 +8,7 @@ import json
 
 import duckdb
 from click.testing import CliRunner, Result
-from conftest import TOKEN, Workspace, sha
+from conftest import META_AUDIENCE, TOKEN, Workspace, sha
 from support.holdouts import google_emails, meta_emails
 from support.people import emails
 
@@ -80,3 +80,62 @@ def test_the_same_people_again_resume_the_same_record(workspace: Workspace) -> N
     assert removals(workspace) == {"meta": [2], "google": [2]}  # nothing sent twice
     with duckdb.connect(str(workspace.root / "state.duckdb")) as db:
         assert db.execute("SELECT count(*) FROM erasures").fetchone() == (1,)
+
+
+def test_a_refused_removal_fails_until_resumed(workspace: Workspace) -> None:
+    synced(workspace)
+    workspace.sandbox.meta.flag_audience(META_AUDIENCE)  # Meta refuses every edit of it
+    workspace.sandbox.google.fail_processing()  # Google takes the removal, then fails it
+    failed = forget(workspace, "--kind", "email", text="p5@example.com\n")
+    assert failed.exit_code == 1, failed.output
+    assert "people->meta (meta): failed: " in failed.stderr
+    assert "people->google (google_data_manager): failed: " in failed.stderr
+    assert "resume with `syncd forget " in failed.stderr
+    assert sha("p5@example.com") in meta_emails(workspace)
+    assert sha("p5@example.com") in google_emails(workspace)  # applied nowhere
+
+    workspace.sandbox.meta.unflag_audience(META_AUDIENCE)
+    resumed = forget(workspace)  # no input: only resumes
+    assert resumed.exit_code == 0, resumed.output
+    assert sha("p5@example.com") not in meta_emails(workspace) | google_emails(workspace)
+    status = forget(workspace, "--status", erasure_id(failed))
+    assert status.exit_code == 0, status.output
+    assert status.stdout.count(" done ") == 2 and "failed" not in status.stdout
+    assert erasure_id(resumed) == erasure_id(failed)
+
+
+def test_a_removal_google_still_processes_is_pending_until_confirmed(
+    workspace: Workspace,
+) -> None:
+    synced(workspace)
+    data = workspace.config_data()
+    data["destinations"]["google"]["settle_seconds"] = 0.2
+    workspace.write_config(data)
+    workspace.sandbox.google.processing_polls = 1_000
+    pending = forget(workspace, "--kind", "email", text="p6@example.com\n")
+    assert pending.exit_code == 1, pending.output
+    assert "people->google (google_data_manager): pending: " in pending.stderr
+    assert " pending " in forget(workspace, "--status", erasure_id(pending)).stdout
+
+    workspace.sandbox.google.finish_processing()  # Google's hours pass
+    confirmed = forget(workspace)
+    assert confirmed.exit_code == 0, confirmed.output
+    assert removals(workspace) == {"meta": [1], "google": [1]}  # confirmed, not sent again
+    assert forget(workspace, "--status", erasure_id(pending)).exit_code == 0
+
+
+def test_a_pass_applies_pending_erasures_before_anything_else(workspace: Workspace) -> None:
+    synced(workspace)
+    workspace.sandbox.meta.flag_audience(META_AUDIENCE)
+    assert forget(workspace, "--kind", "email", text="p7@example.com\n").exit_code == 1
+    workspace.sandbox.meta.unflag_audience(META_AUDIENCE)
+    workspace.sandbox.meta.clear_requests()
+    # The segment gains a person: the pass adds them, after the erasure's removal.
+    workspace.write_people(emails(*[name for name in PEOPLE if name != "p7"], "newcomer"))
+    results = sync_all(workspace.config())
+    assert [(r.status, r.adds, r.removes) for r in results] == [("ok", 1, 0), ("ok", 1, 0)]
+    sent = [r.operation for r in workspace.sandbox.meta.requests]
+    assert [op for op in sent if op in ("add", "remove")] == ["remove", "add"]
+    assert sha("p7@example.com") not in meta_emails(workspace)
+    assert sha("newcomer@example.com") in meta_emails(workspace)
+    assert forget(workspace).exit_code == 0  # the record says done: nothing left to resume
