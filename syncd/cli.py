@@ -61,6 +61,7 @@ class _Commands(click.Group):
         "demo": "syncd.demo.command",
         "forget": "syncd.erasure.command",
         "sandbox": "syncd.demo.command",
+        "status": "syncd.status.command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
