@@ -7,42 +7,12 @@ from __future__ import annotations
 import json
 
 import duckdb
-from click.testing import CliRunner, Result
-from conftest import META_AUDIENCE, TOKEN, Workspace, sha
+from conftest import META_AUDIENCE, Workspace, sha
+from support.erasure import PEOPLE, erasure_id, forget, removals, synced
 from support.holdouts import google_emails, meta_emails
 from support.people import emails
 
-from syncd.cli import main
 from syncd.pipeline import sync_all
-
-PEOPLE = [f"p{i}" for i in range(12)]
-
-
-def forget(workspace: Workspace, *args: str, text: str | None = None) -> Result:
-    path = workspace.root / "syncd.yaml"
-    return CliRunner().invoke(
-        main, ["forget", str(path), *args], input=text, env={"TEST_TOKEN": TOKEN}
-    )
-
-
-def synced(workspace: Workspace, names: list[str] = PEOPLE) -> None:
-    workspace.write_people(emails(*names))
-    workspace.write_config()
-    results = sync_all(workspace.config())
-    assert [r.status for r in results] == ["ok", "ok"]
-
-
-def removals(workspace: Workspace) -> dict[str, list[int]]:
-    """Members per removal request each emulator applied."""
-    meta = [r.count for r in workspace.sandbox.meta.requests if r.operation == "remove"]
-    google = [r.count for r in workspace.sandbox.google.requests if r.operation == "remove"]
-    return {"meta": meta, "google": google}
-
-
-def erasure_id(result: Result) -> str:
-    first = result.stdout.splitlines()[0]
-    assert first.startswith("erasure er-"), result.stdout
-    return first.split()[1].rstrip(":")
 
 
 def test_forgotten_people_leave_both_networks_in_one_request_each(workspace: Workspace) -> None:
