@@ -5,7 +5,8 @@ the pace, and one writer keeps the state file simple. A second thread renews thi
 process's leases, so a long pass never loses its audiences to a replica, while a crashed
 process stops renewing and its audiences pass to a replica after `daemon.lease_seconds`.
 A third pulls spend every `spend.every` (first soon after start): reports are slow reads,
-so they run beside the passes and never hold one up.
+so they run beside the passes and never hold one up. The same thread asks the networks about
+each destination's credentials every hour (`syncd.alerts.credentials`).
 
 SIGTERM and SIGINT stop new work, interrupt a running segment query (the pass's `stop`
 reaches its watcher, `syncd.sources.watch`), let the batch in flight finish (the journal
@@ -28,6 +29,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.alerts.credentials import CHECK_EVERY, check_credentials
 from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
@@ -133,6 +135,13 @@ class Daemon:
             next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0, 5)),
         )
         self._scheduler.add_job(
+            self._check_credentials,
+            IntervalTrigger(seconds=CHECK_EVERY.total_seconds(), timezone=UTC),
+            id="credentials",
+            executor="spend",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0, 5)),
+        )
+        self._scheduler.add_job(
             self._renew_leases,
             IntervalTrigger(seconds=config.daemon.lease_seconds / 3, timezone=UTC),
             id="leases",
@@ -172,6 +181,10 @@ class Daemon:
             or "no destination has audiences",
             extra={"spend_rows": summary.rows_by_network},
         )
+
+    def _check_credentials(self) -> None:
+        """The credential alert rule; it logs its own failures."""
+        check_credentials(self.config)
 
     def _renew_leases(self) -> None:
         config = self.config

@@ -91,8 +91,8 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
     )
     assert found == [
         "14|destinations.meta.endpont|unknown key|did you mean 'endpoint'? "
-        "allowed: access_token, ad_account_id, api_version, batch_size, endpoint, kind, "
-        "max_in_flight, timeout_seconds"
+        "allowed: access_token, ad_account_id, api_version, app_access_token, batch_size, "
+        "endpoint, kind, max_in_flight, timeout_seconds"
     ]
 
 

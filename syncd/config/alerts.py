@@ -90,6 +90,26 @@ class Alerts(BaseModel):
         "schedule's intervals, or than its network's membership refresh window, whichever "
         "comes first (checked by `syncd run` between passes too); null: off.",
     )
+    credential_expiry_days: int | None = Field(
+        default=7,
+        ge=0,
+        le=90,
+        description="Alert when a destination's token expires within this many days (Meta's "
+        "token debugger) or the network refuses it (Meta, or Google refusing an OAuth "
+        "refresh); asked at most hourly by `syncd run` and `syncd sync --once`; null: off.",
+    )
+    spend_on_empty: bool = Field(
+        default=True,
+        description="Alert when spend arrives for an audience syncd holds no members of "
+        "(money on an empty list); checked after each spend pull.",
+    )
+    spend_stopped_days: int | None = Field(
+        default=2,
+        ge=1,
+        le=90,
+        description="Alert when an audience that had spend gets none for this many days "
+        "(up to the day a spend pull reached); checked after each spend pull; null: off.",
+    )
     give_up_after: str = Field(
         default="1d",
         description="A message no webhook took within this long (a number and a unit, e.g. "

@@ -89,7 +89,8 @@ def pull_spend(
     retry_policy: RetryPolicy | None = None,
     sleep: Callable[[float], object] = time.sleep,
 ) -> PullSummary:
-    """Pull every destination that has audiences, upsert its rows, return what happened.
+    """Pull every destination that has audiences, upsert its rows, check the spend alert
+    rules on what landed (`syncd.alerts.spend`), return what happened.
 
     `since`/`until` override the window (both days included; without `since` the window
     ends at `until`); `today` is for tests.
@@ -120,6 +121,9 @@ def pull_spend(
         destination, audiences = by_name[pull.destination]
         _pull_into_store(config, pull, destination, audiences, policy, sleep)
         metrics.SPEND_PULLS.labels(pull.destination, pull.status).inc()
+    from syncd.alerts.spend import observe_spend  # the alert rules read this module's types
+
+    observe_spend(config, summary)
     return summary
 
 
