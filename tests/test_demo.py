@@ -72,6 +72,11 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     assert html.count("<svg") == 3 + 1 + len(TRUE_LIFTS)
     assert "abandoned_carts pays for itself" in html
     check_pnl_recovers_the_true_lifts(pnl)
+    # It ends with `syncd status`: every audience held, its last pass ok, no state busy.
+    screen = out.rsplit("\n$ syncd status ", 1)[1]
+    assert "18 audiences" in screen and "spend pulled" in screen
+    rows = [line.split() for line in screen.splitlines() if ROW.match(line)]
+    assert len(rows) == 18 and all("ok" in row for row in rows)
 
 
 #: A P&L row: segment, networks (a segment's holdout is one line for all its audiences),

@@ -157,6 +157,9 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
         f"and `syncd spend` / `syncd report --until {orders.last_day} --html report.html` "
         "on the same config."
     )
+    from syncd.status.command import screen
+
+    click.echo(f"\n$ syncd status {config_path}\n{screen(config, str(config_path))}")
 
 
 def _verdict(

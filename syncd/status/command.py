@@ -61,12 +61,21 @@ def status(config_path: Path, as_json: bool, watch: float | None) -> None:
         sys.exit(code)
 
 
+def screen(config: SyncdConfig, config_path: str) -> str:
+    """The screen `syncd status CONFIG` prints now (`syncd demo` ends with it). Raises
+    StateUnavailable when the state cannot be read."""
+    return render.text(gather(config, dt.datetime.now(dt.UTC)), config_path)
+
+
 def _draw(config: SyncdConfig, config_path: str, as_json: bool, indent: int | None) -> int:
     """One draw; the exit code it earns (1 when the state cannot be read)."""
     try:
-        found = gather(config, dt.datetime.now(dt.UTC))
+        if as_json:
+            drawn = render.as_json(gather(config, dt.datetime.now(dt.UTC)), indent=indent)
+        else:
+            drawn = screen(config, config_path)
     except (StateUnavailable, StateFormatError) as error:
         click.echo(f"error: {error}", err=True)
         return EXIT_FAILED
-    click.echo(render.as_json(found, indent=indent) if as_json else render.text(found, config_path))
+    click.echo(drawn)
     return 0
