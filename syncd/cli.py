@@ -15,6 +15,7 @@ from typing import ClassVar
 import click
 
 from syncd import __version__
+from syncd.alerts.delivery import settle as settle_alerts
 from syncd.cli_support import EXIT_FAILED, config_argument, load_config_or_exit, reported
 from syncd.config import SyncdConfig
 from syncd.config.models import Audience
@@ -160,6 +161,7 @@ def sync(config_path: Path, audiences: tuple[str, ...], once: bool, **allowed: b
     config = load_config_or_exit(config_path)
     results = _run(config, audiences, apply=True, **allowed)
     click.echo(format_results(results))
+    settle_alerts(config)  # a short, bounded wait for the webhooks, after the pass
     if any(result.status != "ok" for result in results):
         sys.exit(EXIT_FAILED)
 

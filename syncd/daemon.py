@@ -29,7 +29,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.alerts import overdue
 from syncd.alerts.credentials import CHECK_EVERY, check_credentials
+from syncd.alerts.delivery import settle as settle_alerts
 from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
@@ -90,6 +92,7 @@ class Daemon:
             log.info("stopping: no new passes; a running query stops, a batch in flight ends")
             self._scheduler.shutdown(wait=True)
             self._release_leases()
+            settle_alerts(self.config)  # a bounded wait; the rest goes out with the next run
             server.stop()
         log.info("stopped")
         return 0
@@ -140,6 +143,12 @@ class Daemon:
             id="credentials",
             executor="spend",
             next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0, 5)),
+        )
+        self._scheduler.add_job(  # light: one query, beside the lease renewals
+            lambda: overdue.check_now(self.config),
+            IntervalTrigger(seconds=overdue.CHECK_EVERY_SECONDS, timezone=UTC),
+            id=overdue.OVERDUE,
+            executor="leases",
         )
         self._scheduler.add_job(
             self._renew_leases,

@@ -33,6 +33,7 @@ from typing import TypeVar
 
 import duckdb
 
+from syncd.alerts.rules import after_pass
 from syncd.apply import Run, apply_plan, working_database_error
 from syncd.claims import Claims, Lease, process_name
 from syncd.config.models import Audience, SyncdConfig
@@ -145,6 +146,8 @@ def sync_all(
         finished = [results[id(target)] for target in selected if id(target) in results]
         if options.apply:  # in one insert, while the state's file is still this process's
             write_receipts(config, finished)
+        if options.apply:  # queues messages only: delivery is on a thread of its own
+            after_pass(config, state, finished)
     return finished
 
 

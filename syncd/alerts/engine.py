@@ -16,13 +16,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from syncd.alerts import delivery
+from syncd.alerts.text import WHOLE
 from syncd.config.models import SyncdConfig
 from syncd.state import StateStore
 from syncd.state import alerts as records
 
-#: What `Condition.audience` is for a condition about a destination or a credential as a
-#: whole (its message names which).
-WHOLE = "*"
+__all__ = ["WHOLE", "Condition", "observe"]
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,15 @@ def observe(
     opened = records.open_alerts(backend, rule)
     webhooks = [webhook.digest for webhook in config.alerts.webhooks]
     now = datetime.now(UTC)
+    queued = False
     for audience in sorted(set(checked) | set(found)):
         text = found.get(audience)
         if text is not None and audience not in opened:
-            records.open_alert(backend, rule, audience, text, now, webhooks)
+            queued |= records.open_alert(backend, rule, audience, text, now, webhooks)
         elif text is None and audience in opened:
-            records.resolve_alert(backend, opened[audience], now, webhooks)
+            queued |= records.resolve_alert(backend, opened[audience], now, webhooks)
+    if queued and webhooks:
+        delivery.wake(config)
 
 
 def _by_audience(conditions: Sequence[Condition]) -> dict[str, tuple[str, str]]:

@@ -178,3 +178,17 @@ def next_due(backend: Backend) -> datetime | None:
 def pending(backend: Backend) -> int:
     ((count,),) = backend.execute("SELECT count(*) FROM alert_outbox")
     return int(count)
+
+
+def drop_stale(backend: Backend, before: datetime, webhooks: Sequence[str]) -> dict[str, int]:
+    """Delete messages queued before `before`, and those for webhooks not in `webhooks`;
+    how many for each reason."""
+    old = backend.execute(
+        "DELETE FROM alert_outbox WHERE created_at < ? RETURNING message_id", [before]
+    )
+    marks = ", ".join("?" for _ in webhooks) or "NULL"
+    gone = backend.execute(
+        f"DELETE FROM alert_outbox WHERE webhook NOT IN ({marks}) RETURNING message_id",
+        list(webhooks),
+    )
+    return {"too old (alerts.give_up_after)": len(old), "webhook removed from config": len(gone)}
