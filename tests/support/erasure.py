@@ -13,11 +13,13 @@ from syncd.pipeline import sync_all
 PEOPLE = [f"p{i}" for i in range(12)]
 
 
-def forget(workspace: Workspace, *args: str, text: str | None = None) -> Result:
+def forget(
+    workspace: Workspace, *args: str, text: str | None = None, env: dict | None = None
+) -> Result:
     """`syncd forget` on the workspace's config (written by `synced`), `text` on stdin."""
     path = workspace.root / "syncd.yaml"
     return CliRunner().invoke(
-        main, ["forget", str(path), *args], input=text, env={"TEST_TOKEN": TOKEN}
+        main, ["forget", str(path), *args], input=text, env=env or {"TEST_TOKEN": TOKEN}
     )
 
 
