@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from syncd import metrics
+from syncd.destinations.base import MATCHED
 from syncd.targets import Target
 
 log = logging.getLogger("syncd")
@@ -66,6 +67,15 @@ def finish(result: AudienceResult, seconds: float) -> None:
     result.seconds = round(seconds, 3)
     metrics.observe_pass(
         result.audience, result.status, result.rows_read, result.invalid, result.members, seconds
+    )
+    metrics.observe_outcome(
+        result.audience,
+        result.status,
+        sent=result.adds + result.removes,
+        refused=result.refused_members + result.rejected_by_network,
+        held=result.held_before + result.adds - result.removes,
+        members=result.members,
+        matched=result.audience_info.get(MATCHED),
     )
     log.info(
         "%s: pass %s (%d adds, %d removes, %d requests)",

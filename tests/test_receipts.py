@@ -12,7 +12,6 @@ import pytest
 from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
 from support.people import PEOPLE, meta_members, rows
-from test_postgres_sync import load_people
 
 from syncd import __version__
 from syncd.config import load_config
@@ -101,14 +100,17 @@ def test_receipts_beside_a_duckdb_warehouse_one_row_per_audience_per_pass(
 def test_receipts_go_to_a_postgres_warehouses_schema(
     workspace: Workspace, postgres: PostgresServer
 ) -> None:
-    load_people(postgres)
     data = workspace.config_data()
     data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "receipts_wh"}
+    data["segments"]["people"]["sql"] = "select * from receipts_wh.people"
     data["receipts"] = {"table": "sync_receipts"}
     with psycopg.connect(postgres.uri, autocommit=True) as db:
         db.execute("DROP SCHEMA IF EXISTS receipts_wh CASCADE")
         db.execute("CREATE SCHEMA receipts_wh")
-        db.execute("CREATE TABLE receipts_wh.people AS SELECT * FROM public.people")
+        db.execute("CREATE TABLE receipts_wh.people (email text, phone text, country text)")
+        with db.cursor().copy("COPY receipts_wh.people FROM STDIN") as copy:
+            for person, _ in PEOPLE:
+                copy.write_row(person)
     config = load_config(
         workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
     )

@@ -171,6 +171,9 @@ def _pull_into_store(
         store.record_pull(pull.network, pull.account_id, pull.until)
     metrics.SPEND_ROWS.labels(name, pull.network).inc(pull.rows)
     metrics.SPEND_LAST_PULL.labels(name).set(time.time())
+    segments = {audience.segment: audience.name for audience in audiences}
+    columns = (pulled.rows[column].to_pylist() for column in ("segment", "date", "cost"))
+    metrics.observe_spend(segments, zip(*columns, strict=True))
     log.info(
         "spend: %s: %d rows from %s to %s in %.1fs",
         name,
