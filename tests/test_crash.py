@@ -149,3 +149,53 @@ def test_one_pass_after_a_kill_past_the_first_commit_group_is_exact(
     assert workspace.sandbox.google.members(GOOGLE_LIST) == {
         frozenset({("emailAddress", sha(email))}) for email in emails
     }
+
+
+def test_sigkill_anywhere_never_leaves_a_suppressed_person_in(workspace: Workspace) -> None:
+    """Issue 25: people held in both audiences opt out (a suppressions list, written as a
+    CRM does: other case, spaces) while the segment still returns them; passes killed at
+    random points and resumed leave them out of every audience, on both networks."""
+    rng = random.Random(20261212)
+    data = workspace.config_data()
+    data["guardrails"] = {"max_removal_fraction": 1.0}
+    data["suppressions"] = {"sql": "select mail from opt_outs", "identifiers": {"email": "mail"}}
+    for destination in data["destinations"].values():
+        destination["batch_size"] = 2
+    workspace.write_config(data)
+
+    def write_with(emails: list[str], opted_out: list[str]) -> None:
+        write(workspace, emails)  # a new warehouse file: the list goes in again
+        with duckdb.connect(str(workspace.warehouse)) as db:
+            db.execute("CREATE TABLE opt_outs (mail VARCHAR)")
+            for email in opted_out:
+                db.execute("INSERT INTO opt_outs VALUES (?)", [f" {email.upper()} "])
+
+    emails = segment(rng)
+    write_with(emails, [])
+    assert start_sync(workspace).wait(timeout=120) == 0
+    opted_out = rng.sample(emails, 4)
+    assert meta_emails(workspace) & google_emails(workspace) >= {sha(e) for e in opted_out}
+
+    networks = (workspace.sandbox.meta, workspace.sandbox.google)
+    workspace.sandbox.meta.latency = workspace.sandbox.google.latency = 0.05
+    for _ in range(KILLS // 2):
+        emails = sorted(set(segment(rng)) | set(opted_out))  # the segment still has them
+        write_with(emails, opted_out)
+        # Killed once a random number of batches went out: at any point of the pass, however
+        # long the process takes to start.
+        until = sum(_pushed(network.requests) for network in networks) + rng.randint(1, 12)
+        process = start_sync(workspace)
+        while sum(_pushed(network.requests) for network in networks) < until:
+            assert process.poll() is None, "the pass ended before it could be killed"
+            time.sleep(0.005)
+        process.kill()
+        process.wait(timeout=10)
+
+    assert start_sync(workspace).wait(timeout=120) == 0
+    kept = {sha(email) for email in emails if email not in opted_out}
+    assert meta_emails(workspace) == google_emails(workspace) == kept
+    with duckdb.connect(str(workspace.root / "state.duckdb"), read_only=True) as state:
+        ((interrupted,),) = state.execute(
+            "SELECT count(*) FROM runs WHERE status = 'interrupted'"
+        ).fetchall()
+    assert interrupted >= KILLS // 2  # the kills landed mid-pass
