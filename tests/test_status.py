@@ -14,9 +14,10 @@ import duckdb
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
-from conftest import GOOGLE_LIST, TOKEN, Workspace, sha
+from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace, sha
 from postgres_server import PostgresServer
 from support.daemon import RunningDaemon, wait_for
+from support.erasure import forget, synced
 from support.people import PEOPLE, rows
 
 from syncd.alerts.engine import WHOLE, Condition, observe
@@ -78,38 +79,38 @@ def test_text_and_json_show_each_audience_after_real_passes(workspace: Workspace
     assert found["version"] == 1 and found["state"]["exists"] is True
     assert found["state"]["location"] == str(workspace.root / "state.duckdb")
     audiences = by_name(found)
-    failed, synced = audiences["people->meta"], audiences["people->google"]
+    failed, done = audiences["people->meta"], audiences["people->google"]
     assert failed["last_pass"]["status"] == "failed"
     assert f"Meta audience {MISSING_AUDIENCE}" in failed["last_pass"]["error"]
     # Its members were sent and refused: never acknowledged, so in flight, not held.
     assert (failed["members_held"], failed["members_in_flight"]) == (0, 5)
     assert failed["match_rate"] is None
     assert failed["refresh_due"] is None  # Meta keeps members for good
-    assert synced["last_pass"]["status"] == "ok" and synced["last_pass"]["error"] is None
-    assert (synced["members_held"], synced["members_in_flight"]) == (5, 0) == (google.members, 0)
-    assert synced["audience_id"] == GOOGLE_LIST and synced["network"] == "google"
-    assert synced["last_pass"]["seconds"] >= 0
+    assert done["last_pass"]["status"] == "ok" and done["last_pass"]["error"] is None
+    assert (done["members_held"], done["members_in_flight"]) == (5, 0) == (google.members, 0)
+    assert done["audience_id"] == GOOGLE_LIST and done["network"] == "google"
+    assert done["last_pass"]["seconds"] >= 0
 
     # Meta's on the default interval: an hour after its pass started; Google's on its cron.
     started = dt.datetime.fromisoformat(failed["last_pass"]["started_at"])
     assert before <= started <= dt.datetime.now(dt.UTC)
     assert failed["schedule"] == "every 1h" and not failed["due_now"]
     assert dt.datetime.fromisoformat(failed["next_run"]) == started + dt.timedelta(hours=1)
-    cron_next = dt.datetime.fromisoformat(synced["next_run"])
-    assert synced["schedule"] == "cron 15 */2 * * *" and not synced["due_now"]
+    cron_next = dt.datetime.fromisoformat(done["next_run"])
+    assert done["schedule"] == "cron 15 */2 * * *" and not done["due_now"]
     assert (cron_next.minute, cron_next.hour % 2, cron_next.second) == (15, 0, 0)
     assert dt.timedelta(0) < cron_next - before <= dt.timedelta(hours=2)
     # Google drops members after 540 days; syncd sends them again after 450.
-    refresh = dt.datetime.fromisoformat(synced["refresh_due"])
+    refresh = dt.datetime.fromisoformat(done["refresh_due"])
     assert (
         before + dt.timedelta(days=450)
         <= refresh
         <= dt.datetime.now(dt.UTC) + dt.timedelta(days=450)
     )
-    assert not synced["refresh_overdue"]
+    assert not done["refresh_overdue"]
     # Only the failed audience can have an alert open (syncd's own rules open them).
     assert {alert["audience"] for alert in found["alerts"]} <= {"people->meta"}
-    assert failed["open_alerts"] == len(found["alerts"]) and synced["open_alerts"] == 0
+    assert failed["open_alerts"] == len(found["alerts"]) and done["open_alerts"] == 0
     assert found["erasure_requests_pending"] == 0
 
     screen = status(workspace)
@@ -181,6 +182,28 @@ def test_open_alerts_show_per_audience_and_whole(workspace: Workspace) -> None:
     assert not [a for a in document(workspace)["alerts"] if a["rule"] == RULE]
 
 
+def test_pending_and_failed_erasures_show(workspace: Workspace) -> None:
+    synced(workspace)
+    data = workspace.config_data()
+    data["destinations"]["google"]["settle_seconds"] = 0.2
+    workspace.write_config(data)
+    workspace.sandbox.meta.flag_audience(META_AUDIENCE)  # Meta refuses the removal
+    workspace.sandbox.google.processing_polls = 1_000  # Google is still processing it
+    assert forget(workspace, "--kind", "email", text="p6@example.com\n").exit_code == 1
+
+    found = document(workspace)
+    assert found["erasure_requests_pending"] == 1
+    audiences = by_name(found)
+    assert audiences["people->meta"]["erasures"] == {"pending": 0, "failed": 1}
+    assert audiences["people->google"]["erasures"] == {"pending": 1, "failed": 0}
+    screen = status(workspace).output
+    assert "erasure requests pending: 1" in screen
+    meta_row = next(line for line in screen.splitlines() if line.startswith("people->meta "))
+    assert " 1 (1 failed) " in meta_row
+    for value in ("p6@example.com", sha("p6@example.com")):
+        assert value not in screen and value not in json.dumps(found)
+
+
 def test_no_state_yet_creates_none(workspace: Workspace) -> None:
     data = workspace.config_data()
     data["state"] = {"path": "not/made/state.duckdb"}
@@ -228,31 +251,23 @@ def test_status_reads_the_state_while_a_daemon_runs(workspace: Workspace) -> Non
     workspace.write_config(data)
     daemon = RunningDaemon(workspace, "daemon")
 
-    def synced() -> bool:
-        completed = subprocess.run(
-            [sys.executable, "-m", "syncd", "status", "--json", str(workspace.root / "syncd.yaml")],
-            capture_output=True,
-            text=True,
-            env={"TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-            timeout=60,
-        )
-        if completed.returncode:  # busy while a pass holds the file: said, not a crash
-            assert "is busy" in completed.stderr, completed.stderr
+    def both_ok() -> bool:
+        result = status(workspace, "--json")
+        if result.exit_code:  # busy while a pass holds the file: said, not a crash
+            assert "is busy" in result.stderr, result.output
             return False
-        audiences = json.loads(completed.stdout)["audiences"]
+        audiences = json.loads(result.stdout)["audiences"]
         return all(a["last_pass"] and a["last_pass"]["status"] == "ok" for a in audiences)
 
     try:
-        wait_for(synced, "status to show both passes done while the daemon runs")
+        wait_for(both_ok, "status to show both passes done while the daemon runs")
         assert daemon.process.poll() is None
     finally:
         assert daemon.stop() == 0
 
 
 def test_watch_draws_until_interrupted(workspace: Workspace) -> None:
-    workspace.write_people(rows(PEOPLE))
-    workspace.write_config()
-    workspace.sync()
+    workspace.write_config()  # no state yet: every audience is drawn all the same
     output = workspace.root / "watch.out"
     with output.open("w") as sink:
         watcher = subprocess.Popen(
