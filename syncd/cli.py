@@ -15,6 +15,7 @@ from typing import ClassVar
 import click
 
 from syncd import __version__
+from syncd.alerts.credentials import check_credentials
 from syncd.alerts.delivery import settle as settle_alerts
 from syncd.cli_support import EXIT_FAILED, config_argument, load_config_or_exit, reported
 from syncd.config import SyncdConfig
@@ -156,11 +157,13 @@ def sync(config_path: Path, audiences: tuple[str, ...], once: bool, **allowed: b
 
     Only changes are sent, in as few requests as the networks allow; a second pass with no
     segment change sends nothing. Exits 1 if any audience did not complete: failed, refused
-    by a guardrail, deferred by a used-up quota or stopped (the others still sync).
+    by a guardrail, deferred by a used-up quota or stopped (the others still sync). After
+    the pass, each destination's credentials are asked about, at most hourly.
     """
     config = load_config_or_exit(config_path)
     results = _run(config, audiences, apply=True, **allowed)
     click.echo(format_results(results))
+    check_credentials(config)  # after the pass, never before it; logs its own failures
     settle_alerts(config)  # a short, bounded wait for the webhooks, after the pass
     if any(result.status != "ok" for result in results):
         sys.exit(EXIT_FAILED)
@@ -230,6 +233,7 @@ def spend(config_path: Path, since: dt.datetime | None, until: dt.datetime | Non
             config, since.date() if since else None, until.date() if until else None
         )
     click.echo(summary.text())
+    settle_alerts(config)  # the spend alerts the pull raised, in a short, bounded wait
     if summary.failed:
         sys.exit(EXIT_FAILED)
 
