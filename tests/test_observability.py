@@ -21,6 +21,7 @@ from prometheus_client import Metric
 from support.people import PEOPLE, rows
 
 from syncd import metrics
+from syncd.alerts.credentials import check_credentials
 from syncd.pipeline import sync_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,6 +234,30 @@ def test_a_second_pass_moves_the_status_and_keeps_one_at_one(workspace: Workspac
 
 def _nothing() -> dict:
     return {"sent": 0, "refused": 0, "held": 0, "members": 0, "matched": None}
+
+
+def test_a_credential_check_sets_the_credential_gauges(workspace: Workspace) -> None:
+    """Meta's token debugger, asked by the credential rule's check, sets when the token
+    expires and whether it works, under the destination's name."""
+    data = workspace.config_data()
+    data["destinations"] = {"meta_watched": data["destinations"]["meta"]}
+    data["audiences"] = [{**data["audiences"][0], "destination": "meta_watched"}]
+    config = workspace.config(data)
+    now = dt.datetime.now(dt.UTC)
+    expires = now + dt.timedelta(days=3)
+    workspace.sandbox.meta.token_expires(expires)
+    check_credentials(config, now=now)
+    families = list(metrics.REGISTRY.collect())
+    expiry = "syncd_credential_expiry_timestamp_seconds"
+    assert sample(families, expiry, destination="meta_watched") == pytest.approx(
+        expires.timestamp(), abs=1
+    )
+    assert sample(families, "syncd_credential_valid", destination="meta_watched") == 1
+
+    workspace.sandbox.meta.expire_token()
+    check_credentials(config, now=now + dt.timedelta(minutes=61))  # asked hourly at most
+    families = list(metrics.REGISTRY.collect())
+    assert sample(families, "syncd_credential_valid", destination="meta_watched") == 0
 
 
 def test_spend_and_credentials_set_their_gauges() -> None:

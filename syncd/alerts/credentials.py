@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
+from syncd import metrics
 from syncd.alerts.engine import Condition, observe
 from syncd.config.models import SyncdConfig
 from syncd.destinations.credentials import CredentialCheck
@@ -108,6 +109,7 @@ def _ask(config: SyncdConfig, name: str) -> CredentialCheck:
         {True: "valid", False: "refused", None: "unknown"}[answer.valid],
         extra={"destination": name},
     )
+    metrics.observe_credentials(name, answer.valid, answer.expires_at)
     return answer
 
 
