@@ -37,11 +37,11 @@ DUE = "retention"
 _EVERY = timedelta(days=1)
 #: Runs, and their batches, deleted by one prune at most; the next day's prune deletes the
 #: rest. A DuckDB state deletes a batch in about 40 µs (its primary key's index), so these
-#: keep a prune near a second (benchmarks/retention.py).
-RUNS_PER_PRUNE = 10_000
-BATCHES_PER_PRUNE = 25_000
+#: keep a prune within a second or so (benchmarks/retention.py).
+RUNS_PER_PRUNE = 5_000
+BATCHES_PER_PRUNE = 10_000
 #: Audiences whose old journal one prune applies (each costs a fold of its journal).
-AUDIENCES_PER_PRUNE = 4
+AUDIENCES_PER_PRUNE = 2
 #: How long the lease on an audience is held while its old journal is applied.
 _LEASE_SECONDS = 600.0
 
@@ -109,10 +109,10 @@ def _apply_old_journals(backend: Backend, holder: str, before: datetime) -> int:
     """Apply the journal of audiences not run since `before`, each under its lease (skipped
     while another process holds it); how many were applied."""
     found = backend.execute(
-        "SELECT j.destination, j.audience_id FROM (SELECT DISTINCT destination, audience_id "
-        "FROM batch_members) j WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE "
-        "r.destination = j.destination AND r.audience_id = j.audience_id AND "
-        "r.started_at >= ?) ORDER BY 1, 2 LIMIT ?",
+        "SELECT s.destination, s.audience_id FROM (SELECT destination, audience_id FROM runs "
+        "GROUP BY destination, audience_id HAVING max(started_at) < ?) s WHERE EXISTS ("
+        "SELECT 1 FROM batch_members j WHERE j.destination = s.destination "
+        "AND j.audience_id = s.audience_id) ORDER BY 1, 2 LIMIT ?",
         [before, AUDIENCES_PER_PRUNE],
     )
     applied = 0
@@ -133,26 +133,31 @@ def _apply_old_journals(backend: Backend, holder: str, before: datetime) -> int:
 #: latest successful one (by its state key or its config name), no request left unsettled;
 #: the oldest first, as many as keep their batches within BATCHES_PER_PRUNE (at least one).
 _EXPIRED_RUNS = f"""
+WITH by_audience AS (
+    SELECT destination, audience_id, max(started_at) AS latest,
+        max(CASE WHEN status = 'ok' THEN started_at END) AS latest_ok
+    FROM runs GROUP BY destination, audience_id
+), by_name AS (
+    SELECT audience, max(started_at) AS latest,
+        max(CASE WHEN status = 'ok' THEN started_at END) AS latest_ok
+    FROM runs GROUP BY audience
+), candidates AS (
+    SELECT r.run_id, r.finished_at FROM runs r
+    JOIN by_audience a ON a.destination = r.destination AND a.audience_id = r.audience_id
+    JOIN by_name n ON n.audience = r.audience
+    WHERE r.finished_at < ? AND r.status <> 'running'
+        AND r.started_at < a.latest AND r.started_at < n.latest
+        AND NOT (r.status = 'ok' AND (r.started_at = a.latest_ok OR r.started_at = n.latest_ok))
+), counted AS (
+    SELECT run_id, count(*) AS batches,
+        sum(CASE WHEN status IN ('{SENT}', '{PENDING}') THEN 1 ELSE 0 END) AS unsettled
+    FROM batches WHERE run_id IN (SELECT run_id FROM candidates) GROUP BY run_id
+)
 SELECT run_id FROM (
-    SELECT r.run_id, sum(coalesce(b.batches, 0)) OVER (ORDER BY r.finished_at, r.run_id
+    SELECT c.run_id, sum(coalesce(b.batches, 0)) OVER (ORDER BY c.finished_at, c.run_id
         ROWS UNBOUNDED PRECEDING) - coalesce(b.batches, 0) AS batches_before
-    FROM (
-        SELECT run_id, status, finished_at,
-            row_number() OVER (PARTITION BY destination, audience_id ORDER BY started_at DESC)
-                AS n,
-            row_number() OVER (PARTITION BY audience ORDER BY started_at DESC) AS named,
-            row_number() OVER (PARTITION BY destination, audience_id, status = 'ok'
-                ORDER BY started_at DESC) AS n_ok,
-            row_number() OVER (PARTITION BY audience, status = 'ok' ORDER BY started_at DESC)
-                AS named_ok
-        FROM runs
-    ) r
-    LEFT JOIN (SELECT run_id, count(*) AS batches FROM batches GROUP BY run_id) b
-        ON b.run_id = r.run_id
-    WHERE r.finished_at < ? AND r.status <> 'running' AND r.n > 1 AND r.named > 1
-        AND NOT (r.status = 'ok' AND (r.n_ok = 1 OR r.named_ok = 1))
-        AND NOT EXISTS (SELECT 1 FROM batches u WHERE u.run_id = r.run_id
-            AND u.status IN ('{SENT}', '{PENDING}'))
+    FROM candidates c LEFT JOIN counted b ON b.run_id = c.run_id
+    WHERE coalesce(b.unsettled, 0) = 0
 ) expired
 WHERE batches_before < ?
 ORDER BY batches_before LIMIT ?
@@ -161,19 +166,17 @@ ORDER BY batches_before LIMIT ?
 
 def _delete_runs(backend: Backend, before: datetime) -> tuple[int, int, int]:
     """Delete the runs that finished before `before` and may go (`_EXPIRED_RUNS`), with
-    their batches, the journal rows of those batches and their quarantine rows, in one
-    transaction: (runs, batches, quarantine rows)."""
+    their batches and their quarantine rows, in one transaction: (runs, batches, quarantine
+    rows)."""
     with backend.transaction():
         backend.execute("DROP TABLE IF EXISTS syncd_expired_runs")
         backend.execute(
             f"CREATE TEMP TABLE syncd_expired_runs AS {_EXPIRED_RUNS}",
             [before, BATCHES_PER_PRUNE, RUNS_PER_PRUNE],
         )
+        # No journal rows to delete: those of an audience's earlier runs were applied when
+        # its latest run claimed it (`StateStore.recover`), and latest runs are kept.
         expired = "run_id IN (SELECT run_id FROM syncd_expired_runs)"
-        backend.execute(
-            "DELETE FROM batch_members WHERE batch_id IN "
-            f"(SELECT batch_id FROM batches WHERE {expired})"
-        )
         batches = _delete_counted(backend, "batches", expired)
         quarantine = _delete_counted(backend, "quarantine", expired)
         deleted = _delete_counted(backend, "runs", expired)
