@@ -12,6 +12,10 @@ from support.erasure import PEOPLE, erasure_id, forget, removals, synced
 from support.holdouts import google_emails, meta_emails
 from support.people import emails
 
+from syncd.destinations.meta import META
+from syncd.erasure.digests import NetworkRules, digest
+from syncd.erasure.people import read_people
+from syncd.identity import IdentifierKind
 from syncd.pipeline import sync_all
 
 
@@ -109,3 +113,16 @@ def test_a_pass_applies_pending_erasures_before_anything_else(workspace: Workspa
     assert sha("p7@example.com") not in meta_emails(workspace)
     assert sha("newcomer@example.com") in meta_emails(workspace)
     assert forget(workspace).exit_code == 0  # the record says done: nothing left to resume
+
+
+def test_lines_are_read_by_number_and_the_id_depends_on_the_people_only() -> None:
+    kinds = [IdentifierKind.EMAIL, IdentifierKind.PHONE]
+    meta = [NetworkRules("meta", META.capabilities.dialect)]
+    lines = [b"a@example.com,(415) 555-0132\n", b"\n", b"b@example.com,\n", b"x,y,z\n"]
+    lines += [b"\xff\xfe,1\n", b"c@@example.com,+1 415 555 0133\n", b",\n"]
+    request = digest(read_people(lines, kinds), meta, "US")
+    assert request.people == 3  # lines 1, 3 and 6 (its phone)
+    assert request.invalid == {4: ["cells"], 5: ["not_utf8"], 6: ["email invalid_email"]}
+    assert request.values.num_rows == 4  # two emails, two phones
+    again = digest(read_people(reversed(lines[:3] + lines[5:6]), kinds), meta, "US")
+    assert again.erasure_id == request.erasure_id

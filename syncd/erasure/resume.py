@@ -48,6 +48,12 @@ def apply_unfinished(
     backend = run.state.backend
 
     def erase(target: Target) -> None:
+        try:
+            erase_all(target)
+        except Exception:  # the state failed: the audience's pass says so, if it runs at all
+            log.exception("%s: could not apply its erasures", target.name)
+
+    def erase_all(target: Target) -> None:
         for unfinished in records.unfinished_on(
             backend, target.ref.destination, target.ref.audience_id
         ):
