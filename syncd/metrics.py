@@ -86,7 +86,7 @@ SPEND_LAST_PULL = Gauge(
     registry=REGISTRY,
 )
 
-# What the alerting rules and the dashboard in deploy/ read (docs/observability.md): each
+# What deploy/prometheus/syncd-alerts.yaml and deploy/grafana/syncd-dashboard.json read: each
 # audience as its last pass left it, the destinations' credentials, and spend.
 LAST_PASS = Gauge(
     "syncd_audience_last_pass",
