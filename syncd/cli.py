@@ -60,6 +60,7 @@ class _Commands(click.Group):
     production pass never needs (tests/test_lean_install.py)."""
 
     LAZY: ClassVar[dict[str, str]] = {
+        "audit": "syncd.audit",
         "demo": "syncd.demo.command",
         "forget": "syncd.erasure.command",
         "sandbox": "syncd.demo.command",

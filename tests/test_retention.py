@@ -10,31 +10,19 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from support.erasure_records import record
 
 from syncd.config.retention import Retention
 from syncd.members import MEMBER_SCHEMA, member_key
 from syncd.state import AudienceRef, StateStore, journal, retention
 from syncd.state.backends import PostgresBackend
+from syncd.state.erasures import AudienceKey
 from syncd.state.retention import prune, prune_when_due
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 A = AudienceRef("meta:act_1", "a")
 B = AudienceRef("meta:act_1", "b")
 RETENTION = Retention(run_days=90, quarantine_days=30, removed_member_days=30, erasure_days=365)
-
-#: The erasure tables as agreed in the shared interfaces (the ERASURE engineer creates them in
-#: the schema; `IF NOT EXISTS` leaves theirs alone).
-ERASURE_DDL = (
-    "CREATE TABLE IF NOT EXISTS erasures (erasure_id VARCHAR PRIMARY KEY, requested_at "
-    "TIMESTAMPTZ NOT NULL, people INTEGER NOT NULL, invalid_lines INTEGER NOT NULL, status "
-    "VARCHAR NOT NULL, finished_at TIMESTAMPTZ)",
-    "CREATE TABLE IF NOT EXISTS erasure_values (erasure_id VARCHAR NOT NULL, network VARCHAR "
-    "NOT NULL, kind VARCHAR NOT NULL, digest VARCHAR NOT NULL, rehashed BOOLEAN NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS erasure_outcomes (erasure_id VARCHAR NOT NULL, audience "
-    "VARCHAR NOT NULL, destination VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, network "
-    "VARCHAR NOT NULL, outcome VARCHAR NOT NULL, members INTEGER NOT NULL, requests INTEGER "
-    "NOT NULL, reason VARCHAR, updated_at TIMESTAMPTZ NOT NULL)",
-)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -156,26 +144,16 @@ def test_an_old_journal_under_a_live_lease_is_left_alone(
 
 
 def test_only_erasures_done_long_ago_go(make_store: Callable[[], StateStore]) -> None:
+    key = AudienceKey("seg", A.destination, A.audience_id, "meta")
     with make_store() as state:
-        for ddl in ERASURE_DDL:
-            state.backend.execute(ddl)
-        records = {"old-done": ("done", 400), "new-done": ("done", 100)}
-        records |= {"old-pending": ("pending", 400), "old-failed": ("failed", 400)}
-        for erasure_id, (status, days_ago) in records.items():
+        for erasure_id, days_ago, outcome in (
+            ("old-done", 400, "done"),
+            ("new-done", 100, "done"),
+            ("old-pending", 400, "pending"),
+            ("old-failed", 400, "failed"),
+        ):
             at = NOW - timedelta(days=days_ago)
-            finished = at if status != "pending" else None
-            state.backend.execute(
-                "INSERT INTO erasures VALUES (?, ?, 1, 0, ?, ?)", [erasure_id, at, status, finished]
-            )
-            state.backend.execute(
-                "INSERT INTO erasure_values VALUES (?, 'meta', 'email', ?, false)",
-                [erasure_id, "d" * 64],
-            )
-            state.backend.execute(
-                "INSERT INTO erasure_outcomes VALUES (?, 'seg', 'meta:act_1', 'a', 'meta', ?, "
-                "1, 1, NULL, ?)",
-                [erasure_id, status, at],
-            )
+            record(state, erasure_id, key, ["x@a.com"], at, outcome, members=1, requests=1)
 
         assert prune(state, RETENTION, "tester", NOW).erasures == 1
 
