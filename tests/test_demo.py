@@ -46,6 +46,11 @@ def test_demo_syncs_everything_then_sends_nothing(tmp_path: Path) -> None:
     assert all(row[5] == "0" and row[7] == "0" and row[-1] == "ok" for row in second_rows)
     assert "Second pass sent 0 requests." in out
     assert "Emulated audiences equal the synced segments: 18/18." in out
+    # Then one person in several segments opts out, and every emulator lets them go.
+    opted_out = re.search(
+        r"^opt-out: 1 person suppressed, removed from (\d+) audiences on (\d+) networks", out, re.M
+    )
+    assert opted_out and int(opted_out[1]) >= 6 and opted_out[2] == "3", out
     assert (tmp_path / "demo" / "syncd.yaml").exists()
 
     # Then the loop closes: spend seeded in the emulators comes back per audience.

@@ -18,6 +18,7 @@ from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.demo.addresses import DEFAULT_PORT_BASE
 from syncd.demo.config import demo_yaml
 from syncd.demo.lifts import ORDERS_TABLE, write_orders
+from syncd.demo.opt_out import opt_out_pass
 from syncd.demo.recovered import recovery_note
 from syncd.demo.shop import build_shop
 from syncd.destinations.registry import NETWORKS
@@ -98,7 +99,9 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
     Builds a deterministic shop (about 92% of visitors never buy, with the dirt real data
     has), starts an emulator of every network syncd syncs to (Meta, Google's Data Manager
     and Google Ads APIs, TikTok) on 127.0.0.1, syncs every playbook segment to Meta, Google
-    and TikTok, then syncs again to show that an unchanged segment sends nothing. Then it
+    and TikTok, then syncs again to show that an unchanged segment sends nothing. A person
+    in several segments then opts out, and one more pass takes them out of every audience,
+    as the emulators confirm. Then it
     closes the loop: two weeks of spend on the emulated campaigns are pulled back per
     audience, reported per segment, and drawn in report.html in the same folder. Orders
     placed in the week after the first sync carry a known true lift per segment (part of
@@ -129,6 +132,7 @@ def demo(directory: Path, visitors: int, latency_ms: float, jitter_ms: float) ->
         second = sync_all(config)
         click.echo(format_results(second))
         click.echo(_verdict(config, emulators, first, second))
+        click.echo(opt_out_pass(config, emulators, shop.path))
         orders = write_orders(config, shop.path)
         click.echo(
             f"\nOrders: {orders.orders:,} placed in the week after the first sync, with a "

@@ -72,6 +72,12 @@ def demo_config(shop_file: str) -> dict[str, Any]:
             },
         },
         "audiences": audiences,
+        # People who opted out (empty until the demo writes one): out of every audience.
+        "suppressions": {
+            "sql": "select email, phone from opt_outs",
+            "identifiers": {"email": "email", "phone": "phone"},
+            "default_country": "US",
+        },
         # The orders placed after the first sync: what the held-out people are compared by.
         "outcomes": {
             "sql": OUTCOMES_SQL,

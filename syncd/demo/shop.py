@@ -76,6 +76,7 @@ CREATE TABLE orders (order_id BIGINT PRIMARY KEY, visitor_id BIGINT, ordered_at 
     amount DECIMAL(10, 2));
 CREATE TABLE carts (visitor_id BIGINT, updated_at TIMESTAMP, items INTEGER, abandoned BOOLEAN);
 CREATE TABLE wishlists (visitor_id BIGINT, added_at TIMESTAMP, product_id BIGINT);
+CREATE TABLE opt_outs (email VARCHAR, phone VARCHAR, opted_out_at TIMESTAMP);
 """
 
 
