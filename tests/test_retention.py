@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import Workspace
 from support.erasure_records import record
+from support.people import PEOPLE, rows
 
 from syncd.config.retention import Retention
 from syncd.members import MEMBER_SCHEMA, member_key
@@ -18,6 +20,7 @@ from syncd.state import AudienceRef, StateStore, journal, retention
 from syncd.state.backends import PostgresBackend
 from syncd.state.erasures import AudienceKey
 from syncd.state.retention import prune, prune_when_due
+from syncd.targets import audience_ref
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 A = AudienceRef("meta:act_1", "a")
@@ -187,3 +190,18 @@ def test_one_prune_deletes_a_bounded_number_of_batches(
         assert prune(state, RETENTION, "tester", NOW).batches == 2
         assert ids(state, "SELECT run_id FROM batches") == {expired[2]}
         assert prune(state, RETENTION, "tester", NOW).batches == 1
+
+
+def test_a_pass_prunes_the_state_at_its_end(workspace: Workspace) -> None:
+    """A pass that applies prunes once a day: the audience's old runs go, its own stays."""
+    config = workspace.config()
+    ref = audience_ref(config, config.audiences[0])
+    name = config.audiences[0].name
+    with StateStore.at(workspace.root / "state.duckdb") as state:
+        old = run(state, ref, (datetime.now(UTC) - NOW).days + 200, "ok", name=name)
+    workspace.write_people(rows(PEOPLE[:3]))
+    assert all(result.status == "ok" for result in workspace.sync())
+    with StateStore.at(workspace.root / "state.duckdb") as state:
+        kept = [r for r in state.runs() if r["destination"] == ref.destination]
+        assert old not in {r["run_id"] for r in kept} and len(kept) == 1
+        assert state.backend.execute("SELECT holder FROM leases WHERE name = 'retention'")
