@@ -5,12 +5,15 @@ sent them, even while a segment still returns them."""
 from __future__ import annotations
 
 import duckdb
+import psycopg
 import pytest
-from conftest import Workspace, sha
+from conftest import TOKEN, Workspace, sha
+from postgres_server import PostgresServer
 from support.holdouts import google_emails, meta_emails
 
-from syncd.config import ConfigError
-from syncd.pipeline import PassOptions, sync_all
+from syncd.config import ConfigError, load_config
+from syncd.pipeline import ERASED_READ_LOCALLY, PassOptions, sync_all
+from syncd.pushdown.plan import PUSHED_DOWN
 from syncd.read import exclusions
 from syncd.summary import format_results
 
@@ -188,3 +191,43 @@ def test_erasures_never_hold_an_audience(workspace: Workspace) -> None:
     results = sync_all(workspace.config())
     assert [(r.status, r.removes, r.suppressed) for r in results] == [("ok", 90, 90)] * 2
     assert meta_emails(workspace) == google_emails(workspace) == {sha(e) for e in people[90:]}
+
+
+def test_erasures_on_postgres_state_turn_pushdown_to_a_local_read(
+    workspace: Workspace, postgres: PostgresServer
+) -> None:
+    """With the state in PostgreSQL and pushdown on, an audience whose network has erasures
+    is read locally (pushdown diffs by SQL, which does not know them), and leaves them out."""
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS buyers")
+        db.execute("CREATE TABLE buyers (email text)")
+        db.execute("INSERT INTO buyers SELECT unnest(%s::text[])", [EMAILS])
+    data = workspace.config_data()
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "pushdown": True}
+    data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "syncd_erasures"}
+    data["segments"]["people"] = {
+        "sql": "select email from buyers",
+        "identifiers": {"email": "email"},
+    }
+    config = load_config(
+        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+    )
+    first = sync_all(config)
+    assert [r.notes for r in first] == [[PUSHED_DOWN]] * 2
+    assert meta_emails(workspace) == google_emails(workspace) == {sha(e) for e in EMAILS}
+
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        for network in NETWORKS:
+            db.execute(
+                "INSERT INTO syncd_erasures.erasure_values VALUES ('e1', %s, 'email', %s, false)",
+                [network, sha(EMAILS[5])],
+            )
+    second = sync_all(config)
+    assert [(r.status, r.removes, r.suppressed, r.notes) for r in second] == [
+        ("ok", 1, 1, [ERASED_READ_LOCALLY])
+    ] * 2
+    assert (
+        meta_emails(workspace)
+        == google_emails(workspace)
+        == {sha(e) for e in EMAILS} - {sha(EMAILS[5])}
+    )
