@@ -147,7 +147,7 @@ def sync_all(
         if options.apply:  # in one insert, while the state's file is still this process's
             write_receipts(config, finished)
         if options.apply:  # queues messages only: delivery is on a thread of its own
-            after_pass(config, state, finished)
+            after_pass(config, state, finished, {t.name: t.ref for t in selected})
     return finished
 
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from syncd.alerts import delivery, overdue
 from syncd.alerts.engine import Condition, observe
 from syncd.config.models import SyncdConfig
 from syncd.destinations.base import MATCHED
 from syncd.results import AudienceResult
-from syncd.state import StateStore
-from syncd.targets import audience_ref
+from syncd.state import AudienceRef, StateStore
 
 log = logging.getLogger("syncd.alerts")
+
+#: Each audience's state key, by its config name.
+Refs = Mapping[str, AudienceRef]
 
 FAILED = "audience_failed"
 REFUSED = "members_refused"
@@ -46,9 +48,15 @@ _FIXES = {
 _FIX_FAILED = "do what the error says; the next pass tries again"
 
 
-def after_pass(config: SyncdConfig, state: StateStore, results: Sequence[AudienceResult]) -> None:
-    """Judge every rule on the pass's results (and refresh overdue on every audience).
-    Alerts never fail a pass: a rule that cannot be judged is logged and skipped."""
+def after_pass(
+    config: SyncdConfig,
+    state: StateStore,
+    results: Sequence[AudienceResult],
+    refs: Refs,
+) -> None:
+    """Judge every rule on the pass's results (and refresh overdue on every audience);
+    `refs` are the audiences' state keys, from the pass's targets. Alerts never fail a
+    pass: a rule that cannot be judged is logged and skipped."""
     settings = config.alerts
     judged = [result for result in results if result.status not in _UNJUDGED]
     done = [result for result in judged if result.status in _COMPLETED]
@@ -62,7 +70,7 @@ def after_pass(config: SyncdConfig, state: StateStore, results: Sequence[Audienc
         if setting is None or setting is False:
             continue
         try:
-            found = [judge(config, state, result) for result in checked]
+            found = [judge(config, state, result, refs) for result in checked]
             conditions = [condition for condition in found if condition is not None]
             observe(config, state, rule, [result.audience for result in checked], conditions)
         except Exception as error:
@@ -71,7 +79,9 @@ def after_pass(config: SyncdConfig, state: StateStore, results: Sequence[Audienc
     delivery.wake(config)  # also sends what an earlier run left in the outbox
 
 
-def _failed(config: SyncdConfig, state: StateStore, result: AudienceResult) -> Condition | None:
+def _failed(
+    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
+) -> Condition | None:
     if result.status == "ok":
         return None
     error = result.error or "no reason given"
@@ -83,7 +93,9 @@ def _failed(config: SyncdConfig, state: StateStore, result: AudienceResult) -> C
     )
 
 
-def _refused(config: SyncdConfig, state: StateStore, result: AudienceResult) -> Condition | None:
+def _refused(
+    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
+) -> Condition | None:
     sent = result.adds + result.removes
     refused = result.refused_members + result.rejected_by_network
     limit = config.alerts.refused_share
@@ -101,7 +113,9 @@ def _refused(config: SyncdConfig, state: StateStore, result: AudienceResult) -> 
     )
 
 
-def _match_rate(config: SyncdConfig, state: StateStore, result: AudienceResult) -> Condition | None:
+def _match_rate(
+    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
+) -> Condition | None:
     """This pass's match rate against the baseline of the good passes before it: a pass
     whose rate fell more than the threshold below the baseline does not move it, so a
     condition that lasts keeps being measured against the rate before it began."""
@@ -154,14 +168,15 @@ def _rate(info: dict[str, object], members: int) -> float | None:
     return min(matched / members, 1.0)
 
 
-def _size_drift(config: SyncdConfig, state: StateStore, result: AudienceResult) -> Condition | None:
+def _size_drift(
+    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
+) -> Condition | None:
     fraction = config.alerts.size_drift_fraction
     assert fraction is not None
     size = network_size(result.audience_info)
     if size is None:
         return None
-    audience = next(a for a in config.audiences if a.name == result.audience)
-    held = state.held_count(audience_ref(config, audience))
+    held = state.held_count(refs[result.audience])
     low, high, uploaded = size
     if low > held * (1 + fraction):
         what = "members" if uploaded else "matched people"
