@@ -1,7 +1,7 @@
 """The demo's opt-out: after the first passes, one person held in several audiences asks to
 be left out (a row in the shop's `opt_outs`, which the config's `suppressions:` reads), one
-more pass runs, and the emulators, not syncd's own counts, say whether that person left
-every audience that held them."""
+more pass runs over the audiences holding them, and the emulators, not syncd's own counts,
+say whether that person left every one and is in none."""
 
 from __future__ import annotations
 
@@ -42,16 +42,19 @@ def opt_out_pass(config: SyncdConfig, emulators: Emulators, shop: Path) -> str:
         email = rows.column("email")[person].as_py()
         db.execute("INSERT INTO opt_outs VALUES (?, NULL, now())", [email])
 
-    results = sync_all(config)
+    # A pass over the audiences that held them (`syncd sync --audience`): the others' segments
+    # would be read for nothing.
+    names = {target.name for target in before}
+    results = sync_all(config, only=lambda audience: audience.name in names)
     one = rows.slice(person, 1)
     still = [t.name for t in emulated if _held(t, one, emulators)]
-    failed = [r.audience for r in results if r.status != "ok"]
+    failed = [r.audience for r in results if r.status != "ok" or r.suppressed < 1]
     if still or failed or len(before) < 2:
         raise click.ClickException(f"opt-out: still held by {still}, failed {failed}")
     networks = {target.network for target in before}
     return (
         "\nOpt-out: a person in several segments asks to be left out (a row in opt_outs, "
-        "read by suppressions:); one more pass.\n"
+        "read by suppressions:); one more pass over the audiences that held them.\n"
         f"opt-out: 1 person suppressed, removed from {len(before)} audiences on "
         f"{len(networks)} networks (each emulator asked: none holds them now)."
     )
