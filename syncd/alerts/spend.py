@@ -18,14 +18,14 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from syncd.alerts.engine import Condition, observe
 from syncd.config.models import Audience, SyncdConfig
-from syncd.spend.pull import DestinationPull, PullSummary
 from syncd.state import StateStore, open_state
 from syncd.targets import audience_ref
 
-__all__ = ["EMPTY", "STOPPED", "observe_spend"]
+__all__ = ["EMPTY", "STOPPED", "PulledWindow", "observe_spend"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,18 @@ _STOPPED_FIX = (
 )
 
 
+class PulledWindow(Protocol):
+    """One destination's pull as the rules read it: `syncd.spend.pull.DestinationPull`,
+    described here rather than imported, since the pull calls these rules."""
+
+    destination: str
+    network: str
+    account_id: str
+    since: dt.date
+    until: dt.date
+    status: str
+
+
 @dataclass(frozen=True)
 class _Spent:
     """One audience's spend as the rules read it."""
@@ -52,10 +64,10 @@ class _Spent:
     currency: str
 
 
-def observe_spend(config: SyncdConfig, summary: PullSummary) -> None:
-    """Both rules over the audiences of the destinations this pull read. Failures are
-    logged, never raised: alerts must not fail a spend pull."""
-    pulls = [pull for pull in summary.pulls if pull.status == "ok"]
+def observe_spend(config: SyncdConfig, pulled: Sequence[PulledWindow]) -> None:
+    """Both rules over the audiences of the destinations a pull read without error.
+    Failures are logged, never raised: alerts must not fail a spend pull."""
+    pulls = [pull for pull in pulled if pull.status == "ok"]
     if not pulls:
         return
     try:
@@ -69,7 +81,7 @@ def observe_spend(config: SyncdConfig, summary: PullSummary) -> None:
 def _observe(
     config: SyncdConfig,
     state: StateStore,
-    pulls: Sequence[DestinationPull],
+    pulls: Sequence[PulledWindow],
     spent: dict[str, _Spent],
 ) -> None:
     settings = config.alerts
@@ -93,7 +105,7 @@ def _observe(
     observe(config, state, STOPPED, checked, stopped)
 
 
-def _empty(audience: Audience, pull: DestinationPull, seen: _Spent) -> Condition:
+def _empty(audience: Audience, pull: PulledWindow, seen: _Spent) -> Condition:
     cost = f"{seen.window_cost:,.2f} {seen.currency}".rstrip()
     message = (
         f"{cost} spent on it from {pull.since} to {pull.until} ({pull.network} account "
@@ -103,7 +115,7 @@ def _empty(audience: Audience, pull: DestinationPull, seen: _Spent) -> Condition
     return Condition(EMPTY, audience.name, message, _EMPTY_FIX.format(name=audience.name))
 
 
-def _stopped(audience: Audience, pull: DestinationPull, seen: _Spent) -> Condition:
+def _stopped(audience: Audience, pull: PulledWindow, seen: _Spent) -> Condition:
     assert seen.last_day is not None
     message = (
         f"no spend since {seen.last_day} ({(pull.until - seen.last_day).days} days up to "
@@ -112,11 +124,11 @@ def _stopped(audience: Audience, pull: DestinationPull, seen: _Spent) -> Conditi
     return Condition(STOPPED, audience.name, message, _STOPPED_FIX)
 
 
-def _audiences(config: SyncdConfig, pull: DestinationPull) -> list[Audience]:
+def _audiences(config: SyncdConfig, pull: PulledWindow) -> list[Audience]:
     return [a for a in config.audiences if a.destination == pull.destination]
 
 
-def _spent(config: SyncdConfig, pulls: Sequence[DestinationPull]) -> dict[str, _Spent]:
+def _spent(config: SyncdConfig, pulls: Sequence[PulledWindow]) -> dict[str, _Spent]:
     """Per audience (config name) of the pulled destinations: its latest day with cost and
     its cost within its pull's window, from the spend table."""
     from syncd.spend import report_backend

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from syncd import metrics
+from syncd.alerts.spend import observe_spend
 from syncd.config.models import Audience, SyncdConfig
 from syncd.destinations.base import DestinationError
 from syncd.destinations.registry import network_of
@@ -121,9 +122,7 @@ def pull_spend(
         destination, audiences = by_name[pull.destination]
         _pull_into_store(config, pull, destination, audiences, policy, sleep)
         metrics.SPEND_PULLS.labels(pull.destination, pull.status).inc()
-    from syncd.alerts.spend import observe_spend  # the alert rules read this module's types
-
-    observe_spend(config, summary)
+    observe_spend(config, summary.pulls)
     return summary
 
 
