@@ -149,6 +149,32 @@ def test_mapping_applies_after_processing_in_order(
     assert [r.count for r in tiktok.requests][-2:] == [1, 2]
 
 
+def test_cover_num_counts_people_not_ids(
+    tiktok: TikTokEmulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    """Three users, two of them with an email and a phone on their row, one with an email
+    only: TikTok counts matched users, so the size is 3, not the 5 ids (counting ids made
+    the alerts' size-drift rule fire on every TikTok audience of the demo)."""
+    audience = new_audience(client)
+    mails, phones = emails(3), [sha(f"+1555000000{i}") for i in range(2)]
+
+    def cell(value: str | None) -> dict[str, Any]:
+        return {"id": value, "audience_ids": [audience]} if value else {}
+
+    rows = [[cell(mail), cell(phone)] for mail, phone in zip(mails, [*phones, None], strict=True)]
+    body = {"advertiser_ids": [ADV], "action": "add", "id_schema": ["EMAIL_SHA256", "PHONE_SHA256"],
+            "batch_data": rows}  # fmt: skip
+    ok(client.post("/segment/mapping/", json=body))
+    clock.now += 60
+    assert len(tiktok.members(audience)) == 5
+    assert details(client, audience)["audience_details"]["cover_num"] == 3
+    # Deleting one user's phone leaves the user: still 3.
+    delete = mapping(audience, phones[:1], "delete", "PHONE_SHA256")
+    ok(client.post("/segment/mapping/", json=delete))
+    clock.now += 60
+    assert details(client, audience)["audience_details"]["cover_num"] == 3
+
+
 def test_mapping_rows_hold_one_object_per_id_type(
     tiktok: TikTokEmulator, client: httpx.Client
 ) -> None:

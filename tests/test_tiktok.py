@@ -274,7 +274,8 @@ def test_describe_reports_size_and_calculation() -> None:
             0, False, "Calculating")  # fmt: skip
         clock.now += 3_600
         ready = client.describe(audience)
-        assert ready["cover_num"] == ready[MATCHED] == 10 and ready["is_valid"] is True
+        # Five people (ten ids): TikTok counts users.
+        assert ready["cover_num"] == ready[MATCHED] == len(PEOPLE) and ready["is_valid"] is True
         assert (ready["name"], ready["audience_type"], ready["error_msg"]) == (
             "buyers", "Partner", None)  # fmt: skip
         missing = refusal(client.describe, "999")

@@ -229,7 +229,9 @@ class TikTokEmulator(EmulatorControls, SpendEndpoints, EmulatorServer):
                     )
             ready = self._ready_at()
             for audience in targets:
-                change = Change(mapping.action, frozenset(mapping.changes[audience.id]), ready)
+                ids = frozenset(mapping.changes[audience.id])
+                users = tuple(user & ids for user in mapping.users if user & ids)
+                change = Change(mapping.action, ids, ready, users=users)
                 audience.pending.append(change)
         return envelope(OK, "OK", operation=operation, count=mapping.ids)
 

@@ -126,6 +126,8 @@ class Mapping:
     rows: int
     ids: int = 0
     changes: dict[str, set[MemberId]] = field(default_factory=dict)
+    #: Each row's ids: one user's, which TikTok matches as one (``cover_num`` counts users).
+    users: list[frozenset[MemberId]] = field(default_factory=list)
 
 
 def parse_mapping(body: dict[str, Any], max_rows: int = MAX_MAPPING_ROWS) -> Mapping:
@@ -158,8 +160,11 @@ def parse_mapping(body: dict[str, Any], max_rows: int = MAX_MAPPING_ROWS) -> Map
                 "entry.",
                 count=len(batch),
             )
-        for column, (id_type, item) in enumerate(zip(schema, row, strict=True)):
+        user = [
             _add_item(mapping, f"batch_data[{row_index}][{column}]", id_type, item)
+            for column, (id_type, item) in enumerate(zip(schema, row, strict=True))
+        ]
+        mapping.users.append(frozenset(member for member in user if member is not None))
     return mapping
 
 
@@ -178,11 +183,11 @@ def _id_schema(raw: object) -> list[str]:
     return schema
 
 
-def _add_item(mapping: Mapping, where: str, id_type: str, item: object) -> None:
+def _add_item(mapping: Mapping, where: str, id_type: str, item: object) -> MemberId | None:
     if not isinstance(item, dict):
         raise TikTokError(INVALID_PARAMS, f"{where}: Must be an object.", count=mapping.rows)
     if not item:
-        return  # the user has no id of this type
+        return None  # the user has no id of this type
     digest = SEGMENT_ID_TYPES[id_type]
     if not valid_hash(item.get("id"), digest):
         raise TikTokError(
@@ -196,6 +201,7 @@ def _add_item(mapping: Mapping, where: str, id_type: str, item: object) -> None:
     for audience_id in audiences:
         mapping.changes.setdefault(audience_id, set()).add(member)
     mapping.ids += 1
+    return member
 
 
 def parse_segment_audience(body: dict[str, Any]) -> tuple[str, str, str]:

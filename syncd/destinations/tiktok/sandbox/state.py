@@ -66,6 +66,8 @@ class Change:
     members: frozenset[MemberId]
     ready_at: float
     invalid_lines: int = 0
+    #: A streaming add's users: the ids of each row, which TikTok matches as one user.
+    users: tuple[frozenset[MemberId], ...] = ()
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Audience:
     members: set[MemberId] = field(default_factory=set)
     pending: deque[Change] = field(default_factory=deque)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: Each id's user, from the row that added it (`people`).
+    together: dict[MemberId, frozenset[MemberId]] = field(default_factory=dict)
     error_msg: str = ""
     modified: float = 0.0
 
@@ -116,6 +120,7 @@ class Audience:
             self.error_msg = _TOO_SMALL
         else:
             self.members = set(after)
+            self.together.update((member, user) for user in change.users for member in user)
             self.error_msg = ""
             self.modified = time.time()
         if operation.isupper():  # customer-file operations are logged in the history
@@ -132,6 +137,25 @@ class Audience:
                 }
             )
 
+    def people(self) -> int:
+        """TikTok's ``cover_num`` counts matched users, not ids (docs/tiktok.md): ids the
+        audience holds that were sent on one mapping row are one user. Counting ids made a
+        person sent by email and phone two, and the audience look larger than what syncd
+        held. Ids from customer files, which have one id a line, are a user each."""
+        parent = {member: member for member in self.members}
+
+        def root(member: MemberId) -> MemberId:
+            while parent[member] != member:
+                parent[member] = parent[parent[member]]
+                member = parent[member]
+            return member
+
+        for member in self.members:
+            for other in self.together.get(member, ()):
+                if other in parent:
+                    parent[root(other)] = root(member)
+        return len({root(member) for member in self.members})
+
     def details(self) -> dict[str, Any]:
         """The audience as ``/dmp/custom_audience/list/`` and ``get/`` render it."""
         days = self.retention_days or DEFAULT_RETENTION_DAYS
@@ -142,7 +166,7 @@ class Audience:
             "audience_type": self.audience_type,
             "audience_sub_type": "NORMAL",
             "calculate_type": self.calculate_type,
-            "cover_num": len(self.members),
+            "cover_num": self.people(),
             "create_time": gmt(self.created),
             "expired_time": gmt(since + days * 86_400),
             "is_creator": True,
