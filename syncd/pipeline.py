@@ -56,9 +56,6 @@ log = logging.getLogger("syncd")
 __all__ = ["AudienceResult", "PassOptions", "sync_all"]
 
 _THIS_PROCESS = process_name()
-ERASED_READ_LOCALLY = (
-    "pushdown: erased people are matched by the network's normalized identifiers; read locally"
-)
 _T = TypeVar("_T")
 
 
@@ -211,9 +208,7 @@ def _plan(target: Target, this_pass: _Pass, result: AudienceResult) -> AudienceP
     """The audience's plan: made in the warehouse with pushdown (see `syncd.pushdown.plan`),
     else, or when pushdown falls back (a note says why), from the segment read here."""
     config, options, state = this_pass.config, this_pass.options, this_pass.run.state
-    if pushdown.enabled(config) and this_pass.reads.exclusions.erases(target.destination.kind):
-        result.notes.append(ERASED_READ_LOCALLY)
-    elif pushdown.enabled(config):
+    if pushdown.enabled(config):
         try:
             plan, note = pushdown.plan_in_warehouse(
                 config,
@@ -222,6 +217,7 @@ def _plan(target: Target, this_pass: _Pass, result: AudienceResult) -> AudienceP
                 this_pass.reads.spill,
                 allow_mass_removal=options.allow_mass_removal,
                 stop=options.stop,
+                erased=this_pass.reads.exclusions.erased_kinds(target.destination.kind),
             )
         except SourceError as error:
             return error

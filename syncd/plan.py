@@ -39,7 +39,8 @@ class CountedSegment:
     #: None: an audience in a holdout is never diffed without its members
     #: (`syncd.pushdown.plan.refusal`, `syncd.read.builder`).
     groups: None = None
-    #: Nobody: suppressions and erasures are matched on a segment's members, read locally.
+    #: Erased members the warehouse left out (`syncd.pushdown.erasures`); suppressions are
+    #: matched on a segment's members read locally.
     left_out: LeftOut = field(default_factory=LeftOut)
 
     def invalid_counts(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ from postgres_server import PostgresServer
 from support.holdouts import google_emails, meta_emails
 
 from syncd.config import ConfigError, load_config
-from syncd.pipeline import ERASED_READ_LOCALLY, PassOptions, sync_all
+from syncd.pipeline import PassOptions, sync_all
 from syncd.pushdown.plan import PUSHED_DOWN
 from syncd.read import exclusions
 from syncd.summary import format_results
@@ -193,11 +193,12 @@ def test_erasures_never_hold_an_audience(workspace: Workspace) -> None:
     assert meta_emails(workspace) == google_emails(workspace) == {sha(e) for e in people[90:]}
 
 
-def test_erasures_on_postgres_state_turn_pushdown_to_a_local_read(
+def test_erasures_on_postgres_state_are_left_out_by_pushdown(
     workspace: Workspace, postgres: PostgresServer
 ) -> None:
     """With the state in PostgreSQL and pushdown on, an audience whose network has erasures
-    is read locally (pushdown diffs by SQL, which does not know them), and leaves them out."""
+    is still planned in the warehouse, which leaves the erased people out and removes them
+    (the SQL reads the state's erasure_values beside its members)."""
     with psycopg.connect(postgres.uri, autocommit=True) as db:
         db.execute("DROP TABLE IF EXISTS buyers")
         db.execute("CREATE TABLE buyers (email text)")
@@ -224,7 +225,7 @@ def test_erasures_on_postgres_state_turn_pushdown_to_a_local_read(
             )
     second = sync_all(config)
     assert [(r.status, r.removes, r.suppressed, r.notes) for r in second] == [
-        ("ok", 1, 1, [ERASED_READ_LOCALLY])
+        ("ok", 1, 1, [PUSHED_DOWN])
     ] * 2
     assert (
         meta_emails(workspace)

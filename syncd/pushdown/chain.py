@@ -20,7 +20,16 @@ from syncd.identity import MAX_VALUE_CHARS, IdentifierKind
 from syncd.identity import Dialect as IdentityDialect
 from syncd.members import IDENTIFIER_COLUMNS, NO_CONSENT, NO_USABLE_IDENTIFIER
 from syncd.pushdown.dialects import Sha256Hex
-from syncd.pushdown.kinds import ADDRESS_KINDS, PERSONAL_KINDS, KindSql, ascii_lower, string, strip
+from syncd.pushdown.erasures import MEMBERS, counted, member_counts
+from syncd.pushdown.kinds import (
+    ADDRESS_KINDS,
+    PERSONAL_KINDS,
+    KindSql,
+    ascii_lower,
+    count_where,
+    string,
+    strip,
+)
 from syncd.pushdown.member_keys import member_key_expression
 
 __all__ = [
@@ -38,7 +47,7 @@ GRANTED_VALUES = ("granted", "true", "yes", "y", "1", "t")
 
 ABSENT, TOO_LONG, UNDECIDABLE, VALID = "absent", "too_long", "undecidable", "valid"
 #: The columns of the `stats` row besides the count per "<kind>__<reason>".
-SEGMENT_ROWS, UNDECIDABLE_ROWS, MEMBERS = "segment_rows", "undecidable_rows", "members"
+SEGMENT_ROWS, UNDECIDABLE_ROWS = "segment_rows", "undecidable_rows"
 
 
 @dataclass(frozen=True)
@@ -137,29 +146,31 @@ class MemberChain:
             ("syncd_members", members),
         ]
 
-    def stats(self) -> exp.Select:
-        # The members' count in the same statement: PostgreSQL materializes syncd_values,
+    def stats(self, *, erasing: bool = False) -> exp.Select:
+        """One row of counts; `erasing` when the chain's members go through `erasures`'
+        CTEs, which count those left out (`ERASED_MEMBERS`)."""
+        # The members' counts in the same statement: PostgreSQL materializes syncd_values,
         # which both read, so the segment is still scanned once.
-        members = exp.select(exp.Count(this=exp.Star())).from_("syncd_members")
         counts: list[exp.Expression] = [
             exp.Count(this=exp.Star()).as_(SEGMENT_ROWS),
-            _count_where(
+            count_where(
                 exp.or_(*(self._status_is(kind, UNDECIDABLE) for kind in self.rules), exp.false())
             ).as_(UNDECIDABLE_ROWS),
-            exp.Subquery(this=members).as_(MEMBERS),
+            *member_counts(),
         ]
         for kind, rule in self.rules.items():
             refusals = (reason for _, reason in rule.refusals)
             for reason in dict.fromkeys((TOO_LONG, *refusals, rule.reason, UNDECIDABLE)):
                 counts.append(
-                    _count_where(self._status_is(kind, reason)).as_(f"{kind.value}__{reason}")
+                    count_where(self._status_is(kind, reason)).as_(f"{kind.value}__{reason}")
                 )
         usable = self._usable()
-        counts.append(_count_where(exp.not_(usable)).as_(f"row__{NO_USABLE_IDENTIFIER}"))
+        counts.append(count_where(exp.not_(usable)).as_(f"row__{NO_USABLE_IDENTIFIER}"))
         if self.consent is not None:
             refused = exp.and_(usable.copy(), exp.not_(exp.column("consented")))
-            counts.append(_count_where(refused).as_(f"row__{NO_CONSENT}"))
-        return exp.select(*counts).from_("syncd_values")
+            counts.append(count_where(refused).as_(f"row__{NO_CONSENT}"))
+        members = counted(erasing=erasing)
+        return exp.select(*counts).from_("syncd_values").join(members, join_type="cross")
 
     @staticmethod
     def _normalized(rule: KindSql) -> exp.Expression:
@@ -229,12 +240,6 @@ class MemberChain:
     @staticmethod
     def _status_is(kind: IdentifierKind, status: str) -> exp.Expression:
         return exp.EQ(this=exp.column(f"s_{kind.value}"), expression=string(status))
-
-
-def _count_where(condition: exp.Expression) -> exp.Expression:
-    # SUM(CASE ...) rather than COUNT(*) FILTER (...), which BigQuery lacks.
-    ones = exp.Case().when(condition, _number(1)).else_(_number(0))
-    return exp.Coalesce(this=exp.cast(exp.Sum(this=ones), "bigint"), expressions=[_number(0)])
 
 
 def _number(value: int) -> exp.Literal:

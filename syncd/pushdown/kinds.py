@@ -88,6 +88,15 @@ def string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+def count_where(condition: exp.Expression) -> exp.Expression:
+    """How many rows meet `condition`: SUM(CASE ...) rather than COUNT(*) FILTER (...),
+    which BigQuery lacks."""
+    ones = exp.Case().when(condition, exp.Literal.number(1)).else_(exp.Literal.number(0))
+    return exp.Coalesce(
+        this=exp.cast(exp.Sum(this=ones), "bigint"), expressions=[exp.Literal.number(0)]
+    )
+
+
 def call(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 

@@ -14,6 +14,11 @@ why, when:
 - the `stats` query finds rows SQL cannot decide (`undecidable_rows`), whose answer only the
   local path knows. `stats` runs first for that reason.
 
+Erased people (`syncd forget`) are left out in the warehouse too (`syncd.pushdown.erasures`,
+reading the state's `erasure_values` beside `members`), so an erasure costs a pass a few
+hash joins, not the pushdown; the suppressions query, read from the warehouse but matched
+on the network's normalized identifiers, still sends its audiences to the local path.
+
 What the local path does differently:
 - quarantine: it records each refused value's row number, kind and reason; rows are not
   numbered in SQL, so a pushed-down run records the counts by kind and reason only (the
@@ -37,6 +42,7 @@ from syncd.members import MEMBER_SCHEMA, NO_USABLE_IDENTIFIER, QUARANTINE_SCHEMA
 from syncd.plan import AudiencePlan, CountedSegment, build_plan
 from syncd.pushdown.chain import ConsentColumns
 from syncd.pushdown.dialects import Dialect
+from syncd.pushdown.erasures import ErasedValues
 from syncd.pushdown.kinds import is_pushdownable
 from syncd.pushdown.queries import (
     ADD,
@@ -46,6 +52,8 @@ from syncd.pushdown.queries import (
     StateTable,
     build_queries,
 )
+from syncd.read.exclusions import ERASURE_VALUES
+from syncd.read.segments import LeftOut
 from syncd.sources import Source, SourceError, open_source
 from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.sources.watch import WatchedSource
@@ -99,9 +107,12 @@ def plan_in_warehouse(
     *,
     allow_mass_removal: bool = False,
     stop: threading.Event | None = None,
+    erased: frozenset[tuple[str, bool]] = frozenset(),
 ) -> tuple[AudiencePlan | None, str]:
     """The audience's plan, its changes read from the warehouse into `spill`, and a note
-    saying so; or None and the note saying why the local path must plan it. Raises
+    saying so; or None and the note saying why the local path must plan it. `erased`: the
+    (kind, rehashed) pairs the state's `erasure_values` holds for the audience's network
+    (`syncd.read.exclusions.Exclusions.erased_kinds`), whose members are left out. Raises
     SourceError (naming the segment) when the warehouse fails, or its queries outlast the
     segment's timeout or `stop` is set (they are interrupted, as a local read's are)."""
     reason = refusal(target)
@@ -109,7 +120,7 @@ def plan_in_warehouse(
         return None, f"pushdown: {reason}; read locally"
     segment_name, state_table = target.audience.segment, _state_table(config, target.ref)
     held = state.member_count(target.ref)  # folds the journal first, as the local diff does
-    sql = _queries(target, state_table)
+    sql = _queries(target, state_table, _erased(config, target, erased))
     try:
         # A connection of its own: destinations are planned side by side, on threads.
         connection = open_source(config.warehouse)
@@ -135,6 +146,7 @@ def plan_in_warehouse(
         quarantine=QUARANTINE_SCHEMA.empty_table(),
         invalid=stats.invalid,
         unusable=stats.invalid.get(f"row:{NO_USABLE_IDENTIFIER}", 0),
+        left_out=LeftOut(erased=stats.erased),
     )
     plan = build_plan(
         target,
@@ -156,13 +168,29 @@ def _carried(target: Target) -> dict[IdentifierKind, str]:
 
 def _state_table(config: SyncdConfig, ref: AudienceRef) -> StateTable:
     """The state's `members`, in the warehouse's database (the config validated that)."""
+    return StateTable(_in_state(config, "members"), ref.destination, ref.audience_id)
+
+
+def _erased(
+    config: SyncdConfig, target: Target, kinds: frozenset[tuple[str, bool]]
+) -> ErasedValues | None:
+    """The state's erasures of the target's network, when it has any."""
+    if not kinds:
+        return None
+    return ErasedValues(_in_state(config, ERASURE_VALUES), target.destination.kind, kinds)
+
+
+def _in_state(config: SyncdConfig, table: str) -> str:
+    """A state table by its qualified name, as the warehouse reads it."""
     state = config.state
     assert isinstance(state, PostgresState), "the config requires PostgreSQL state"
     schema = state.schema_name.replace('"', '""')
-    return StateTable(f'"{schema}".members', ref.destination, ref.audience_id)
+    return f'"{schema}".{table}'
 
 
-def _queries(target: Target, state_table: StateTable) -> PushdownQueries:
+def _queries(
+    target: Target, state_table: StateTable, erased: ErasedValues | None
+) -> PushdownQueries:
     segment = target.segment
     return build_queries(
         segment.sql,
@@ -173,6 +201,7 @@ def _queries(target: Target, state_table: StateTable) -> PushdownQueries:
         trust_e164_phones=segment.trust_e164_phones,
         consent=_consent(target),
         refresh_before=target.refresh_before,
+        erased=erased,
     )
 
 

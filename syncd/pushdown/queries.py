@@ -33,6 +33,7 @@ from syncd.pushdown.chain import (
     MemberChain,
 )
 from syncd.pushdown.dialects import Dialect, fenced, render
+from syncd.pushdown.erasures import ERASED_MEMBERS, ErasedValues, erasure_ctes
 from syncd.pushdown.kinds import is_pushdownable, pushdown_rules, string
 from syncd.state.diff import fresh_until
 from syncd.state.store import PRESENT
@@ -85,6 +86,8 @@ class SegmentStats:
     invalid: dict[str, int]
     #: Distinct members (the guardrails weigh removals and invalid rows against them).
     members: int
+    #: Distinct members an erasure left out (not among `members`; never sent).
+    erased: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> SegmentStats:
@@ -94,7 +97,13 @@ class SegmentStats:
             for name, count in sorted(counts.items())
             if "__" in name and count and not name.endswith("__" + UNDECIDABLE)
         }
-        return cls(counts[SEGMENT_ROWS], counts[UNDECIDABLE_ROWS], invalid, counts[MEMBERS])
+        return cls(
+            counts[SEGMENT_ROWS],
+            counts[UNDECIDABLE_ROWS],
+            invalid,
+            counts[MEMBERS],
+            counts[ERASED_MEMBERS],
+        )
 
 
 def build_queries(
@@ -107,10 +116,12 @@ def build_queries(
     trust_e164_phones: bool = False,
     consent: ConsentColumns | None = None,
     refresh_before: dt.datetime | None = None,
+    erased: ErasedValues | None = None,
 ) -> PushdownQueries:
     """The pushdown queries for one segment (its SQL and identifier columns, already limited
     to the kinds the destination carries) and one audience, by its network's `identity`
-    dialect, in the warehouse's SQL `dialect`. Raises NotPushdownable."""
+    dialect, in the warehouse's SQL `dialect`; with `erased`, no member an erasure covers
+    is among the segment's (`erasures`). Raises NotPushdownable."""
     dialect = Dialect(dialect)
     ok, reason = is_pushdownable(identifiers, identity, trust_e164_phones=trust_e164_phones)
     if not ok:
@@ -177,9 +188,15 @@ def build_queries(
     # Each CTE is rendered once and the statements assembled as text: the segment's SQL is
     # not parsed (sqlglot must not rewrite a query it may not fully understand), and the
     # chain is shared by every statement.
+    ctes = chain.ctes()
+    pairs = erased.joined(chain.identifiers) if erased is not None else []
+    if erased is not None and pairs:
+        name, distinct = ctes.pop()
+        assert name == "syncd_members", "the chain ends with its members"
+        ctes += erasure_ctes(distinct, erased, pairs, dialect)
     chain_sql = [
         (name, render(body if name == "syncd_members" else fenced(body, dialect), dialect))
-        for name, body in chain.ctes()
+        for name, body in ctes
     ]
     held_sql = ("syncd_held", render(held, dialect))
 
@@ -193,7 +210,7 @@ def build_queries(
         adds=statement(adds),
         removes=statement(removes),
         changes=statement(changes),
-        stats=statement(chain.stats(), with_held=False),
+        stats=statement(chain.stats(erasing=bool(pairs)), with_held=False),
         refreshes=statement(refreshes) if refreshes is not None else None,
     )
 

@@ -87,10 +87,12 @@ class Exclusions:
             if isinstance(self._rows, SourceError):
                 raise self._rows
 
-    def erases(self, network: str) -> bool:
-        """Whether the state records erased people for `network` (a registry kind)."""
+    def erased_kinds(self, network: str) -> frozenset[tuple[str, bool]]:
+        """The (kind, rehashed) pairs the state records erased people of `network` (a
+        registry kind) by; empty when it records none. Pushdown compares the warehouse's
+        members with `erasure_values` itself (`syncd.pushdown.erasures`), by these."""
         with self._lock:
-            return network in self._erasures()
+            return self._erasures().get(network, (None, frozenset()))[1]
 
     def of(self, target: Target) -> Excluded | None:
         """The target's network's excluded people, or None when it has none to exclude.
