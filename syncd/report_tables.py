@@ -15,6 +15,13 @@ import pyarrow as pa
 from syncd.config.models import PostgresState, SyncdConfig
 from syncd.sources.postgres_config import PostgresWarehouse
 
+#: How long a write waits for a lock on its table, and runs at most, in PostgreSQL: an
+#: analyst's open transaction on the receipts table must not hold the pass (and, in the
+#: daemon, every pass after it) for as long as it stays open. Past it the write fails and
+#: says so; the state's `runs` keep the history.
+LOCK_TIMEOUT_SECONDS = 5.0
+STATEMENT_TIMEOUT_SECONDS = 60.0
+
 
 def write_rows(
     config: SyncdConfig,
@@ -37,6 +44,10 @@ def write_rows(
     backend = report_backend(config)
     try:
         with backend.transaction(), backend.registered(f"{name}_incoming", data):
+            if backend.sql_dialect == "postgres":  # for this transaction only
+                backend.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS * 1000:.0f}ms'")
+                timeout = STATEMENT_TIMEOUT_SECONDS * 1000
+                backend.execute(f"SET LOCAL statement_timeout = '{timeout:.0f}ms'")
             if replace:
                 backend.execute(f"DROP TABLE IF EXISTS {name}")
             backend.execute(f"CREATE TABLE IF NOT EXISTS {name} ({definition})")

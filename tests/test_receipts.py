@@ -130,6 +130,38 @@ def test_receipts_go_to_a_postgres_warehouses_schema(
     assert ("sync_receipts",) not in tables
 
 
+def test_a_locked_receipts_table_does_not_hold_the_pass(
+    workspace: Workspace, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analyst's open transaction holds a lock on the receipts table: the write gives up
+    after its lock timeout and the pass ends ok, with a note, instead of waiting for them."""
+    monkeypatch.setattr("syncd.report_tables.LOCK_TIMEOUT_SECONDS", 0.5)
+    data = workspace.config_data()
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "locked_wh"}
+    data["segments"]["people"]["sql"] = "select * from locked_wh.people"
+    data["receipts"] = {"table": "sync_receipts"}
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS locked_wh CASCADE")
+        db.execute("CREATE SCHEMA locked_wh")
+        db.execute("CREATE TABLE locked_wh.people (email text, phone text, country text)")
+        with db.cursor().copy("COPY locked_wh.people FROM STDIN") as copy:
+            for person, _ in PEOPLE:
+                copy.write_row(person)
+    config = load_config(
+        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+    )
+    sync_all(config)  # creates the table
+    with psycopg.connect(postgres.uri) as analyst:
+        analyst.execute("LOCK TABLE locked_wh.sync_receipts IN ACCESS EXCLUSIVE MODE")
+        workspace.write_people(rows(PEOPLE))
+        results = sync_all(config)
+        assert [r.status for r in results] == ["ok", "ok"]
+        for result in results:
+            (note,) = [n for n in result.notes if "receipt" in n]
+            assert "lock timeout" in note
+        analyst.rollback()
+
+
 def test_a_receipt_that_cannot_be_written_is_a_note_not_a_failure(
     workspace: Workspace,
 ) -> None:

@@ -356,8 +356,10 @@ class PostgresBackend:
                         for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
                             copy.write_row(row)
                 yield
-            finally:
-                self._db.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(identifier))
+            finally:  # in a failed transaction, its rollback drops the table (and a DROP
+                # would raise over the error that failed it)
+                if self._db.info.transaction_status.name != "INERROR":
+                    self._db.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(identifier))
 
     def spill(self) -> Spill:
         return Spill.standalone()
