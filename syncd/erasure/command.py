@@ -11,7 +11,7 @@ import click
 
 from syncd.cli_support import EXIT_FAILED, config_argument, load_config_or_exit, reported
 from syncd.config import SyncdConfig
-from syncd.erasure.digests import Digests, digest, networks_of
+from syncd.erasure.digests import Digests, digest, every_network
 from syncd.erasure.people import ERASABLE, read_people
 from syncd.erasure.report import invalid_text, left_to_do, record_json, record_text
 from syncd.erasure.resume import forget as apply_forget
@@ -82,7 +82,7 @@ def forget(
     country = _country(default_country)
     request = None
     if kinds:
-        request = _read(config, kinds, input_file, country)
+        request = _read(kinds, input_file, country)
     with reported():
         touched = apply_forget(config, request, progress=_progress)
     _print_records(touched, as_json)
@@ -98,7 +98,6 @@ def forget(
 
 
 def _read(
-    config: SyncdConfig,
     kinds: tuple[str, ...],
     input_file: BinaryIO | None,
     country: str | None,
@@ -112,7 +111,7 @@ def _read(
         click.echo("reading people from the terminal, one a line; end with Ctrl-D", err=True)
     people = read_people(source, identifier_kinds)
     _progress(f"read {len(people):,} lines; hashing them for each network")
-    request = digest(people, networks_of(config), country)
+    request = digest(people, every_network(), country)
     for line in invalid_text(request.invalid):
         click.echo(line, err=True)
     if not request.people:

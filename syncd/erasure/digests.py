@@ -1,6 +1,7 @@
 """What each network's members hold for the people of a request: every value normalized by
-the network's own rules (its `Dialect`), for every network the config's audiences use, so a
-person is found however each network spells them (a gmail address, a national phone).
+the network's own rules (its `Dialect`), for every network syncd can sync to (not only those
+the config uses now: an audience on a network added later must keep the person out too), so
+a person is found however each network spells them (a gmail address, a national phone).
 
 A kind the network hashes is kept as sent (the SHA-256 the state's `members` column holds);
 a kind it takes in clear (Meta's external id, a mobile id) is kept as the SHA-256 of the
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from syncd.config.models import SyncdConfig
-from syncd.destinations.registry import network_of
+from syncd.destinations.registry import NETWORKS
 from syncd.erasure.people import People
 from syncd.identity import Dialect, IdentifierKind, normalize_column, sha256_hex_array
 from syncd.state.erasures import VALUES_SCHEMA
@@ -45,13 +45,10 @@ class Digests:
     invalid: dict[int, list[str]]
 
 
-def networks_of(config: SyncdConfig) -> list[NetworkRules]:
-    """Every network the config's audiences sync to, once each, in config order."""
-    found: dict[str, NetworkRules] = {}
-    for audience in config.audiences:
-        network = network_of(config.destinations[audience.destination])
-        found.setdefault(network.kind, NetworkRules(network.kind, network.capabilities.dialect))
-    return list(found.values())
+def every_network() -> list[NetworkRules]:
+    """Every network of the registry: later passes read `erasure_values` per network, so a
+    network the config takes up after the request still keeps the erased people out."""
+    return [NetworkRules(network.kind, network.capabilities.dialect) for network in NETWORKS]
 
 
 def digest(
@@ -60,7 +57,7 @@ def digest(
     """Normalize and hash every value for every network. A value no network can read is
     invalid (its line is counted); a person with one readable value is erased by it."""
     if not networks:
-        raise ValueError("the config has no audience: there is nothing to erase people from")
+        raise ValueError("no network to hash the people for")
     rows = len(people)
     countries = pa.array([default_country] * rows, pa.string()) if default_country else None
     usable = pa.array([False] * rows)
