@@ -25,8 +25,6 @@ from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.alerts import overdue
@@ -35,6 +33,7 @@ from syncd.alerts.delivery import settle as settle_alerts
 from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
+from syncd.config.schedule import trigger
 from syncd.hangup import EARLY_HANGUP
 from syncd.health import Health, HealthServer
 from syncd.metrics import SPEND_PULLS
@@ -124,7 +123,7 @@ class Daemon:
             schedule = audience.schedule or config.schedule
             self._scheduler.add_job(
                 self._pass,
-                _trigger(schedule),
+                trigger(schedule),
                 args=[audience.name],
                 id=audience.name,
                 executor="passes",
@@ -214,22 +213,6 @@ class Daemon:
                 state.release_leases(self.holder)
         except Exception as error:
             log.warning("could not release leases (they expire by themselves): %s", error)
-
-
-def _trigger(schedule: Schedule) -> BaseTrigger:
-    if schedule.cron is not None:
-        return CronTrigger(
-            **_cron_fields(schedule.cron), timezone=UTC, jitter=schedule.jitter_seconds
-        )
-    return IntervalTrigger(
-        seconds=schedule.interval_seconds, jitter=schedule.jitter_seconds, timezone=UTC
-    )
-
-
-def _cron_fields(crontab: str) -> dict[str, str]:
-    """The five crontab fields by name (from_crontab takes no jitter, the constructor does)."""
-    minute, hour, day, month, day_of_week = crontab.split()
-    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
 
 
 def _first_run(schedule: Schedule) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from syncd.pipeline import AudienceResult
+from syncd.results import AudienceResult
 
 _COLUMNS = (
     "audience",

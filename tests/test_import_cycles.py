@@ -126,3 +126,38 @@ def test_the_check_sees_imports_in_functions_and_names_the_loop() -> None:
         "a (line 3) -> b (line 5) -> c (line 40) -> a"
     ]
     assert "syncd.pushdown.member_keys" in import_graph()["syncd.state.schema"]
+
+
+def private_uses(modules: dict[str, Path]) -> list[str]:
+    """Where a syncd module reaches into another's private names: `from syncd.m import _x`,
+    or `m._x` on a syncd module it imported as `m`."""
+    found = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("syncd"):
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}" in modules:
+                        imported.add(alias.asname or alias.name)
+                    elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{name} line {node.lineno}: {node.module}.{alias.name}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in imported
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{name} line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    """A leading underscore says a name may change with its module alone: a module that
+    uses another's makes that promise false (syncd status once built its triggers with the
+    daemon's private one, and so loaded the daemon, apscheduler's scheduler and the
+    pipeline to show a table)."""
+    found = private_uses(syncd_modules())
+    assert found == [], "private names used across modules:\n" + "\n".join(found)

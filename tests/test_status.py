@@ -316,3 +316,20 @@ def test_a_postgres_state_is_read_without_creating_its_schema(
     assert [a["members_held"] for a in found["audiences"]] == [5, 5]
     password = psycopg.conninfo.conninfo_to_dict(postgres.uri)["password"]
     assert str(password) not in found["state"]["location"]
+
+
+def test_status_loads_neither_the_daemon_nor_the_pipeline() -> None:
+    """`syncd status` reads; the scheduler, the daemon and the pipeline are what writes."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, syncd.status.command; "
+            "print(sorted(m for m in sys.modules if m in "
+            "('syncd.daemon', 'syncd.pipeline', 'apscheduler.schedulers')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -1,13 +1,19 @@
-"""When `syncd run` syncs and pulls: durations written as a number and a unit, and the
-schedules built on them (an interval or a crontab)."""
+"""When `syncd run` syncs and pulls: durations written as a number and a unit, the
+schedules built on them (an interval or a crontab), and the triggers `syncd run` fires them
+with (which `syncd status` reads too, so it says when the daemon runs an audience next)."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
 from syncd.destinations.settings import StrictModel
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -71,3 +77,24 @@ def duration_seconds(value: str) -> float:
     if match is None:
         raise ValueError(f"not a duration: {value!r}")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def trigger(schedule: Schedule) -> BaseTrigger:
+    """The APScheduler trigger of a schedule, with its jitter. apscheduler is imported here,
+    not at the top, so loading a config does not load the scheduler."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if schedule.cron is not None:
+        return CronTrigger(
+            **_cron_fields(schedule.cron), timezone=UTC, jitter=schedule.jitter_seconds
+        )
+    return IntervalTrigger(
+        seconds=schedule.interval_seconds, jitter=schedule.jitter_seconds, timezone=UTC
+    )
+
+
+def _cron_fields(crontab: str) -> dict[str, str]:
+    """The five crontab fields by name (from_crontab takes no jitter, the constructor does)."""
+    minute, hour, day, month, day_of_week = crontab.split()
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}

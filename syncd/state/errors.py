@@ -57,7 +57,7 @@ def duckdb_unavailable(path: Path, message: str, waited: float) -> StateUnavaila
 
 def postgres_unavailable(dsn: str, schema: str, error: Exception) -> StateUnavailable:
     """What psycopg's failure to connect to `dsn`, or to set up `schema` there, means."""
-    where, reason = _where_and_why(dsn, str(error))
+    where, reason = where_and_why(dsn, str(error))
     sqlstate = getattr(error, "sqlstate", None)
     if where is None:
         return StateUnavailable(
@@ -86,7 +86,7 @@ _INSUFFICIENT_PRIVILEGE = "42501"
 _CONNECTION_EXCEPTION = "08"
 
 
-def _where_and_why(dsn: str, message: str) -> tuple[str | None, str]:
+def where_and_why(dsn: str, message: str) -> tuple[str | None, str]:
     """The server as postgresql://user@host:port/database, and psycopg's first line with
     the password masked; (None, "") for a DSN libpq cannot parse (its parse error quotes the
     DSN, password and all)."""

@@ -53,7 +53,7 @@ def tables(backend: Backend) -> frozenset[str]:
 def location(settings: DuckDBState | PostgresState) -> str:
     """Where the state is, for people: the file, or the server and schema (no password)."""
     if isinstance(settings, PostgresState):
-        where, _ = errors._where_and_why(settings.dsn.get_secret_value(), "")
+        where, _ = errors.where_and_why(settings.dsn.get_secret_value(), "")
         return f"{where or 'PostgreSQL'} schema {settings.schema_name}"
     return str(settings.path.absolute())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from syncd.config.models import Schedule
-from syncd.daemon import _trigger
+from syncd.config.schedule import trigger as schedule_trigger
 
 
 def next_run(schedule: Schedule, last_start: dt.datetime | None, at: dt.datetime) -> dt.datetime:
@@ -16,7 +16,7 @@ def next_run(schedule: Schedule, last_start: dt.datetime | None, at: dt.datetime
 
     An audience never synced is due now on an interval (the daemon starts those as it
     starts) and at its next time on a crontab."""
-    trigger = _trigger(schedule.model_copy(update={"jitter_seconds": 0}))
+    trigger = schedule_trigger(schedule.model_copy(update={"jitter_seconds": 0}))
     if last_start is None and schedule.cron is None:
         return at
     found = trigger.get_next_fire_time(last_start, at)
