@@ -246,37 +246,62 @@ class MemberBuilder:
         return SpilledSegment(rows, members, quarantine, invalid, unusable, groups, left_out)
 
     def _drop_excluded_members(self) -> LeftOut:
-        """No member sharing an email, phone or id with an excluded one is sent: suppressed
-        and erased people, and held-out ones. A person's group follows their row's first
-        identifier, so one person on two rows (an email and a phone on one, the phone alone
-        on another) may fall in both groups; this keeps nobody held out from being reached.
-        The table is written anew, in order, for `distinct`'s dense rowids. Such a person
-        still counts in the group their key gave (`_groups`). Returns how many distinct
-        members suppressions and erasures left out (a member is one key: all its rows share
-        its values, so it is left out whole)."""
-        held_out = " OR ".join(
-            f"coalesce({c} IN (SELECT {c} FROM {self.excluded} WHERE {c} IS NOT NULL), false)"
-            for c in self.personal
-            if self.excluded is not None
-        )
-        left_out = LeftOut()
-        suppressed, erased = "false", "false"
+        """No member sharing an email, phone or id with an excluded one is sent: held-out
+        ones, and suppressed and erased people (`_left_out`). A person's group follows their
+        row's first identifier, so one person on two rows (an email and a phone on one, the
+        phone alone on another) may fall in both groups; this keeps nobody held out from
+        being reached. The table is written anew, in order, for `distinct`'s dense rowids.
+        Such a person still counts in the group their key gave (`_groups`). Returns how many
+        distinct members suppressions and erasures left out."""
+        held_out = _sharing(self.excluded, self.personal) if self.excluded else "false"
+        left_out, left = LeftOut(), None
         if self.exclusions is not None:
-            suppressed, erased = self.exclusions.predicates(self.personal)
+            left = self._left_out(self.exclusions)
             ((either, by_erasure),) = self.spill.execute(
-                "SELECT count(DISTINCT member_key), count(DISTINCT member_key) FILTER (WHERE e) "
-                f"FROM (SELECT member_key, {suppressed} AS s, {erased} AS e FROM {self.members}) "
-                "WHERE s OR e"
+                f"SELECT count(*), count(*) FILTER (WHERE erased) FROM {left}"
             )
             left_out = LeftOut(suppressed=either - by_erasure, erased=by_erasure)
+        not_left = f"member_key NOT IN (SELECT member_key FROM {left})" if left else "true"
         kept = self.spill.create_as(
             "segment",
-            f"SELECT * FROM {self.members} "
-            f"WHERE NOT ({held_out or 'false'} OR {suppressed} OR {erased}) ORDER BY rowid",
+            f"SELECT * FROM {self.members} WHERE NOT ({held_out}) AND {not_left} ORDER BY rowid",
         )
-        self.spill.drop(self.members, *([self.excluded] if self.excluded else []))
+        self.spill.drop(self.members, *(t for t in (self.excluded, left) if t))
         self.members, self.excluded = kept.name, None
         return left_out
+
+    def _left_out(self, exclusions: Excluded) -> str:
+        """A spill table of the distinct keys of the members suppressions and erasures leave
+        out, each with whether an erasure did (member_key, erased): the members matching
+        them, and then, in one linking round, every member sharing an email, phone or id
+        with one of those, so a person's phone-only row leaves with the row that had their
+        suppressed email and that phone. The link is the one the holdout follows
+        (`_sharing`).
+
+        One round only: a chain of shared values beyond one hop (the phone of a row linked
+        by its email, then the email of another row with that phone) is not followed. Each
+        hop trusts a shared value to mean the same person; a household phone or a shared
+        work address already makes one hop leave a second person out, and a chain would
+        spread that to whole households and their contacts, at the cost of a round per hop
+        over every member. One hop covers one person's rows carrying different subsets of
+        their identifiers, as long as one row ties them together."""
+        suppressed, erased = exclusions.predicates(self.personal)
+        matched = self.spill.create_as(
+            "matched",
+            f"SELECT * FROM (SELECT {', '.join(['member_key', *self.personal])}, "
+            f"{suppressed} AS suppressed, "
+            f"{erased} AS erased FROM {self.members}) WHERE suppressed OR erased",
+        )
+        by_suppression = _sharing(matched.name, self.personal, "suppressed")
+        by_erasure = _sharing(matched.name, self.personal, "erased")
+        left = self.spill.create_as(
+            "left_out",
+            f"SELECT member_key, bool_or(erased) AS erased FROM (SELECT member_key, "
+            f"{by_suppression} AS suppressed, {by_erasure} AS erased FROM {self.members}) "
+            "WHERE suppressed OR erased GROUP BY member_key",
+        )
+        self.spill.drop(matched.name)
+        return left.name
 
     def _groups(self) -> Groups | None:
         """The experiment's people by person key and group."""
@@ -307,6 +332,18 @@ def _fingerprinted(spill: Spill, audience: AudienceRef) -> bool:
         [audience.destination, audience.audience_id],
     )
     return held > 0 and fingerprinted >= held * FINGERPRINTED_SHARE
+
+
+def _sharing(table: str, columns: Sequence[str], where: str = "true") -> str:
+    """SQL over a members table: whether a member shares a value of one of `columns` with a
+    row of `table` (that has them) meeting `where`."""
+    return (
+        " OR ".join(
+            f"coalesce({c} IN (SELECT {c} FROM {table} WHERE {c} IS NOT NULL AND {where}), false)"
+            for c in columns
+        )
+        or "false"
+    )
 
 
 def _unquarantined(quarantine: pa.Table, first_row: int, rows: int) -> pa.Array:
