@@ -14,6 +14,7 @@ another process waiting for the file is not kept out by a slow webhook.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import threading
@@ -205,6 +206,11 @@ def _record(backend: Backend, message: records.Outgoing, error: str | None) -> N
 
 #: The process's courier.
 COURIER = Courier()
+# Stopped before the interpreter exits: a daemon thread still inside DuckDB's C++ code when
+# Python ends it aborts the process ("terminate called ... FATAL: exception not rethrown",
+# seen once after a test run), and turns a clean exit into a crash. A send in flight has
+# its webhook's timeout to finish; one that does not is sent again by the next run.
+atexit.register(COURIER.stop, 5.0)
 
 
 def wake(config: SyncdConfig) -> None:
