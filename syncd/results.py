@@ -49,6 +49,9 @@ class AudienceResult:
     error: str | None = None
     #: The audience's run record in the state (`runs.run_id`), once its plan is applied.
     run_id: str | None = None
+    #: The erasure this run applied (`syncd forget`), None for an ordinary pass: such a run
+    #: reads no segment, so alerts and status leave it out of pass history by this field.
+    erasure: str | None = None
     #: When the audience's pass began (ISO 8601, UTC: a result is made as its pass begins),
     #: and how long it took (set by `finish`, after the run record, which has its own times).
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())

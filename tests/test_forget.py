@@ -126,3 +126,21 @@ def test_lines_are_read_by_number_and_the_id_depends_on_the_people_only() -> Non
     assert request.values.num_rows == 4  # two emails, two phones
     again = digest(read_people(reversed(lines[:3] + lines[5:6]), kinds), meta, "US")
     assert again.erasure_id == request.erasure_id
+
+
+def test_erasure_runs_carry_the_erasure_id_and_ordinary_passes_null(
+    workspace: Workspace,
+) -> None:
+    synced(workspace)
+    result = forget(workspace, "--kind", "email", text="p8@example.com\n")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as db:
+        rows = db.execute("SELECT audience, summary FROM runs ORDER BY started_at").fetchall()
+    marked = [(audience, json.loads(summary)["erasure"]) for audience, summary in rows]
+    identifier = erasure_id(result)
+    expected = [
+        (audience, run)
+        for audience in ("people->meta", "people->google")
+        for run in (None, identifier)
+    ]
+    assert sorted(marked, key=str) == sorted(expected, key=str)

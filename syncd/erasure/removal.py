@@ -115,6 +115,7 @@ def _apply(
         allow_mass_removal=True,
     )
     result = new_result(target)
+    result.erasure = erasure_id
     result.held_before, result.removes, result.members = held, removes.rows, held - removes.rows
     result.checks = [str(check) for check in plan.checks]
     result.notes.append(f"erasure {erasure_id}")
@@ -130,7 +131,7 @@ def _removes(run: Run, spill: Spill, erasure_id: str, key: AudienceKey) -> Spill
     state's SQL finds them; only they cross over)."""
     backend = run.state.backend
     kinds = records.erased_kinds(backend, erasure_id, key.network)
-    condition, parameters = records.matching(backend, erasure_id, key.network, "members", kinds)
+    condition, parameters = records.matching(backend, erasure_id, key, "members", kinds)
     name = spill.create("erasure_removes", MEMBER_SCHEMA)
     rows = 0
     for chunk in backend.stream(
