@@ -4,9 +4,14 @@ the opt-out or the erasure names: one linking round over the members' emails, ph
 
 from __future__ import annotations
 
-import duckdb
-from conftest import GOOGLE_LIST, META_AUDIENCE, Workspace
+import uuid
 
+import duckdb
+import pytest
+from conftest import GOOGLE_LIST, META_AUDIENCE, TOKEN, Workspace
+from support.erasure import forget, removals
+
+from syncd.config import load_config
 from syncd.pipeline import sync_all
 
 EMAILS = [f"buyer{i}@example.com" for i in range(30)]
@@ -43,3 +48,26 @@ def test_a_suppressed_person_s_phone_only_row_leaves_with_the_row_that_links_it(
     for members in held(workspace):
         assert len(members) == len(EMAILS) - 1
         assert all(len(member) == 1 for member in members)  # no member with the phone left
+
+
+@pytest.mark.parametrize("state", ["duckdb", "postgres"])
+def test_forgetting_an_email_removes_the_person_s_phone_only_member_too(
+    workspace: Workspace, state: str, request: pytest.FixtureRequest
+) -> None:
+    data, env = workspace.config_data(), {"TEST_TOKEN": TOKEN}
+    if state == "postgres":
+        env["PG_DSN"] = request.getfixturevalue("postgres").uri
+        schema = f"linked_{uuid.uuid4().hex[:8]}"
+        data["state"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": schema}
+    workspace.write_people(linked_people())
+    config = load_config(workspace.write_config(data), environ=env)
+    assert [r.status for r in sync_all(config)] == ["ok", "ok"]
+
+    result = forget(workspace, "--kind", "email", text="buyer5@example.com\n", env=env)
+    assert result.exit_code == 0, result.output
+    assert removals(workspace) == {"meta": [2], "google": [2]}
+    for members in held(workspace):
+        assert len(members) == len(EMAILS) - 1
+        assert all(len(member) == 1 for member in members)
+    # The next pass leaves both rows out too (the read stage links them the same way).
+    assert [(r.status, r.adds, r.suppressed) for r in sync_all(config)] == [("ok", 0, 2)] * 2

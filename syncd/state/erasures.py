@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from syncd.lift.person import PERSON_KINDS
 from syncd.state.backends import Backend
 
 DDL = """
@@ -305,13 +306,45 @@ def erased_kinds(backend: Backend, erasure_id: str, network: str) -> dict[str, b
     return {str(kind): bool(rehashed) for kind, rehashed in rows}
 
 
+#: The member columns that tell a person (`syncd.lift.person.PERSON_KINDS`): an erased
+#: person's other members are found by these, not by names or zips many people share.
+PERSONAL_COLUMNS = tuple(kind.value for kind in PERSON_KINDS)
+
+
 def matching(
-    backend: Backend, erasure_id: str, network: str, table: str, kinds: Mapping[str, bool]
+    backend: Backend, erasure_id: str, key: AudienceKey, table: str, kinds: Mapping[str, bool]
 ) -> tuple[str, list[object]]:
     """SQL condition (and its parameters) on rows of `table` (`members` or
-    `pending_removals`, unqualified columns) sharing a value with the erasure on
-    `network`; `kinds` as `erased_kinds` gives them. A rehashed kind is compared by the
-    SHA-256 of the column, in the backend's SQL."""
+    `pending_removals`, unqualified columns) of the audience `key` that hold the erased
+    people: rows sharing a value with the erasure on the audience's network, and then, in
+    one linking round, rows sharing an email, phone or id with one of the audience's rows
+    that did (held, or removed and waiting on Google), so a person's phone-only member
+    leaves with the member that had their erased email and that phone. `kinds` as
+    `erased_kinds` gives them.
+
+    One round only, as the read stage links (`syncd.read.builder`): a chain of shared values
+    beyond one hop is not followed. Each hop trusts a shared value to mean the same person;
+    a household phone already makes one hop reach a second person, and a chain would spread
+    that to whole households, at the cost of a round per hop over the audience. The later
+    passes leave out exactly what this removes, as long as the segment still has the row
+    that ties the person's values together."""
+    erased, erased_parameters = _erased(backend, erasure_id, key.network, "held", kinds)
+    held = " UNION ALL ".join(
+        f"SELECT {{column}} FROM {source} held WHERE destination = ? AND audience_id = ? "
+        f"AND {{column}} IS NOT NULL AND {erased}"
+        for source in ("members", "pending_removals")
+    )
+    linked = [f"{table}.{column} IN ({held.format(column=column)})" for column in PERSONAL_COLUMNS]
+    audience = [key.destination, key.audience_id, *erased_parameters]
+    return "(" + " OR ".join(linked) + ")", audience * 2 * len(linked)
+
+
+def _erased(
+    backend: Backend, erasure_id: str, network: str, table: str, kinds: Mapping[str, bool]
+) -> tuple[str, list[object]]:
+    """SQL condition (and its parameters) on rows of `table` sharing a value with the
+    erasure on `network`. A rehashed kind is compared by the SHA-256 of the column, in the
+    backend's SQL."""
     conditions, parameters = [], []
     for kind, rehashed in sorted(kinds.items()):
         column = f"{table}.{kind}"
@@ -330,13 +363,13 @@ def matching(
 
 
 def held_matching(backend: Backend, erasure_id: str, key: AudienceKey) -> tuple[int, int]:
-    """How many members the audience holds (in any status) that share a value with the
-    erasure, and how many such removals Google has acknowledged but not yet confirmed
+    """How many members the audience holds (in any status) that hold the erased people
+    (`matching`), and how many such removals Google has acknowledged but not yet confirmed
     (`pending_removals`)."""
     kinds = erased_kinds(backend, erasure_id, key.network)
     counts = []
     for table in ("members", "pending_removals"):
-        condition, parameters = matching(backend, erasure_id, key.network, table, kinds)
+        condition, parameters = matching(backend, erasure_id, key, table, kinds)
         ((count,),) = backend.execute(
             f"SELECT count(*) FROM {table} WHERE destination = ? AND audience_id = ? "
             f"AND {condition}",
