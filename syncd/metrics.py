@@ -120,6 +120,14 @@ MATCHED_MEMBERS = Gauge(
     ["audience"],
     registry=REGISTRY,
 )
+NETWORK_MEMBERS_MIN = Gauge(
+    "syncd_audience_network_members_min",
+    "The fewest members the network's own bounded count says the audience holds, at its "
+    "last completed pass that gave one: Google's size and match rate, Meta's approximate "
+    "range; never TikTok, whose count lags changes by a day or two.",
+    ["audience"],
+    registry=REGISTRY,
+)
 MATCH_RATE = Gauge(
     "syncd_audience_match_rate",
     "Matched members over the segment's members at the last completed pass (0 to 1).",
@@ -199,6 +207,12 @@ def observe_outcome(
             MATCH_RATE.labels(audience).set(min(matched / members, 1.0))
     if status == "ok":
         MEMBERS_HELD.labels(audience).set(held)
+
+
+def observe_network_size(audience: str, low: float) -> None:
+    """The lower bound of the network's count of the audience (what the size-drift rules,
+    syncd's and deploy/prometheus's, compare with the members held)."""
+    NETWORK_MEMBERS_MIN.labels(audience).set(low)
 
 
 def observe_credentials(destination: str, valid: bool | None, expires_at: datetime | None) -> None:

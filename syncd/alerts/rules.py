@@ -3,6 +3,10 @@ network refused more than a share of the members sent; its match rate fell since
 good pass; its size drifted from what syncd holds. Each rule says which audiences the pass
 let it judge and which of them are in its condition, and `observe` does the rest.
 
+A judge returns a Condition, None when the audience is fine, or `UNMEASURED` when the pass
+left it nothing to judge by (the network gave no size or rate): such an audience is not
+checked, so an open alert stays open instead of resolving and firing again next pass.
+
 A pass that was skipped (another replica holds the audience), stopped or only planned says
 nothing of an audience's health: its open alerts stay as they are.
 """
@@ -12,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 
+from syncd import metrics
 from syncd.alerts import delivery, overdue
 from syncd.alerts.engine import Condition, observe
 from syncd.config.models import SyncdConfig
@@ -29,6 +35,17 @@ FAILED = "audience_failed"
 REFUSED = "members_refused"
 MATCH_RATE = "match_rate_drop"
 SIZE_DRIFT = "size_drift"
+
+
+class Unmeasured(Enum):
+    """A judge's answer when the pass did not let it tell fine from not."""
+
+    UNMEASURED = "unmeasured"
+
+
+UNMEASURED = Unmeasured.UNMEASURED
+#: What a judge says of one audience: in the condition, fine (None), or not judged.
+Verdict = Condition | Unmeasured | None
 
 #: Statuses that say nothing of the audience's health.
 _UNJUDGED = frozenset({"skipped", "stopped", "planned"})
@@ -60,7 +77,11 @@ def after_pass(
     settings = config.alerts
     judged = [result for result in results if result.status not in _UNJUDGED]
     done = [result for result in judged if result.status in _COMPLETED]
-    rules: list[tuple[str, object, Sequence[AudienceResult], Callable]] = [
+    for result in done:
+        size = network_size(result.audience_info)
+        if size is not None:
+            metrics.observe_network_size(result.audience, size[0])
+    rules: list[tuple[str, object, Sequence[AudienceResult], Callable[..., Verdict]]] = [
         (FAILED, settings.audience_failed, judged, _failed),
         (REFUSED, settings.refused_share, done, _refused),
         (MATCH_RATE, settings.match_rate_drop_points, done, _match_rate),
@@ -70,18 +91,17 @@ def after_pass(
         if setting is None or setting is False:
             continue
         try:
-            found = [judge(config, state, result, refs) for result in checked]
-            conditions = [condition for condition in found if condition is not None]
-            observe(config, state, rule, [result.audience for result in checked], conditions)
+            verdicts = [(result.audience, judge(config, state, result, refs)) for result in checked]
+            measured = [audience for audience, verdict in verdicts if verdict is not UNMEASURED]
+            conditions = [verdict for _, verdict in verdicts if isinstance(verdict, Condition)]
+            observe(config, state, rule, measured, conditions)
         except Exception as error:
             log.error("alerts: could not judge %s: %s", rule, error)
     overdue.check(config, state)
     delivery.wake(config)  # also sends what an earlier run left in the outbox
 
 
-def _failed(
-    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
-) -> Condition | None:
+def _failed(config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs) -> Verdict:
     if result.status == "ok":
         return None
     error = result.error or "no reason given"
@@ -93,9 +113,7 @@ def _failed(
     )
 
 
-def _refused(
-    config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
-) -> Condition | None:
+def _refused(config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs) -> Verdict:
     sent = result.adds + result.removes
     refused = result.refused_members + result.rejected_by_network
     limit = config.alerts.refused_share
@@ -115,21 +133,24 @@ def _refused(
 
 def _match_rate(
     config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
-) -> Condition | None:
+) -> Verdict:
     """This pass's match rate against the baseline of the good passes before it: a pass
     whose rate fell more than the threshold below the baseline does not move it, so a
-    condition that lasts keeps being measured against the rate before it began."""
+    condition that lasts keeps being measured against the rate before it began. Without
+    this pass's rate (Google's while it processes, a failed read-back) or a baseline there
+    is nothing to judge."""
     points = config.alerts.match_rate_drop_points
     assert points is not None
-    rates = _match_rates(state, result.audience)
     current = _rate(result.audience_info, result.members)
-    if current is None or not rates:
-        return None
+    if current is None:
+        return UNMEASURED
     baseline: float | None = None
-    for rate in rates[:-1]:  # the last is this pass's
+    for rate in _match_rates(state, result.audience)[:-1]:  # the last is this pass's
         if baseline is None or (baseline - rate) * 100 <= points:
             baseline = rate
-    if baseline is None or (baseline - current) * 100 <= points:
+    if baseline is None:
+        return UNMEASURED
+    if (baseline - current) * 100 <= points:
         return None
     return Condition(
         MATCH_RATE,
@@ -143,7 +164,8 @@ def _match_rate(
 
 
 def _match_rates(state: StateStore, audience: str) -> list[float]:
-    """Match rates of the audience's latest good passes, oldest first."""
+    """Match rates of the audience's latest good passes, oldest first. An erasure's run
+    (`syncd forget`, its summary's "erasure" set) read no segment: it is no pass here."""
     rows = state.backend.execute(
         "SELECT summary FROM runs WHERE audience = ? AND status = 'ok' AND summary IS NOT NULL "
         "ORDER BY finished_at DESC LIMIT ?",
@@ -152,6 +174,8 @@ def _match_rates(state: StateStore, audience: str) -> list[float]:
     rates = []
     for (summary,) in reversed(rows):
         record = json.loads(summary)
+        if record.get("erasure"):
+            continue
         members = record.get("members")
         rate = _rate(record.get("audience_info") or {}, members if isinstance(members, int) else 0)
         if rate is not None:
@@ -170,12 +194,12 @@ def _rate(info: dict[str, object], members: int) -> float | None:
 
 def _size_drift(
     config: SyncdConfig, state: StateStore, result: AudienceResult, refs: Refs
-) -> Condition | None:
+) -> Verdict:
     fraction = config.alerts.size_drift_fraction
     assert fraction is not None
     size = network_size(result.audience_info)
     if size is None:
-        return None
+        return UNMEASURED
     held = state.held_count(refs[result.audience])
     low, high, uploaded = size
     if low > held * (1 + fraction):
@@ -204,20 +228,21 @@ def _size_drift(
 def network_size(info: dict[str, object]) -> tuple[float, float, bool] | None:
     """What the network says the audience holds, as (low, high, uploaded): `uploaded` when
     the bounds count the members sent, else they count the people matched, which only
-    bound it from below. The bounds allow for the network's rounding.
+    bound it from below. The bounds allow for the network's rounding. None when the network
+    gives no bounded count now.
 
     Google gives its matched sizes and `match_rate_percentage` (a whole percent): the
     members it holds are size / rate, within half a percent of rounding either way. Meta
     gives the matched count as a range, `approximate_count_lower_bound` to `..._upper_bound`
     (-1 when too small to say; https://developers.facebook.com/docs/marketing-api/reference/
-    custom-audience/). Other networks give `MATCHED` alone."""
+    custom-audience/). Other networks give `MATCHED` alone, which is not judged: TikTok's
+    `cover_num` lags 24-48 h behind changes (docs/tiktok.md), so after any large change it
+    would differ from what syncd holds with nothing wrong."""
     matched = info.get(MATCHED)
     rate = info.get("match_rate_percentage")
     if isinstance(matched, int) and isinstance(rate, int) and rate > 0 and matched > 0:
         return matched * 100 / (rate + 0.5), matched * 100 / max(rate - 0.5, 0.5), True
     lower = info.get("approximate_count_lower_bound")
-    if isinstance(lower, int):
-        return (float(lower), float(lower), False) if lower >= 0 else None
-    if isinstance(matched, int) and not isinstance(matched, bool):
-        return float(matched), float(matched), False
+    if isinstance(lower, int) and not isinstance(lower, bool) and lower >= 0:
+        return float(lower), float(lower), False
     return None
