@@ -121,8 +121,8 @@ class Meter:
             finally:
                 self.plan[target.network] += time.perf_counter() - started
 
-        def counted_read(source: Any, sql: str) -> Iterator[Any]:
-            for batch in read(source, sql):
+        def counted_read(source: Any, sql: str, **options: Any) -> Iterator[Any]:
+            for batch in read(source, sql, **options):
                 with self._lock:
                     self.rows += batch.num_rows
                     self.bytes += batch.nbytes
