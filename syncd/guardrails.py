@@ -46,13 +46,17 @@ def check_plan(
     allow_mass_removal: bool,
     suppressed: int = 0,
     erased: int = 0,
+    left_out_removes: int = 0,
     allow_mass_suppression: bool = False,
 ) -> list[Check]:
     """Every guardrail decision for one audience's plan, in a fixed order. `members` are the
     segment's members sent; `suppressed` and `erased` those the suppressions query and
-    erasures left out besides. Removals of people left out are the suppression guard's to
-    judge, not the removal share's: a wave of opt-outs passes one flag, not two."""
-    by_segment = max(0, removes - suppressed - erased)
+    erasures left out besides, `left_out_removes` the removals among them (the ones the
+    audience held). Those removals are the suppression guard's to judge, not the removal
+    share's: a wave of opt-outs passes one flag, not two. The others' are not subtracted:
+    people who opted out long ago are never held, and subtracting them every pass would let
+    a broken segment remove the limit plus the suppressed share."""
+    by_segment = removes - left_out_removes
     return [
         _empty_segment(members + suppressed + erased, held, allow_mass_removal),
         _removal_share(held, by_segment, limits.max_removal_fraction, allow_mass_removal),

@@ -122,6 +122,7 @@ def build_plan(
     the identity rules' (against the rules of the audience's last complete pass in
     `state`)."""
     capabilities = target.capabilities
+    left_out = segment.left_out
     checks = check_plan(
         rows=segment.rows,
         unusable_rows=segment.unusable,
@@ -131,12 +132,26 @@ def build_plan(
         min_serving_size=capabilities.min_serving_size,
         limits=guardrails,
         allow_mass_removal=allow_mass_removal,
-        suppressed=segment.left_out.suppressed,
-        erased=segment.left_out.erased,
+        suppressed=left_out.suppressed,
+        erased=left_out.erased,
+        left_out_removes=_removes_among(changes.removes, left_out.keys),
         allow_mass_suppression=allow_mass_suppression,
     )
     checks.append(_identity_rules(target.network, held, _rules_before(state, target.ref)))
     return AudiencePlan(target, segment, held, changes, checks)
+
+
+def _removes_among(removes: SpillTable, keys: SpillTable | None) -> int:
+    """How many removals are of members the exclusions left out (`keys`): held members
+    whose removal is the suppression guard's to judge. Counted here, on the removals and the
+    left-out keys (both small beside the segment), as only the diff knows who is held."""
+    if keys is None or not removes.rows or not keys.rows:
+        return 0
+    ((count,),) = removes.spill.execute(
+        f"SELECT count(*) FROM {removes.name} WHERE member_key IN "
+        f"(SELECT member_key FROM {keys.name})"
+    )
+    return int(count)
 
 
 def _rules_before(state: StateStore, ref: AudienceRef) -> int | None:

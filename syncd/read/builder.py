@@ -252,7 +252,7 @@ class MemberBuilder:
         phone alone on another) may fall in both groups; this keeps nobody held out from
         being reached. The table is written anew, in order, for `distinct`'s dense rowids.
         Such a person still counts in the group their key gave (`_groups`). Returns how many
-        distinct members suppressions and erasures left out."""
+        distinct members suppressions and erasures left out, and their keys."""
         held_out = _sharing(self.excluded, self.personal) if self.excluded else "false"
         left_out, left = LeftOut(), None
         if self.exclusions is not None:
@@ -260,13 +260,14 @@ class MemberBuilder:
             ((either, by_erasure),) = self.spill.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE erased) FROM {left}"
             )
-            left_out = LeftOut(suppressed=either - by_erasure, erased=by_erasure)
+            keys = SpillTable(self.spill, left, either)
+            left_out = LeftOut(suppressed=either - by_erasure, erased=by_erasure, keys=keys)
         not_left = f"member_key NOT IN (SELECT member_key FROM {left})" if left else "true"
         kept = self.spill.create_as(
             "segment",
             f"SELECT * FROM {self.members} WHERE NOT ({held_out}) AND {not_left} ORDER BY rowid",
         )
-        self.spill.drop(self.members, *(t for t in (self.excluded, left) if t))
+        self.spill.drop(self.members, *([self.excluded] if self.excluded else []))
         self.members, self.excluded = kept.name, None
         return left_out
 

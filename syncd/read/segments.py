@@ -55,6 +55,9 @@ class LeftOut:
 
     suppressed: int = 0
     erased: int = 0
+    #: Their keys (member_key, erased) in the pass's spill, when read locally: the plan
+    #: counts the removals among them (`syncd.plan`); None when pushed down.
+    keys: SpillTable | None = None
 
     @property
     def total(self) -> int:
