@@ -30,6 +30,10 @@ from syncd.targets import Target
 
 log = logging.getLogger("syncd")
 
+#: Seconds an erasure's push waits for its statuses, whatever `settle_seconds` says: the
+#: watch's first round of reads comes after one second (`syncd.statuses.StatusWatch`).
+ERASURE_STATUS_WAIT = 3.0
+
 
 @dataclass(frozen=True)
 class Run:
@@ -64,7 +68,7 @@ def apply_plan(plan: AudiencePlan, run: Run, result: AudienceResult) -> None:
         extra={"audience": name, "run_id": run_id},
     )
     pusher = None
-    statuses = _status_watch(destination, target)
+    statuses = _status_watch(destination, target, result)
     try:
         network_id = _network_id(target, destination)
         pusher = Pusher(
@@ -190,13 +194,23 @@ def _push(pusher: Pusher, result: AudienceResult) -> None:
     pusher.incremental()
 
 
-def _status_watch(destination: Destination, target: Target) -> StatusWatch | None:
+def _status_watch(
+    destination: Destination, target: Target, result: AudienceResult
+) -> StatusWatch | None:
     """For a network that processes requests after acknowledging them (Google Data
     Manager's `settle`), a watch that reads their statuses while the push goes on; none when
-    the config says not to wait for them (`settle_seconds: 0`)."""
-    if not target.destination.status_wait() or not destination.capabilities.processes_later:
+    the config says not to wait for them (`settle_seconds: 0`), except for an erasure."""
+    if not _status_wait(target, result) or not destination.capabilities.processes_later:
         return None
     return StatusWatch(lambda request_ids: destination.settle(request_ids, timeout=0.0))
+
+
+def _status_wait(target: Target, result: AudienceResult) -> float:
+    """How long the push waits for its requests' statuses: `settle_seconds`, and at least
+    `ERASURE_STATUS_WAIT` for an erasure, which is done only once the network confirms it
+    applied the removal (until then its outcome stays pending and the next run reads on)."""
+    wait = target.destination.status_wait()
+    return max(wait, ERASURE_STATUS_WAIT) if result.erasure is not None else wait
 
 
 def _read_back(
@@ -220,7 +234,7 @@ def _settle(pusher: Pusher, target: Target, result: AudienceResult) -> None:
     watch = pusher.statuses
     if watch is None:
         return
-    wait = target.destination.status_wait() if result.status == "ok" else 0.0
+    wait = _status_wait(target, result) if result.status == "ok" else 0.0
     statuses = watch.results(timeout=wait)
     watch.close()
     if watch.error is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pytest
 from conftest import META_AUDIENCE, Workspace, sha
 from support.erasure import PEOPLE, erasure_id, forget, removals, synced
 from support.holdouts import google_emails, meta_emails
@@ -78,12 +79,13 @@ def test_a_refused_removal_fails_until_resumed(workspace: Workspace) -> None:
     assert erasure_id(resumed) == erasure_id(failed)
 
 
+@pytest.mark.parametrize("settle_seconds", [0.2, 0])  # 0: passes never wait; erasures do
 def test_a_removal_google_still_processes_is_pending_until_confirmed(
-    workspace: Workspace,
+    workspace: Workspace, settle_seconds: float
 ) -> None:
     synced(workspace)
     data = workspace.config_data()
-    data["destinations"]["google"]["settle_seconds"] = 0.2
+    data["destinations"]["google"]["settle_seconds"] = settle_seconds
     workspace.write_config(data)
     workspace.sandbox.google.processing_polls = 1_000
     pending = forget(workspace, "--kind", "email", text="p6@example.com\n")
