@@ -11,14 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Workspace
+from support.people import PEOPLE
+from support.people import rows as people_rows
 
 from syncd import metrics
+from syncd.alerts import overdue
+from syncd.alerts.overdue import OVERDUE
 from syncd.alerts.rules import MATCH_RATE, SIZE_DRIFT, after_pass
 from syncd.config.alerts import Alerts
 from syncd.config.models import SyncdConfig
 from syncd.destinations.base import MATCHED
 from syncd.results import AudienceResult
-from syncd.state import AudienceRef, StateStore
+from syncd.state import AudienceRef, StateStore, open_state
 
 AUDIENCE = "people->meta"
 TIKTOK = "people->tiktok"
@@ -63,15 +68,29 @@ def network_min(audience: str) -> float | None:
     return None
 
 
-def run(state: StateStore, matched: int, erasure: str | None = None) -> None:
-    """A run row as a pass (or, with `erasure`, an erasure pass) writes it, finished now."""
+def run(
+    state: StateStore,
+    matched: int,
+    erasure: str | None = None,
+    audience: str = AUDIENCE,
+    ref: AudienceRef = REFS[AUDIENCE],
+) -> None:
+    """A run row as a pass (or, with `erasure`, an erasure pass: until `syncd forget` writes
+    them, written here as `syncd.state.runs.finish` would) writes it, finished now."""
     summary = {"members": 100, "audience_info": {MATCHED: matched}, "erasure": erasure}
     now = dt.datetime.now(dt.UTC)
     state.backend.execute(
         "INSERT INTO runs (run_id, audience, destination, audience_id, holder, started_at, "
-        "finished_at, status, summary) VALUES (?, ?, 'meta', '23800000000000001', 'test', ?, "
-        "?, 'ok', ?)",
-        [uuid.uuid4().hex, AUDIENCE, now, now, json.dumps(summary)],
+        "finished_at, status, summary) VALUES (?, ?, ?, ?, 'test', ?, ?, 'ok', ?)",
+        [
+            uuid.uuid4().hex,
+            audience,
+            ref.destination,
+            ref.audience_id,
+            now,
+            now,
+            json.dumps(summary, sort_keys=True),
+        ],
     )
 
 
@@ -117,3 +136,24 @@ def test_an_erasure_run_is_not_part_of_the_match_rate_baseline(state: StateStore
     run(state, 50)
     judge(state, **{MATCHED: 50})
     assert alerts(state, MATCH_RATE) == []
+
+
+def test_an_erasure_run_is_no_good_pass_for_refresh_overdue(workspace: Workspace) -> None:
+    """The audiences' passes were four hours ago (every 1h: due every 3h); an erasure ran
+    on each since, writing an ok run: they are overdue all the same."""
+    workspace.write_people(people_rows(PEOPLE))
+    config = workspace.config()
+    workspace.sync()
+    with open_state(config.state) as state:
+        state.backend.execute(
+            "UPDATE runs SET started_at = started_at - INTERVAL '4 hours', "
+            "finished_at = finished_at - INTERVAL '4 hours'"
+        )
+        for audience in config.audiences:
+            ref = REFS.get(audience.name, REFS[AUDIENCE])
+            run(state, 90, erasure="e-1", audience=audience.name, ref=ref)
+        overdue.check(config, state)
+        found = state.backend.execute(
+            "SELECT audience FROM alerts WHERE rule = ? AND resolved_at IS NULL", [OVERDUE]
+        )
+    assert sorted(audience for (audience,) in found) == sorted(a.name for a in config.audiences)

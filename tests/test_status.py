@@ -333,3 +333,25 @@ def test_status_loads_neither_the_daemon_nor_the_pipeline() -> None:
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_an_erasure_run_is_not_the_last_pass(workspace: Workspace) -> None:
+    """An erasure's run (summary "erasure" set; written here until `syncd forget` writes
+    one) reads no segment: the last pass and the next run stay those of the passes."""
+    workspace.write_people(rows(PEOPLE))
+    workspace.write_config()
+    workspace.sync()
+    with duckdb.connect(str(workspace.root / "state.duckdb")) as state:  # three hours ago
+        state.execute(
+            "UPDATE runs SET started_at = started_at - INTERVAL 3 HOUR, "
+            "finished_at = finished_at - INTERVAL 3 HOUR"
+        )
+        state.execute(
+            "INSERT INTO runs SELECT md5(run_id), audience, destination, audience_id, holder, "
+            "now(), now(), 'ok', json_merge_patch(summary, '{\"erasure\": \"e-1\"}'), NULL "
+            "FROM runs"
+        )
+    audiences = by_name(document(workspace))
+    assert audiences and all(audience["due_now"] for audience in audiences.values())
+    row = next(line for line in status(workspace).output.splitlines() if "people->meta" in line)
+    assert "due now" in row and "3 h ago" in row

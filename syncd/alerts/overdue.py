@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from syncd.alerts.engine import Condition, observe
 from syncd.config.models import Audience, SyncdConfig
 from syncd.state import StateStore, open_state
+from syncd.state.runs import NOT_ERASURE
 
 log = logging.getLogger("syncd.alerts")
 
@@ -28,7 +29,8 @@ _CRON_FIRES = 8
 
 def check(config: SyncdConfig, state: StateStore, now: datetime | None = None) -> None:
     """Judge every audience of the config that has run at least once (an audience never
-    run is not late yet); logs instead of raising, as alerts never fail a pass."""
+    run is not late yet); logs instead of raising, as alerts never fail a pass. An
+    erasure's run is no good pass: it removes members and reads no segment."""
     if config.alerts.refresh_overdue_intervals is None:
         return
     now = now or datetime.now(UTC)
@@ -36,8 +38,8 @@ def check(config: SyncdConfig, state: StateStore, now: datetime | None = None) -
         runs = {
             str(audience): (last_ok, first)
             for audience, last_ok, first in state.backend.execute(
-                "SELECT audience, max(finished_at) FILTER (WHERE status = 'ok'), "
-                "min(started_at) FROM runs GROUP BY audience"
+                "SELECT audience, max(finished_at) FILTER (WHERE status = 'ok' AND "
+                f"{NOT_ERASURE}), min(started_at) FROM runs GROUP BY audience"
             )
         }
         conditions = []

@@ -16,6 +16,14 @@ from dataclasses import dataclass
 from syncd.state import journal
 from syncd.state.backends import Backend
 
+#: SQL true for a run that is a pass over its segment, not an erasure's (`syncd forget`:
+#: its summary's "erasure" is a string, it read no segment); a run still going has no
+#: summary yet. `finish` writes `"erasure": "..."`; compact JSON is matched too.
+NOT_ERASURE = (
+    """(summary IS NULL OR (summary NOT LIKE '%"erasure": "%'"""
+    """ AND summary NOT LIKE '%"erasure":"%'))"""
+)
+
 
 @dataclass(frozen=True)
 class Recovery:

@@ -20,6 +20,7 @@ from syncd.sources.postgres_config import PostgresWarehouse
 from syncd.spend.report import latest_audience_info, matched_members
 from syncd.state.backends import Backend
 from syncd.state.journal import PRESENT
+from syncd.state.runs import NOT_ERASURE
 from syncd.status import reading, timing
 from syncd.targets import Target, resolve
 
@@ -197,12 +198,13 @@ def _read(backend: Backend, *, spend_here: bool) -> _Read:
 
 
 def _last_passes(backend: Backend) -> dict[str, LastPass]:
-    """Each audience's latest run (by config name, as runs and alerts name it)."""
+    """Each audience's latest pass (by config name, as runs and alerts name it): an
+    erasure's run is none, as it reads no segment and moves no schedule."""
     rows = _rows(
         backend,
         "SELECT audience, started_at, finished_at, status, error FROM ("
         " SELECT *, ROW_NUMBER() OVER (PARTITION BY audience ORDER BY started_at DESC)"
-        " AS recency FROM runs) AS latest WHERE recency = 1",
+        f" AS recency FROM runs WHERE {NOT_ERASURE}) AS latest WHERE recency = 1",
     )
     return {
         row["audience"]: LastPass(
