@@ -16,10 +16,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
 from syncd.state import AudienceRef, StateStore
+from syncd.targets import Target
 
 log = logging.getLogger("syncd")
 
@@ -144,6 +146,20 @@ class Claims:
                 extra={"audience": name},
             )
         return None
+
+    def take_each(
+        self, targets: Sequence[Target], refused: Callable[[Target, str], None]
+    ) -> list[Target]:
+        """The `targets` claimed, in order, each as `take` does; each other one is handed to
+        `refused` with why not (a pass skips it, an erasure leaves its outcome pending)."""
+        claimed = []
+        for target in targets:
+            why = self.take(target.name, target.ref)
+            if why is None:
+                claimed.append(target)
+            else:
+                refused(target, why)
+        return claimed
 
     def lost(self, name: str) -> threading.Event:
         """Set once the lease on `name` could not be renewed: another process may take it,

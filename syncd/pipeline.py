@@ -96,7 +96,7 @@ def sync_all(
         state.spill() as spill,
         Claims(state, lease) as claims,
     ):
-        claimed = _claim(selected, claims, results)
+        claimed = claims.take_each(selected, lambda target, why: _skipped(target, why, results))
         by_destination: dict[str, list[Target]] = {}
         for target in claimed:
             by_destination.setdefault(target.audience.destination, []).append(target)
@@ -159,22 +159,13 @@ class _Pass:
     run: Run
 
 
-def _claim(
-    selected: list[Target], claims: Claims, results: dict[int, AudienceResult]
-) -> list[Target]:
-    """The audiences this pass may sync, claimed and recovered before any segment is read;
-    the others are skipped, with who holds them."""
-    claimed = []
-    for target in selected:
-        refused = claims.take(target.name, target.ref)
-        if refused is None:
-            claimed.append(target)
-            continue
-        result = new_result(target)
-        result.status, result.error = "skipped", refused
-        results[id(target)] = result
-        finish(result, 0.0)
-    return claimed
+def _skipped(target: Target, refused: str, results: dict[int, AudienceResult]) -> None:
+    """An audience the pass could not claim (before any segment is read): skipped, with who
+    holds it."""
+    result = new_result(target)
+    result.status, result.error = "skipped", refused
+    results[id(target)] = result
+    finish(result, 0.0)
 
 
 def _sync_one(target: Target, this_pass: _Pass) -> AudienceResult:
