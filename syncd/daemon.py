@@ -34,6 +34,7 @@ from syncd.claims import Lease, lease_name, process_name
 from syncd.config import ConfigError, SyncdConfig, load_config
 from syncd.config.models import Schedule
 from syncd.config.schedule import trigger
+from syncd.erasure.resume import daemon_interval, forget
 from syncd.hangup import EARLY_HANGUP
 from syncd.health import Health, HealthServer
 from syncd.metrics import SPEND_PULLS
@@ -149,6 +150,13 @@ class Daemon:
             id=overdue.OVERDUE,
             executor="leases",
         )
+        self._scheduler.add_job(  # on the passes' worker: never beside a pass of an audience
+            self._erase,
+            IntervalTrigger(seconds=daemon_interval(config), timezone=UTC),
+            id="erasures",
+            executor="passes",
+            next_run_time=datetime.now(UTC),
+        )
         self._scheduler.add_job(
             self._renew_leases,
             IntervalTrigger(seconds=config.daemon.lease_seconds / 3, timezone=UTC),
@@ -169,6 +177,20 @@ class Daemon:
             return
         for result in results:
             self.health.pass_finished(result.audience, result.status)
+
+    def _erase(self) -> None:
+        """Unfinished erasures (`syncd forget` beside this daemon) applied on the audiences it
+        holds now, not at their next scheduled pass; a failure is logged, the next look
+        tries again."""
+        config = self.config
+        lease = Lease(self.holder, config.daemon.lease_seconds, release=False)
+        try:
+            touched = forget(config, None, lease=lease, stop=self.stop)
+        except Exception as error:  # the state cannot be opened: the next look tries again
+            log.error("could not apply pending erasures: %s", error)
+            return
+        for record in touched:
+            log.info("erasure %s: %s", record.erasure_id, record.status)
 
     def _pull_spend(self) -> None:
         """One spend pull; its failures are logged and counted, and never stop the daemon."""

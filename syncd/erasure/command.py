@@ -71,7 +71,7 @@ def forget(
     same id) and, per audience: done, not_held, pending or failed with the network's reason.
     Exits 0 only when every audience is done or not_held; otherwise run `syncd forget CONFIG`
     again (no --kind needed) to resume every unfinished request. A running daemon applies
-    them too, before anything else in its next pass of each audience. Invalid values are
+    them too, on the audiences it holds, within 30 seconds. Invalid values are
     counted by line number, never printed. Progress goes to stderr.
     """
     config = load_config_or_exit(config_path)

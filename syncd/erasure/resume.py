@@ -3,8 +3,10 @@
 that applies, before it reads a segment (`syncd.pipeline.sync_all`), so the daemon applies
 pending erasures ahead of any other work.
 
-An audience another process holds is left pending with who holds it: that process applies
-the erasure at its next pass of the audience.
+A running daemon (`syncd run`) also looks for unfinished erasures every
+`daemon_interval(config)` seconds, between its passes, and applies them on the audiences it
+holds (`forget` with its lease): an audience another process holds is left pending with who
+holds it, and that daemon applies the erasure within that interval.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger("syncd")
 
 #: Audiences erased at once (their pushes share each destination's pacer, as a pass's do).
 AUDIENCES_AT_ONCE = 4
+#: How often at most a daemon looks for unfinished erasures (`daemon_interval`).
+DAEMON_EVERY_SECONDS = 30.0
 
 Progress = Callable[[str], None]
 
@@ -86,16 +90,25 @@ def apply_unfinished(
         list(pool.map(erase, claimed))
 
 
+def daemon_interval(config: SyncdConfig) -> float:
+    """Seconds between a daemon's looks for unfinished erasures: `DAEMON_EVERY_SECONDS`, or
+    as often as it renews its leases when that is sooner (one query when there is none)."""
+    return min(DAEMON_EVERY_SECONDS, config.daemon.lease_seconds / 3)
+
+
 def forget(
     config: SyncdConfig,
     request: Digests | None,
     *,
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
+    lease: Lease | None = None,
+    stop: threading.Event | None = None,
 ) -> list[ErasureRecord]:
     """Record `request` (unless it is recorded already), then apply every unfinished
-    erasure to every audience of the config; the records touched, oldest first."""
-    lease = Lease(process_name(), config.daemon.lease_seconds)
+    erasure to every audience of the config this process can claim, under `lease` (by
+    default this process's, given back at the end); the records touched, oldest first."""
+    lease = lease or Lease(process_name(), config.daemon.lease_seconds)
     with open_state(config.state) as state, state.spill() as spill:
         backend = state.backend
         every = targets(config, datetime.now(UTC))
@@ -115,13 +128,13 @@ def forget(
             records.add_outcomes(backend, erasure_id, [audience_key(t) for t in every])
         due = [t for t in every if records.unfinished_on(backend, *_state_key(t))]
         with Claims(state, lease) as claims:
-            claimed = _claim(due, claims, backend)
+            claimed = claims.take_each(due, lambda target, why: _held(target, why, backend))
             run = Run(
                 state,
                 lease.holder,
                 claims,
                 retry_policy or RetryPolicy(),
-                threading.Event(),
+                stop or threading.Event(),
                 config.retention.group_history_days,
             )
             apply_unfinished(claimed, run, spill, config.guardrails, progress)
@@ -132,26 +145,20 @@ def forget(
         return [record for record in found if record is not None]
 
 
-def _claim(due: Sequence[Target], claims: Claims, backend: Backend) -> list[Target]:
-    """The audiences this process may erase from now; the others' outcomes say who holds
-    them (that process applies the erasure at its next pass)."""
-    claimed = []
-    for target in due:
-        refused = claims.take(target.name, target.ref)
-        if refused is None:
-            claimed.append(target)
-            continue
-        for unfinished in records.unfinished_on(backend, *_state_key(target)):
-            records.record_outcome(
-                backend,
-                unfinished.erasure_id,
-                audience_key(target),
-                records.PENDING,
-                members=unfinished.members,
-                requests=unfinished.requests,
-                reason=f"not tried: {refused}; it applies the erasure at its next pass",
-            )
-    return claimed
+def _held(target: Target, refused: str, backend: Backend) -> None:
+    """An audience another process holds: its outcomes stay pending and say who holds it
+    (a daemon applies the erasure at its next look, `daemon_interval`)."""
+    for unfinished in records.unfinished_on(backend, *_state_key(target)):
+        records.record_outcome(
+            backend,
+            unfinished.erasure_id,
+            audience_key(target),
+            records.PENDING,
+            members=unfinished.members,
+            requests=unfinished.requests,
+            reason=f"not tried: {refused}; a running syncd daemon applies it within "
+            f"{DAEMON_EVERY_SECONDS:.0f} s",
+        )
 
 
 def _state_key(target: Target) -> tuple[str, str]:
