@@ -132,6 +132,8 @@ SEGMENT = [
     (None, "id-4"),
     ("dee@example.com", "id-5"),  # erased by email on another network only
     ("eve@example.com", "id-6"),
+    (None, "id-1"),  # Ann's id alone: linked to her erased row, leaves with it
+    ("BOB@example.com", None),  # Bob's email alone: linked by it
 ]
 
 
@@ -205,14 +207,20 @@ def test_erasure_sql_leaves_out_members_by_digest_and_by_rehashed_digest(
     columns += ["madid", "external_id"]
     email, external_id = columns.index("email"), columns.index("external_id")
 
-    def erased(member: tuple) -> bool:  # the rule, written out
+    def matched(member: tuple) -> bool:  # the rule, written out
         clear = member[external_id]
         by_id = clear is not None and sha256_hex(clear) == sha256_hex("id-2")
         return member[email] == sha256_hex("ann@example.com") or by_id
 
+    # One linking round, as the local read: members sharing an email or id with a matched one.
+    linked = {(c, m[c]) for m in members if matched(m) for c in (email, external_id) if m[c]}
+
+    def erased(member: tuple) -> bool:
+        return matched(member) or any((c, member[c]) in linked for c in (email, external_id))
+
     assert sorted(kept) == sorted(m for m in members if not erased(m))
-    assert len(members) - len(kept) == 2  # the test has teeth: Ann and Bob
-    assert (stats(erasing.stats).members, stats(erasing.stats).erased) == (len(kept), 2)
+    assert len(members) - len(kept) == 4  # the test has teeth: Ann and Bob, 2 rows each
+    assert (stats(erasing.stats).members, stats(erasing.stats).erased) == (len(kept), 4)
     assert (stats(every.stats).members, stats(every.stats).erased) == (len(members), 0)
     # What the audience holds of them is removed: hold every member, erased ones included.
     for member in members:

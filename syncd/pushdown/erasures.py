@@ -10,8 +10,14 @@ sent; one it takes in clear by the SHA-256 the erasure recorded (`rehashed`).
 
     syncd_distinct   the segment's distinct members (the chain's `syncd_members`)
     syncd_erased     the network's erased (kind, digest, rehashed), distinct
-    syncd_flagged    each member, and whether an erasure covers it
+    syncd_matched    each member, and whether it has an erased value (`matched`)
+    syncd_linking    the personal values of the matched members (few)
+    syncd_flagged    each member, and whether it is left out (`erased`): matched, or
+                     sharing a personal value with a matched one
     syncd_members    the members that are not
+
+The link is the local read's one round (`syncd.read.builder.MemberBuilder._left_out`): a
+person's phone-only row leaves with the row that had their erased email and that phone.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from syncd.pushdown.kinds import PERSONAL_KINDS, count_where, string
 
 #: The `stats` columns counting distinct members sent and left out by an erasure.
 MEMBERS, ERASED_MEMBERS = "members", "erased_members"
-_ERASED, _FLAGGED, _COUNTED = "syncd_erased", "syncd_flagged", "syncd_counted"
+_ERASED, _MATCHED, _LINKING = "syncd_erased", "syncd_matched", "syncd_linking"
+_FLAGGED, _COUNTED = "syncd_flagged", "syncd_counted"
 
 
 @dataclass(frozen=True)
@@ -43,22 +50,32 @@ class ErasedValues:
 
     def joined(self, carried: Collection[IdentifierKind]) -> list[tuple[str, bool]]:
         """The (kind, rehashed) pairs to compare, of the personal kinds `carried` sends."""
-        personal = {kind.value for kind in PERSONAL_KINDS if kind in carried}
+        personal = set(personal_columns(carried))
         return sorted(pair for pair in self.kinds if pair[0] in personal)
 
 
+def personal_columns(carried: Collection[IdentifierKind]) -> list[str]:
+    """The member columns that tell a person, of the kinds `carried` sends."""
+    return [kind.value for kind in PERSONAL_KINDS if kind in carried]
+
+
 def erasure_ctes(
-    distinct: exp.Select, erased: ErasedValues, pairs: list[tuple[str, bool]], dialect: Dialect
+    distinct: exp.Select,
+    erased: ErasedValues,
+    pairs: list[tuple[str, bool]],
+    personal: list[str],
+    dialect: Dialect,
 ) -> list[tuple[str, exp.Select]]:
     """The CTEs that turn `distinct` (the segment's distinct members) into `syncd_members`
-    without the erased ones, comparing the kinds of `pairs` (`ErasedValues.joined`)."""
+    without the erased ones, comparing the kinds of `pairs` (`ErasedValues.joined`) and
+    linking by the `personal` columns (`personal_columns`)."""
     values = (
         exp.select("kind", "digest", "rehashed")
         .distinct()
         .from_(exp.to_table(erased.table, dialect=dialect.value))
         .where(exp.column("network").eq(string(erased.network)))
     )
-    flagged = exp.select(*_members("d")).from_(exp.to_table("syncd_distinct").as_("d"))
+    matched = exp.select(*_members("d")).from_(exp.to_table("syncd_distinct").as_("d"))
     covered: list[exp.Expression] = []
     for index, (kind, rehashed) in enumerate(pairs):
         alias = f"e{index}"
@@ -70,14 +87,31 @@ def erasure_ctes(
             exp.column("rehashed", alias).eq(exp.true() if rehashed else exp.false()),
             exp.column("digest", alias).eq(member),
         )
-        flagged = flagged.join(exp.to_table(_ERASED).as_(alias), on=on, join_type="left")
+        matched = matched.join(exp.to_table(_ERASED).as_(alias), on=on, join_type="left")
         covered.append(exp.not_(exp.column("digest", alias).is_(exp.null())))
-    flagged = flagged.select(exp.or_(*covered).as_("erased"))
+    matched = matched.select(exp.or_(*covered).as_("matched"))
+    linking = exp.select(*personal).from_(_MATCHED).where(exp.column("matched"))
+    linked = [
+        exp.Coalesce(
+            this=exp.In(
+                this=exp.column(column),
+                query=exp.select(column)
+                .from_(_LINKING)
+                .where(exp.not_(exp.column(column).is_(exp.null())))
+                .subquery(),
+            ),
+            expressions=[exp.false()],
+        )
+        for column in personal
+    ]
+    flagged = exp.select(*_members(), exp.or_(exp.column("matched"), *linked).as_("erased"))
     members = exp.select(*_members()).from_(_FLAGGED).where(exp.not_(exp.column("erased")))
     return [
         ("syncd_distinct", distinct),
         (_ERASED, values),
-        (_FLAGGED, flagged),
+        (_MATCHED, matched),
+        (_LINKING, linking),
+        (_FLAGGED, flagged.from_(_MATCHED)),
         ("syncd_members", members),
     ]
 

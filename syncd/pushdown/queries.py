@@ -33,7 +33,12 @@ from syncd.pushdown.chain import (
     MemberChain,
 )
 from syncd.pushdown.dialects import Dialect, fenced, render
-from syncd.pushdown.erasures import ERASED_MEMBERS, ErasedValues, erasure_ctes
+from syncd.pushdown.erasures import (
+    ERASED_MEMBERS,
+    ErasedValues,
+    erasure_ctes,
+    personal_columns,
+)
 from syncd.pushdown.kinds import is_pushdownable, pushdown_rules, string
 from syncd.state.diff import fresh_until
 from syncd.state.store import PRESENT
@@ -193,7 +198,8 @@ def build_queries(
     if erased is not None and pairs:
         name, distinct = ctes.pop()
         assert name == "syncd_members", "the chain ends with its members"
-        ctes += erasure_ctes(distinct, erased, pairs, dialect)
+        personal = personal_columns(chain.identifiers)
+        ctes += erasure_ctes(distinct, erased, pairs, personal, dialect)
     chain_sql = [
         (name, render(body if name == "syncd_members" else fenced(body, dialect), dialect))
         for name, body in ctes
