@@ -14,7 +14,7 @@ from postgres_server import PostgresServer
 from support.people import PEOPLE, meta_members, rows
 
 from syncd import __version__
-from syncd.config import load_config
+from syncd.config import SyncdConfig, load_config
 from syncd.pipeline import AudienceResult, PassOptions, sync_all
 from syncd.receipts import RECEIPT_COLUMNS
 from syncd.state import open_state
@@ -31,6 +31,27 @@ def receipts_config(workspace: Workspace) -> dict:
     )
     data["receipts"] = {"table": "sync_receipts"}
     return data
+
+
+def postgres_warehouse_config(
+    workspace: Workspace, postgres: PostgresServer, schema: str
+) -> SyncdConfig:
+    """The sandbox config reading its people from a PostgreSQL warehouse's `schema` (made
+    anew), with receipts on."""
+    data = workspace.config_data()
+    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": schema}
+    data["segments"]["people"]["sql"] = f"select * from {schema}.people"
+    data["receipts"] = {"table": "sync_receipts"}
+    with psycopg.connect(postgres.uri, autocommit=True) as db:
+        db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        db.execute(f"CREATE SCHEMA {schema}")
+        db.execute(f"CREATE TABLE {schema}.people (email text, phone text, country text)")
+        with db.cursor().copy(f"COPY {schema}.people FROM STDIN") as copy:
+            for person, _ in PEOPLE:
+                copy.write_row(person)
+    return load_config(
+        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
+    )
 
 
 def read_receipts(database: duckdb.DuckDBPyConnection | psycopg.Connection, table: str) -> list:
@@ -100,20 +121,7 @@ def test_receipts_beside_a_duckdb_warehouse_one_row_per_audience_per_pass(
 def test_receipts_go_to_a_postgres_warehouses_schema(
     workspace: Workspace, postgres: PostgresServer
 ) -> None:
-    data = workspace.config_data()
-    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "receipts_wh"}
-    data["segments"]["people"]["sql"] = "select * from receipts_wh.people"
-    data["receipts"] = {"table": "sync_receipts"}
-    with psycopg.connect(postgres.uri, autocommit=True) as db:
-        db.execute("DROP SCHEMA IF EXISTS receipts_wh CASCADE")
-        db.execute("CREATE SCHEMA receipts_wh")
-        db.execute("CREATE TABLE receipts_wh.people (email text, phone text, country text)")
-        with db.cursor().copy("COPY receipts_wh.people FROM STDIN") as copy:
-            for person, _ in PEOPLE:
-                copy.write_row(person)
-    config = load_config(
-        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
-    )
+    config = postgres_warehouse_config(workspace, postgres, "receipts_wh")
     results = sync_all(config, PassOptions(apply=False))  # a plan is not a sync: no receipt
     results = sync_all(config)
     assert [r.status for r in results] == ["ok", "ok"]
@@ -136,20 +144,7 @@ def test_a_locked_receipts_table_does_not_hold_the_pass(
     """An analyst's open transaction holds a lock on the receipts table: the write gives up
     after its lock timeout and the pass ends ok, with a note, instead of waiting for them."""
     monkeypatch.setattr("syncd.report_tables.LOCK_TIMEOUT_SECONDS", 0.5)
-    data = workspace.config_data()
-    data["warehouse"] = {"kind": "postgres", "dsn": "${PG_DSN}", "schema": "locked_wh"}
-    data["segments"]["people"]["sql"] = "select * from locked_wh.people"
-    data["receipts"] = {"table": "sync_receipts"}
-    with psycopg.connect(postgres.uri, autocommit=True) as db:
-        db.execute("DROP SCHEMA IF EXISTS locked_wh CASCADE")
-        db.execute("CREATE SCHEMA locked_wh")
-        db.execute("CREATE TABLE locked_wh.people (email text, phone text, country text)")
-        with db.cursor().copy("COPY locked_wh.people FROM STDIN") as copy:
-            for person, _ in PEOPLE:
-                copy.write_row(person)
-    config = load_config(
-        workspace.write_config(data), environ={"TEST_TOKEN": TOKEN, "PG_DSN": postgres.uri}
-    )
+    config = postgres_warehouse_config(workspace, postgres, "locked_wh")
     sync_all(config)  # creates the table
     with psycopg.connect(postgres.uri) as analyst:
         analyst.execute("LOCK TABLE locked_wh.sync_receipts IN ACCESS EXCLUSIVE MODE")
