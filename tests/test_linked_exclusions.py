@@ -71,3 +71,10 @@ def test_forgetting_an_email_removes_the_person_s_phone_only_member_too(
         assert all(len(member) == 1 for member in members)
     # The next pass leaves both rows out too (the read stage links them the same way).
     assert [(r.status, r.adds, r.suppressed) for r in sync_all(config)] == [("ok", 0, 2)] * 2
+    # The CRM deletes the person's email row; their phone-only row stays. The phone was
+    # recorded with the erasure when its member was removed, so it is still left out.
+    people = linked_people()
+    workspace.write_people([*people[:5], *people[6:]])
+    assert [(r.status, r.adds, r.suppressed) for r in sync_all(config)] == [("ok", 0, 1)] * 2
+    for members in held(workspace):
+        assert len(members) == len(EMAILS) - 1

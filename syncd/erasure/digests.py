@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from syncd.destinations.registry import NETWORKS
 from syncd.erasure.people import People
 from syncd.identity import Dialect, IdentifierKind, normalize_column, sha256_hex_array
+from syncd.lift.person import PERSON_KINDS
 from syncd.state.erasures import VALUES_SCHEMA
 
 
@@ -101,6 +102,20 @@ def _values(network: NetworkRules, kind: IdentifierKind, sent: pa.Array) -> pa.T
         },
         schema=VALUES_SCHEMA,
     )
+
+
+def linked_values(network: str, members: pa.Table) -> pa.Table:
+    """The personal values (email, phone, external id, MADID) of the members an erasure
+    removes, as `erasure_values` rows of `network`: recorded with the request, they keep the
+    person's other values out of later passes once the segment no longer has the row that
+    tied them to the erased one (a phone-only row left after the CRM deleted the person)."""
+    (rules,) = [rules for rules in every_network() if rules.kind == network]
+    parts = [
+        _values(rules, kind, members[kind.value].combine_chunks())
+        for kind in PERSON_KINDS
+        if kind.value in members.column_names
+    ]
+    return _distinct(pa.concat_tables(parts)) if parts else VALUES_SCHEMA.empty_table()
 
 
 def _distinct(values: pa.Table) -> pa.Table:

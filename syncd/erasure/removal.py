@@ -17,6 +17,8 @@ import time
 
 from syncd.apply import Run, apply_plan
 from syncd.config.models import Guardrails
+from syncd.erasure.digests import linked_values
+from syncd.lift.person import PERSON_KINDS
 from syncd.members import MEMBER_SCHEMA, QUARANTINE_SCHEMA
 from syncd.plan import CountedSegment, build_plan
 from syncd.results import AudienceResult, new_result
@@ -128,7 +130,8 @@ def _apply(
 
 def _removes(run: Run, spill: Spill, erasure_id: str, key: AudienceKey) -> SpillTable:
     """The audience's members sharing a value with the erasure, copied into the spill (the
-    state's SQL finds them; only they cross over)."""
+    state's SQL finds them; only they cross over). Their personal values join the request's
+    (`linked_values`), before anything is sent."""
     backend = run.state.backend
     kinds = records.erased_kinds(backend, erasure_id, key.network)
     condition, parameters = records.matching(backend, erasure_id, key, "members", kinds)
@@ -141,7 +144,11 @@ def _removes(run: Run, spill: Spill, erasure_id: str, key: AudienceKey) -> Spill
     ):
         spill.append(name, chunk)
         rows += len(chunk)
-    return SpillTable(spill, name, rows)
+    removes = SpillTable(spill, name, rows)
+    personal = ", ".join(kind.value for kind in PERSON_KINDS)
+    linked = linked_values(key.network, spill.arrow(f"SELECT {personal} FROM {name}"))
+    records.add_values(backend, erasure_id, linked)
+    return removes
 
 
 def _record(

@@ -142,6 +142,20 @@ def record_request(
     return True
 
 
+def add_values(backend: Backend, erasure_id: str, values: pa.Table) -> None:
+    """More values of a recorded request (`VALUES_SCHEMA`): those it does not hold yet."""
+    if not len(values):
+        return
+    with backend.transaction(), backend.registered("erased_more", values.cast(VALUES_SCHEMA)):
+        backend.execute(
+            "INSERT INTO erasure_values SELECT DISTINCT ?, network, kind, digest, rehashed "
+            "FROM erased_more m WHERE NOT EXISTS (SELECT 1 FROM erasure_values v WHERE "
+            "v.erasure_id = ? AND v.network = m.network AND v.kind = m.kind "
+            "AND v.digest = m.digest)",
+            [erasure_id, erasure_id],
+        )
+
+
 def add_outcomes(backend: Backend, erasure_id: str, audiences: Sequence[AudienceKey]) -> None:
     """A pending outcome for each of `audiences` the request has none on yet (an audience
     added to the config after the request was recorded)."""
