@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -12,6 +13,19 @@ from conftest import Workspace
 from support.daemon import RunningDaemon
 
 from syncd.state import StateStore
+
+
+def wait_until_catching(pid: int, signum: int, seconds: float = 10.0) -> None:
+    """Until the process has a handler for `signum` (Linux: the SigCgt mask of
+    /proc/PID/status)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        (caught,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt")]
+        if int(caught, 16) >> (signum - 1) & 1:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} never caught signal {signum}")
 
 
 def test_a_sighup_while_the_daemon_starts_reloads_instead_of_killing_it(
@@ -24,7 +38,10 @@ def test_a_sighup_while_the_daemon_starts_reloads_instead_of_killing_it(
     daemon = RunningDaemon(workspace, "daemon", wait=False)
     log = daemon.log_path
     try:
-        time.sleep(0.05)  # well inside the imports, before the daemon's own handlers
+        # Inside the CLI's imports, before the daemon's own handlers: as soon as the first
+        # lines (`syncd.launch`) catch SIGHUP. A fixed 50 ms sleep was sometimes shorter than
+        # Python's own start on a busy machine, and the signal then came before any handler.
+        wait_until_catching(daemon.process.pid, signal.SIGHUP)
         daemon.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
         while "config reloaded" not in log.read_text():
