@@ -86,36 +86,47 @@ def _empty_segment(members: int, held: int, allowed: bool) -> Check:
 
 
 def _removal_share(held: int, removes: int, limit: float, allowed: bool) -> Check:
-    share = removes / held if held else 0.0
-    detail = f"{removes:,} of {held:,} held ({share:.1%}; limit {limit:.0%})"
-    if held < GUARDED_AUDIENCE_SIZE or share <= limit:
-        return Check("removal_share", Verdict.OK, detail)
-    if allowed:
-        return Check("removal_share", Verdict.WARN, detail + ", allowed")
-    return Check(
+    return _share_check(
         "removal_share",
-        Verdict.REFUSE,
-        detail + ": pass --allow-mass-removal, or raise guardrails.max_removal_fraction",
+        f"{removes:,} of {held:,} held",
+        whole=held,
+        part=removes,
+        limit=limit,
+        allowed=allowed,
+        fix="pass --allow-mass-removal, or raise guardrails.max_removal_fraction",
     )
 
 
 def _suppressed_share(read: int, suppressed: int, limit: float, allowed: bool) -> Check:
     """The suppressions query's share of the segment's members (erasures are not counted:
     each is one person's own request, and always goes through)."""
-    share = suppressed / read if read else 0.0
-    detail = f"{suppressed:,} of {read:,} members suppressed ({share:.1%}; limit {limit:.0%})"
-    if read < GUARDED_AUDIENCE_SIZE or share <= limit:
-        return Check("suppressed_share", Verdict.OK, detail)
-    if allowed:
-        return Check("suppressed_share", Verdict.WARN, detail + ", allowed")
-    return Check(
+    return _share_check(
         "suppressed_share",
-        Verdict.REFUSE,
-        detail + ": holding the audience; a suppressions query that suddenly covers most of "
+        f"{suppressed:,} of {read:,} members suppressed",
+        whole=read,
+        part=suppressed,
+        limit=limit,
+        allowed=allowed,
+        fix="holding the audience; a suppressions query that suddenly covers most of "
         "an audience is more often broken (a missing WHERE, a join on the wrong table) than a "
         "wave of opt-outs; check suppressions.sql, then pass --allow-mass-suppression if "
         "they did opt out, or raise guardrails.max_suppressed_fraction",
     )
+
+
+def _share_check(
+    name: str, counted: str, *, whole: int, part: int, limit: float, allowed: bool, fix: str
+) -> Check:
+    """A share of an audience (`part` of `whole`) against its limit: fine on audiences
+    under GUARDED_AUDIENCE_SIZE or within the limit, a warning when the pass was allowed
+    past it, else refused with `fix`."""
+    share = part / whole if whole else 0.0
+    detail = f"{counted} ({share:.1%}; limit {limit:.0%})"
+    if whole < GUARDED_AUDIENCE_SIZE or share <= limit:
+        return Check(name, Verdict.OK, detail)
+    if allowed:
+        return Check(name, Verdict.WARN, detail + ", allowed")
+    return Check(name, Verdict.REFUSE, f"{detail}: {fix}")
 
 
 def _invalid_share(rows: int, unusable: int, limit: float) -> Check:
