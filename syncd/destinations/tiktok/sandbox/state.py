@@ -138,8 +138,9 @@ class Audience:
             )
 
     def people(self) -> int:
-        """TikTok's ``cover_num`` counts matched users, not ids (docs/tiktok.md): ids the
-        audience holds that were sent on one mapping row are one user. Counting ids made a
+        """TikTok's ``cover_num`` counts matched users, not ids ("matched TikTok users",
+        https://business-api.tiktok.com/portal/docs?id=1739940506015746, docs/tiktok.md):
+        ids the audience holds that were sent on one mapping row are one user. Counting ids made a
         person sent by email and phone two, and the audience look larger than what syncd
         held. Ids from customer files, which have one id a line, are a user each."""
         parent = {member: member for member in self.members}
