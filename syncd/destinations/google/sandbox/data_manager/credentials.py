@@ -48,6 +48,9 @@ def token_response(
     form = request.form()
     grant = form.get("grant_type")
     if revoked:
+        # 400 with error "invalid_grant": https://datatracker.ietf.org/doc/html/rfc6749#section-5.2;
+        # Google's words for an expired or revoked grant (a Testing app's refresh tokens last 7
+        # days): https://developers.google.com/identity/protocols/oauth2#expiration
         body = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
         return json_response(400, body, operation="oauth_token")
     if grant == "refresh_token":
